@@ -1,0 +1,4 @@
+"""The offline voice assistant engine (no Qt here): audio, wake word, VAD, ASR, the Rasa
+bridge, the skill host, TTS, the pipeline state machine, settings, traces and the CLI."""
+
+__version__ = "0.1.0"
