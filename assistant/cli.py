@@ -102,16 +102,13 @@ def cmd_run(args) -> int:
                   "Ctrl+C to quit.", flush=True)
             stop = threading.Event()
             source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms)
-            from assistant.events import InteractionFinished
 
-            def show(ev) -> None:
-                r = next((x for x in reversed(app.results) if x.interaction == ev.interaction), None)
-                if r is not None:
-                    print("\n".join(iter_results([r])), flush=True)
+            def show(r) -> None:
+                print("\n".join(iter_results([r])), flush=True)
                 if args.once:
                     stop.set()
 
-            bus.subscribe(show, InteractionFinished)
+            app.on_result = show
             try:
                 results = app.run(source, push_to_talk=args.push_to_talk, stop_event=stop,
                                   max_interactions=args.max_interactions)

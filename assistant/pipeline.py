@@ -119,6 +119,8 @@ class Assistant:
                                     directory=Path(self.settings.trace.directory) if self.settings.trace.directory
                                     else data_dir() / "traces")
         self.results: list[TurnResult] = []
+        #: called with each finished :class:`TurnResult` (on the engine thread that finished it)
+        self.on_result: Callable[[TurnResult], None] | None = None
         self.skill_errors: list = []
         self.ready = False
         self._lock = threading.RLock()
@@ -240,6 +242,8 @@ class Assistant:
         with self._finished:
             self.results.append(result)
             self._finished.notify_all()
+        if self.on_result is not None:
+            self.on_result(result)
 
     @property
     def interaction(self) -> str:

@@ -1,0 +1,171 @@
+"""End-to-end pipeline benchmark (a script, not a test). Prints medians and p95s.
+
+Usage::
+
+    .venv/bin/python benchmarks/pipeline_bench.py [--n 24] [--asr-model base] [--realtime]
+
+Figures printed:
+
+* cold start to ready (models loaded, Rasa trained model cached, Rasa server healthy), s;
+* over N synthetic "Hey Jarvis, <command>" recordings (Piper at three speeds + espeak-ng),
+  fed through ``FileSource(realtime=True)`` so audio arrives at wall-clock speed as from a
+  microphone: end of speech → final transcript / intent / first reply audio, p50 and p95 ms;
+  ASR real-time factor of the final decode; TTS time to first audio (TTFA);
+* idle CPU of the wake listener: process CPU time / wall time while 30 s of speech without
+  the wake word streams in real time, % of one core;
+* peak RSS of the app process and of the Rasa server (process tree), MB.
+
+"End of speech" is the endpoint event (the VAD's end-of-speech silence has elapsed), as in
+Home Assistant's assist pipeline; "first audio" is the first synthesized chunk handed to the
+audio sink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ASSISTANT_CACHE_DIR", str(ROOT / ".cache"))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+COMMANDS = [
+    "What time is it?", "What's the date today?", "What day of the week is it?", "Tell me the time.",
+    "Set a timer for five minutes.", "Set a timer for ten seconds.", "Cancel the timer.",
+    "What is the time right now?", "Which day is it today?", "Start a timer for two minutes.",
+    "Never mind.", "Order me a pizza.",
+]
+
+
+def pct(xs: list[float], q: float) -> float:
+    """The q-th percentile (0–100) of xs (linear interpolation)."""
+    return float(np.percentile(np.asarray(xs, dtype=float), q)) if xs else float("nan")
+
+
+class PeakRSS:
+    """Samples RSS of this process and of the Rasa process tree every 50 ms."""
+
+    def __init__(self) -> None:
+        self.app = 0
+        self.rasa = 0
+        self.rasa_pid: int | None = None
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.05):
+            self.app = max(self.app, me.memory_info().rss)
+            if self.rasa_pid:
+                try:
+                    p = psutil.Process(self.rasa_pid)
+                    self.rasa = max(self.rasa, sum(q.memory_info().rss for q in [p, *p.children(recursive=True)]))
+                except psutil.Error:
+                    pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=24, help="number of commands (≥ 20)")
+    ap.add_argument("--asr-model", default="base")
+    ap.add_argument("--no-realtime", action="store_true", help="feed recordings as fast as possible")
+    args = ap.parse_args()
+
+    from audio_factory import concat, espeak_say, piper_say
+
+    from assistant.audio import BufferSink, FileSource
+    from assistant.events import EventBus
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    print(f"synthesizing {args.n} commands …", flush=True)
+    files = []
+    for i in range(args.n):
+        text = COMMANDS[i % len(COMMANDS)]
+        scale = (0.9, 1.0, 1.2, None)[i % 4]
+        wake = piper_say("Hey Jarvis", tmp / f"wake_{i}.wav", length_scale=scale or 1.0)
+        if scale is None:
+            cmd = espeak_say(text, tmp / f"cmd_{i}.wav", voice="en-us", speed=155)
+        else:
+            cmd = piper_say(text, tmp / f"cmd_{i}.wav", length_scale=scale)
+        files.append(concat([wake, cmd], tmp / f"c{i}.wav", gap_s=0.35))
+
+    rss = PeakRSS()
+    settings = Settings()
+    settings.asr.model = args.asr_model
+    settings.trace.directory = str(tmp / "traces")
+    app = Assistant(settings, EventBus(), sink=BufferSink())
+    t0 = time.monotonic()
+    app.start()
+    cold = time.monotonic() - t0
+    rss.rasa_pid = app.nlu.pid
+    print(f"cold start to ready: {cold:.1f} s", flush=True)
+
+    first_audio, final, intent, rtf, ttfa, missed = [], [], [], [], [], 0
+    for i, f in enumerate(files):
+        src = FileSource(f, block_ms=settings.audio.block_ms, realtime=not args.no_realtime, pad_silence_s=1.5)
+        results = app.run(src, sync_turns=True)
+        src.close()
+        if not results or results[0].trace is None:
+            missed += 1
+            print(f"  {i:2d} no interaction (wake word missed?)", flush=True)
+            continue
+        r = results[0]
+        lat = r.trace.latency_ms()
+        fin = r.trace.first(__import__("assistant.events", fromlist=["FinalTranscript"]).FinalTranscript)
+        if "first_audio" in lat:
+            first_audio.append(lat["first_audio"])
+        if "final_transcript" in lat:
+            final.append(lat["final_transcript"])
+        if "intent" in lat:
+            intent.append(lat["intent"])
+        if "tts_first_audio" in lat:
+            ttfa.append(lat["tts_first_audio"])
+        if fin is not None and fin.audio_seconds > 0:
+            rtf.append(fin.decode_ms / 1000 / fin.audio_seconds)
+        print(f"  {i:2d} {r.transcript!r:45.45} {r.intent:22s} {r.trace.summary()}", flush=True)
+        if r.expects_answer:  # leave no dialogue open for the next command
+            app.handle_text("never mind")
+        app.wait_idle()
+
+    # idle listening: speech without the wake word, streamed in real time
+    src = FileSource(ROOT / "tests/data/turn_on_the_office_lights_test_clip.wav", realtime=True, pad_silence_s=0)
+    proc = psutil.Process()
+    c0, w0 = sum(proc.cpu_times()[:2]), time.monotonic()
+    app.run(src)
+    cpu = (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - w0) * 100
+    src.close()
+    app.close()
+    rss.stop()
+
+    print()
+    print(f"ASR model: {args.asr_model}; commands: {len(files)} ({missed} without an interaction)")
+    print(f"cold start to ready:                 {cold:.1f} s")
+    print(f"end of speech → final transcript:    p50 {pct(final, 50):.0f} ms   p95 {pct(final, 95):.0f} ms")
+    print(f"end of speech → intent:              p50 {pct(intent, 50):.0f} ms   p95 {pct(intent, 95):.0f} ms")
+    print(f"end of speech → first reply audio:   p50 {pct(first_audio, 50):.0f} ms   p95 {pct(first_audio, 95):.0f} ms")
+    print(f"ASR real-time factor (final decode): median {statistics.median(rtf) if rtf else float('nan'):.3f}")
+    print(f"TTS time to first audio:             p50 {pct(ttfa, 50):.0f} ms   p95 {pct(ttfa, 95):.0f} ms")
+    print(f"idle wake listening CPU:             {cpu:.1f} % of one core")
+    print(f"peak RSS: app {rss.app / 2**20:.0f} MB, Rasa {rss.rasa / 2**20:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""End to end through the real pipeline: wake word → VAD → faster-whisper → Rasa → skill →
+Piper, on recordings synthesized with two Piper speeds and an espeak-ng voice, and on real
+recordings. One Assistant (one Rasa server) is shared by the module."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import time
+
+import numpy as np
+import pytest
+from audio_factory import concat, espeak_say, piper_say
+
+from assistant.audio import BufferSink
+from assistant.events import EventBus, Notice, PartialTranscript, State, TTSStarted
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+pytestmark = pytest.mark.rasa
+
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+         "ten": 10, "eleven": 11, "twelve": 12}
+
+
+def spoken_times(text: str) -> set[tuple[int, int]]:
+    """(hour 1–12, minute) pairs found in a transcript like "It's 5:10 PM" / "5.10 p.m." /
+    "five o'clock"."""
+    found = {(int(h) % 12 or 12, int(m)) for h, m in re.findall(r"\b(\d{1,2})[:.](\d{2})\b", text)}
+    found |= {(WORDS[w] % 12 or 12, 0) for w in re.findall(r"\b(\w+) o'?clock", text.lower()) if w in WORDS}
+    found |= {(int(h) % 12 or 12, 0) for h in re.findall(r"\b(\d{1,2}) ?o'?clock", text.lower())}
+    return found
+
+
+def near_now(times: set[tuple[int, int]], slack_min: int = 3) -> bool:
+    """True if one of ``times`` is within ``slack_min`` minutes of the local time now."""
+    now = dt.datetime.now()
+    for delta in range(-slack_min, slack_min + 1):
+        t = now + dt.timedelta(minutes=delta)
+        if (t.hour % 12 or 12, t.minute) in times:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def app():
+    """A started Assistant writing speech into a BufferSink (real models, real Rasa)."""
+    sink = BufferSink()
+    bus = EventBus()
+    a = Assistant(Settings(), bus, sink=sink)
+    a.start()
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="module")
+def commands(tmp_path_factory):
+    """'Hey Jarvis, what time is it?' recordings: Piper at two speeds and espeak-ng."""
+    d = tmp_path_factory.mktemp("cmds")
+    out = {}
+    for name, scale in (("piper_1.0", 1.0), ("piper_1.25", 1.25)):
+        wake = piper_say("Hey Jarvis", d / f"wake_{name}.wav", length_scale=scale)
+        cmd = piper_say("What time is it?", d / f"cmd_{name}.wav", length_scale=scale)
+        out[name] = concat([wake, cmd], d / f"{name}.wav", gap_s=0.35)
+    wake = piper_say("Hey Jarvis", d / "wake_e.wav")
+    cmd = espeak_say("What time is it?", d / "cmd_espeak.wav", voice="en-us", speed=150)
+    out["espeak"] = concat([wake, cmd], d / "espeak.wav", gap_s=0.35)
+    return out
+
+
+def reply_audio(app: Assistant, start: int) -> np.ndarray:
+    """Reply samples written since ``start``, resampled to 16 kHz int16."""
+    from assistant.audio import resample
+
+    sink = app._sink
+    x = np.asarray(sink.samples[start:], dtype=np.int16)
+    return resample(x, sink.sample_rate, 16000)
+
+
+@pytest.mark.parametrize("voice", ["piper_1.0", "piper_1.25", "espeak"])
+def test_what_time_is_it_from_recording(app, commands, voice):
+    """The reply WAV, transcribed back by the app's own ASR, says the current time."""
+    start = len(app._sink.samples)
+    results = app.process_file(commands[voice])
+    assert len(results) == 1, [r.transcript for r in results]
+    r = results[0]
+    assert "time" in r.transcript.lower()
+    assert r.intent == "clock__ask_time", r
+    assert near_now(spoken_times(r.reply)), r.reply
+    heard = app.asr.transcribe(reply_audio(app, start)).text
+    assert near_now(spoken_times(heard)), (r.reply, heard)
+    # the trace covers every stage of the interaction
+    lat = r.trace.latency_ms()
+    assert {"final_transcript", "intent", "first_audio"} <= set(lat), lat
+    assert lat["final_transcript"] <= lat["intent"] <= lat["first_audio"]
+
+
+def test_partials_before_final(app, tmp_path):
+    """A long command produces partial transcripts before the final one."""
+    seen: list[str] = []
+    unsub = app.bus.subscribe(lambda e: seen.append(e.text), PartialTranscript)
+    wake = piper_say("Hey Jarvis", tmp_path / "w.wav")
+    cmd = piper_say("Please could you tell me what time it is right now in this place", tmp_path / "c.wav",
+                    length_scale=1.2)
+    results = app.process_file(concat([wake, cmd], tmp_path / "long.wav", gap_s=0.3))
+    unsub()
+    assert results and results[0].intent == "clock__ask_time"
+    assert len(seen) >= 2, seen
+    assert any(s and s.lower() in results[0].transcript.lower() for s in seen)
+
+
+def test_timer_dialogue_two_recordings(app, tmp_path):
+    """'set a timer' → 'For how long?' → 'five minutes' → confirmation, from recordings; the
+    follow-up needs no wake word because the form expects an answer."""
+    wake = piper_say("Hey Jarvis", tmp_path / "w.wav")
+    ask = piper_say("Set a timer.", tmp_path / "set.wav")
+    turn1 = concat([wake, ask], tmp_path / "turn1.wav", gap_s=0.35)
+    turn2 = concat([piper_say("Five minutes.", tmp_path / "five.wav")], tmp_path / "turn2.wav")
+    r1 = app.process_file(turn1)
+    assert len(r1) == 1 and r1[0].intent.startswith("timer__"), r1
+    assert "how long" in r1[0].reply.lower() and r1[0].expects_answer
+    assert app.state == State.IDLE and app._listen_request == "follow_up"
+    r2 = app.process_file(turn2)
+    assert len(r2) == 1, r2
+    assert "5 minute" in r2[0].reply.lower() or "five minute" in r2[0].reply.lower(), r2[0].reply
+    assert not r2[0].expects_answer
+    app.handle_text("cancel the timer")
+
+
+def test_no_wake_word_no_interaction(app, data_dir):
+    """Ordinary speech without the wake word starts nothing."""
+    assert app.process_file(data_dir / "negative_reference.wav") == []
+
+
+def test_push_to_talk_real_recording(app, data_dir):
+    """A real recording processed as a push-to-talk command: out of scope → polite fallback."""
+    results = app.process_file(data_dir / "hey_jane.wav", push_to_talk=True)
+    assert results, "no interaction"
+    assert "light" in results[0].transcript.lower()
+    assert "can't do that" in results[0].reply.lower(), results[0].reply
+
+
+def test_out_of_scope_text(app):
+    """Requests no skill handles get the fallback, not a wrong action."""
+    for text in ("what's the weather like tomorrow", "order me a pizza", "send an email to my boss"):
+        r = app.handle_text(text)
+        assert "can't do that" in r.reply.lower(), (text, r.intent, r.reply)
+
+
+def test_stop_interrupts_speech(app):
+    """The stop command interrupts a long reply (barge-in through the control skill)."""
+    started: list[str] = []
+    unsub = app.bus.subscribe(lambda e: started.append(e.text), TTSStarted)
+    r = app.handle_text("stop")
+    unsub()
+    assert r.intent == "control__stop", r
+    assert not r.expects_answer
+
+
+def test_rasa_killed_mid_session_restarts(app):
+    """Killing Rasa: the next turn says 'One moment', restarts Rasa and still answers."""
+    notices: list[Notice] = []
+    spoken: list[str] = []
+    u1 = app.bus.subscribe(notices.append, Notice)
+    u2 = app.bus.subscribe(lambda e: spoken.append(e.text), TTSStarted)
+    os.kill(app.nlu.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    r = app.handle_text("what time is it", timeout=240)
+    u1(), u2()
+    assert any(n.stage == "nlu" for n in notices), notices
+    assert any("one moment" in s.lower() for s in spoken), spoken
+    assert r.intent == "clock__ask_time" and near_now(spoken_times(r.reply)), r
