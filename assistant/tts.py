@@ -48,6 +48,43 @@ log = logging.getLogger(__name__)
 _OFFLINE_PHONEME_TYPES = ("espeak", "text")
 #: ONNX inputs every Piper voice model takes.
 _PIPER_INPUTS = {"input", "input_lengths", "scales"}
+_MAX_INT16 = 32767.0
+#: Clause terminators espeak-ng leaves in a sentence's phonemes (each followed by " ").
+_CLAUSE_MARKS = (",", ";", ":")
+
+
+def _split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
+    """Split one sentence's phonemes into pieces of at most ``limit`` phonemes, cutting after
+    the last clause mark (``, ; :``) that fits, else at the last word boundary, else hard.
+
+    ONNX Runtime's memory arena keeps the largest activation it ever saw: one 120-word
+    sentence (650 phonemes) leaves the process at ~860 MB instead of ~300 MB, and the
+    first audio of a long sentence waits for all of it. ~200 phonemes ≈ 40 words ≈ 10 s.
+    """
+    if limit <= 0 or len(phonemes) <= limit:
+        return [phonemes]
+    pieces: list[list[str]] = []
+    rest = list(phonemes)
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = 0
+        for i in range(len(window) - 1, limit // 4, -1):  # keep pieces ≥ limit/4 long
+            if window[i] in _CLAUSE_MARKS:
+                cut = i + 1
+                break
+        if not cut:
+            for i in range(len(window) - 1, limit // 4, -1):
+                if window[i] == " ":
+                    cut = i
+                    break
+        cut = cut or limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+        while rest and rest[0] == " ":
+            rest.pop(0)
+    if rest:
+        pieces.append(rest)
+    return pieces
 
 
 class AudioSink(Protocol):
@@ -84,9 +121,13 @@ class PiperTTS:
         volume: sample multiplier applied after Piper's per-sentence peak normalisation
             (1.0 = peaks at full scale; values above 1 clip).
         threads: ONNX Runtime intra-op threads (DESIGN.md: use 1).
-        warmup: synthesize one word at load so the first real utterance does not pay ONNX
-            Runtime's first-run cost (~0.3 s) and a voice whose espeak-ng language is
-            missing fails here rather than mid-conversation.
+        warmup: synthesize one word at load so a voice whose espeak-ng language is missing
+            or whose phoneme map does not fit the model fails here, not mid-conversation
+            (costs ~0.06 s).
+        max_chunk_phonemes: sentences longer than this many phonemes (~5 per word) are
+            split at a clause mark or word boundary. Bounds memory (ONNX Runtime's arena
+            grows ~2.7 MB per phoneme of the longest chunk and keeps it) and the wait for
+            the first audio. 0 disables splitting.
 
     Raises:
         ModelError: the voice files are missing, fail their checksum, the ``.onnx.json`` is
@@ -103,8 +144,10 @@ class PiperTTS:
         threads: int = 1,
         *,
         warmup: bool = True,
+        max_chunk_phonemes: int = 200,
     ) -> None:
         self.voice = str(voice)
+        self.max_chunk_phonemes = int(max_chunk_phonemes)
         self.model_path, self.config_path = resolve_tts_voice(self.voice)
         self.threads = max(1, int(threads))
         self._voice = _load_piper_voice(self.model_path, self.config_path, self.threads)
@@ -192,9 +235,11 @@ class PiperTTS:
         """Synthesize ``text`` sentence by sentence.
 
         Speed and volume are captured when this is called. Sentences are split by Piper's
-        espeak-ng phonemizer (``.``, ``!``, ``?``; commas stay inside a sentence); each one is
-        synthesized only when the iterator is advanced, so a consumer that stops iterating
-        stops synthesis at the next sentence boundary.
+        espeak-ng phonemizer (``.``, ``!``, ``?``; commas stay inside a sentence), and a
+        sentence longer than ``max_chunk_phonemes`` is cut at a comma or word boundary. Each
+        chunk is one ONNX run made only when the iterator is advanced, so a consumer that
+        stops iterating stops synthesis at the next sentence boundary. Each chunk is peak
+        normalised and scaled by ``volume`` exactly as ``PiperVoice.synthesize`` does.
 
         Args:
             text: plain text (Piper also accepts raw phonemes in ``[[ ... ]]``).
@@ -209,10 +254,21 @@ class PiperTTS:
         return self._generate(text, syn)
 
     def _generate(self, text: str, syn: Any) -> Iterator[np.ndarray]:
-        for chunk in self._voice.synthesize(text, syn_config=syn):
-            audio = chunk.audio_int16_array
-            if audio.size:
-                yield np.ascontiguousarray(audio.reshape(-1), dtype=np.int16)
+        # piper's PiperVoice.synthesize(), with over-long sentences split (see _split_phonemes).
+        voice = self._voice
+        for sentence in voice.phonemize(text):
+            for piece in _split_phonemes(sentence, self.max_chunk_phonemes):
+                if not any(p.strip() for p in piece):
+                    continue
+                audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(piece), syn)
+                audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+                if audio.size == 0:
+                    continue
+                peak = float(np.max(np.abs(audio)))
+                if syn.normalize_audio:  # same per-chunk peak normalisation as piper
+                    audio = audio / peak if peak > 1e-8 else np.zeros_like(audio)
+                audio = np.clip(audio * syn.volume, -1.0, 1.0)
+                yield (audio * _MAX_INT16).astype(np.int16)
 
     def synthesize(self, text: str) -> np.ndarray:
         """Synthesize all of ``text`` at once.
@@ -498,10 +554,12 @@ class Speaker:
                         interrupted = True
                         break
             if started and not interrupted:
-                ok = self._sink.drain(timeout=written / rate + self._drain_margin_s)
-                if ok is False:
-                    log.warning("audio output did not finish playing within %.1f s", written / rate + self._drain_margin_s)
+                limit = written / rate + self._drain_margin_s
+                ok = self._sink.drain(timeout=limit)
                 interrupted = cancelled()
+                if ok is False and not interrupted:  # a stuck device: silence it and move on
+                    log.warning("audio output did not finish playing within %.1f s", limit)
+                    self._sink_stop()
         except Exception as exc:
             log.exception("speaking %r failed", utt.text[:60])
             interrupted = True

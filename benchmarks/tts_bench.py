@@ -147,7 +147,7 @@ def main() -> None:
         stop.set()
         for p in spinners:
             p.join(5)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kB on Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is KiB on Linux
 
     print(f"voice={args.voice} threads={args.threads} busy={args.busy} cpus={os.cpu_count()} "
           f"onnxruntime={sys.modules['onnxruntime'].__version__}")

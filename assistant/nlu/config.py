@@ -38,6 +38,14 @@ _FEATURIZERS: list[dict[str, Any]] = [
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
 ]
 
+# Rasa's default CRF features, spelled out so its validator sees the lookup-table
+# "pattern" feature (it only inspects the given config and warns otherwise).
+_CRF_FEATURES = [
+    ["low", "title", "upper"],
+    ["low", "bias", "prefix5", "prefix2", "suffix5", "suffix3", "suffix2", "upper", "title", "digit", "pattern"],
+    ["low", "title", "upper"],
+]
+
 
 def build_config(
     pipeline: Pipeline = "logreg",
@@ -76,7 +84,7 @@ def build_config(
     if pipeline == "logreg":
         steps += [
             {"name": "LogisticRegressionClassifier", "max_iter": 200, "random_state": 42},
-            {"name": "CRFEntityExtractor"},
+            {"name": "CRFEntityExtractor", "features": _CRF_FEATURES},
         ]
     elif pipeline == "diet":
         steps += [

@@ -1,0 +1,799 @@
+"""Speech recognition: faster-whisper (CTranslate2 Whisper) and LocalAgreement-2 streaming.
+
+Audio convention (docs/architecture.md): 16 kHz mono, ``np.ndarray`` of shape ``(n,)``,
+either ``int16`` (full scale ±32768) or ``float32``/``float64`` in [-1, 1]. Times are
+seconds, durations of decoding are milliseconds.
+
+Models are never fetched: :class:`WhisperASR` resolves ``"base"``, ``"tiny.en"`` or a user
+folder through :func:`models.registry.resolve_asr_model` and passes faster-whisper a
+*folder path* (``HF_HUB_OFFLINE=1`` is set as a backstop, and a folder without
+``tokenizer.json`` is refused because faster-whisper would otherwise try to download one).
+
+Choices, with the measurements behind them (2 shared cores, Whisper base / tiny.en int8):
+
+* **One decode per call, no temperature fallback.** faster-whisper's default temperature
+  ladder (0.0 … 1.0) re-decodes up to six times when a decode looks bad. On noise with
+  hotwords that took 10–20 s instead of 0.5–1 s and only ever produced hallucinations
+  ("I'm going to be a little bit more careful.", "The house lights are on."), so the
+  default is ``temperatures=(0.0,)`` and bad decodes are dropped instead (next point).
+* **Hallucination guard** (Whisper invents text on silence and noise; a top user complaint):
+
+  1. an energy gate: if no 20 ms frame is louder than ``silence_dbfs`` (-60 dBFS RMS) the
+     audio is silence and nothing is decoded (``""`` at no cost);
+  2. Silero VAD (``vad_filter=True``, the model shipped inside faster-whisper, ~20 ms for
+     11 s) removes non-speech before decoding; on Gaussian/pink noise at -50…-25 dBFS,
+     50 Hz hum and the quiet tail of a real recording this alone turned every
+     hallucination into ``""``;
+  3. per-segment checks on what faster-whisper reports (thresholds as in Whisper's
+     ``transcribe``): drop a segment if its gzip ``compression_ratio`` > 2.4 (repetition
+     loops: "set a timer, hey jarvis, set a timer, …" with ratio 10–24), or if it is
+     probably non-speech *and* uncertain: ``no_speech_prob`` > 0.3 with ``avg_logprob`` <
+     -1.0, or ``no_speech_prob`` > 0.5 with ``avg_logprob`` < -0.5. Measured: every
+     hallucinated segment that got past VAD ("the", "yeah", "a", "head.", "good",
+     "set.", "and") had no_speech_prob 0.38–0.65 and avg_logprob -0.58…-2.5; every real
+     utterance (jfk, "Hey Jane, turn the lights off.", "Alexa.", "Hey Jarvis.", read
+     speech, the office-lights command) had no_speech_prob ≤ 0.29 and avg_logprob ≥ -0.97.
+
+  Dropped segments are listed in :attr:`Transcript.dropped` for traces.
+* **Hotwords** (faster-whisper ``hotwords``: phrases put in the decoder prompt after
+  ``<|startofprev|>``) bias recognition towards the active skills' vocabulary. DESIGN.md:
+  on 200 real commands of an ordering domain, base alone produced every slot value in
+  76.0 % of transcripts and 99.5 % with the domain's entity values as hotwords. Measured
+  here (``benchmarks/asr_bench.py --hotwords``): see the figures printed by the bench
+  and the module's report. Costs: the output copies the hotwords' casing and drops
+  punctuation ("hey jarvis" instead of "Hey Jarvis."), and on silence/noise hotwords make
+  Whisper hallucinate far more often (base: 5 of 9 noise clips vs 1 without; tiny.en
+  loops "turn on the floor, …" even on digital silence) — which the guard above removes.
+* **Word timestamps** (``word_timestamps=True``: one extra cross-attention alignment pass)
+  are needed for streaming buffer trimming; their cost was within run-to-run noise here.
+
+Streaming follows LocalAgreement-2 from D. Macháček, R. Dabre, O. Bojar, "Turning Whisper
+into Real-Time Transcription System", IJCNLP-AACL 2023 System Demonstrations
+(arXiv:2307.14743; reference code github.com/ufal/whisper_streaming): re-decode the growing
+buffer, commit the longest common word prefix of the last two hypotheses, pass committed
+text that has scrolled out of the buffer as the prompt, trim the buffer at committed words.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from assistant.errors import ModelError, SettingsError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # backstop: never reach the Hugging Face hub
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+"""Sample rate every function here expects, Hz."""
+
+_FRAME = 320  # 20 ms at 16 kHz, for the energy gate
+
+TOKENS_PER_S = 12
+"""Decoder token budget per second of audio. Read English is ~3 words ≈ 4–5 tokens per
+second plus timestamp tokens; a repetition loop on noise otherwise runs to Whisper's
+448-token limit and costs 2–11 s instead of ~1 s (measured, base on 2 loaded cores)."""
+TOKENS_SLACK = 24
+
+Hotwords = Union[str, Sequence[str], None]
+
+
+# --------------------------------------------------------------------------- data types
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word.
+
+    Attributes:
+        start_s: start time in seconds from the beginning of the audio (for streaming:
+            from the first sample added since :meth:`StreamingTranscriber.reset`).
+        end_s: end time, seconds.
+        text: the word as Whisper wrote it, without surrounding spaces; punctuation stays
+            attached ("you,").
+        probability: Whisper's word probability in [0, 1] from the alignment pass. It is
+            computed without the hotword prompt, so hotword-biased words can score low.
+    """
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Result of one transcription.
+
+    Attributes:
+        text: the transcript, words joined by single spaces; ``""`` for silence/noise.
+        words: the words with timestamps (empty when word timestamps were not asked for).
+        language: ISO code of the language decoded (the configured one, or detected).
+        audio_seconds: duration of the audio given, seconds.
+        decode_ms: wall time of decoding (for streaming: of the final decode only), ms.
+        dropped: texts of segments removed as hallucinations (for traces and debugging).
+    """
+
+    text: str
+    words: list[Word]
+    language: str
+    audio_seconds: float
+    decode_ms: float
+    dropped: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def to_float32(audio: np.ndarray) -> np.ndarray:
+    """Convert 16 kHz mono audio to the float32 waveform faster-whisper expects.
+
+    Args:
+        audio: shape ``(n,)`` (``(n, 1)`` and ``(1, n)`` are accepted), dtype ``int16``
+            (scaled by 1/32768) or floating point in [-1, 1].
+
+    Returns:
+        ``np.ndarray[float32]`` of shape ``(n,)``.
+
+    Raises:
+        TypeError: another dtype (e.g. int32 or uint8: convert first).
+        ValueError: more than one channel, or float samples far outside [-1, 1] (an
+            int-scaled float array).
+    """
+    a = np.asarray(audio)
+    if a.ndim == 2 and 1 in a.shape:
+        a = a.reshape(-1)
+    if a.ndim != 1:
+        raise ValueError(f"expected mono audio of shape (n,), got shape {a.shape}")
+    if a.dtype == np.int16:
+        return a.astype(np.float32) / 32768.0
+    if np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32, copy=False)
+        if a.size and float(np.max(np.abs(a))) > 2.0:
+            raise ValueError("float audio must be in [-1, 1]; got samples beyond ±2 (int-scaled floats?)")
+        return a
+    raise TypeError(f"audio must be int16 or float32 at 16 kHz, got dtype {a.dtype}")
+
+
+def loudest_frame_dbfs(audio: np.ndarray) -> float:
+    """RMS level of the loudest 20 ms frame of float audio, dBFS (≤ 0; -120 for empty).
+
+    Args:
+        audio: ``np.ndarray[float32]`` of shape ``(n,)`` in [-1, 1] at 16 kHz.
+    """
+    n = len(audio) // _FRAME * _FRAME
+    if n == 0:
+        if len(audio) == 0:
+            return -120.0
+        frames = audio.reshape(1, -1)
+    else:
+        frames = audio[:n].reshape(-1, _FRAME)
+    rms = float(np.sqrt(np.max(np.mean(frames.astype(np.float64) ** 2, axis=1))))
+    return 20.0 * np.log10(max(rms, 1e-6))
+
+
+def format_hotwords(hotwords: Hotwords) -> Optional[str]:
+    """Turn a list of phrases into faster-whisper's ``hotwords`` string.
+
+    Phrases are stripped, de-duplicated case-insensitively (first spelling wins, order
+    kept) and joined with ``", "``. faster-whisper keeps at most 223 prompt tokens of it,
+    so put the most important phrases first.
+
+    Args:
+        hotwords: ``None``, one string (used as is), or a sequence of phrases.
+
+    Returns:
+        The string, or ``None`` when there is nothing to bias with.
+    """
+    if hotwords is None:
+        return None
+    if isinstance(hotwords, str):
+        return hotwords.strip() or None
+    seen: set[str] = set()
+    out: list[str] = []
+    for p in hotwords:
+        p = " ".join(str(p).split())
+        if p and p.lower() not in seen:
+            seen.add(p.lower())
+            out.append(p)
+    return ", ".join(out) or None
+
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+
+
+def normalize_text(s: str) -> str:
+    """Normalise a transcript for comparison and WER: NFKC, lower case, no punctuation.
+
+    Dashes and slashes become spaces, other punctuation is removed, apostrophes are kept
+    only inside words ("don't" stays, "'quoted'" loses its quotes), whitespace collapses.
+
+    Example: ``"And so, my fellow Americans!"`` → ``"and so my fellow americans"``.
+    """
+    s = unicodedata.normalize("NFKC", s).translate(_APOSTROPHES).lower()
+    s = re.sub(r"[-‐‑‒–—―/]", " ", s)
+    s = re.sub(r"[^\w\s']|_", " ", s)
+    s = re.sub(r"(?<!\w)'|'(?!\w)", " ", s)
+    return " ".join(s.split())
+
+
+def wer(ref: str, hyp: str) -> float:
+    """Word error rate of ``hyp`` against ``ref`` after :func:`normalize_text`.
+
+    Uses the ``jiwer`` library (a test/benchmark dependency, imported here lazily).
+
+    Returns:
+        (substitutions + deletions + insertions) / reference words, ≥ 0. With an empty
+        reference: 0.0 if the hypothesis is empty too, else the number of inserted words.
+
+    Raises:
+        ImportError: jiwer is not installed (``pip install -e .[test]``).
+    """
+    r, h = normalize_text(ref), normalize_text(hyp)
+    if not r:
+        return float(len(h.split()))
+    import jiwer  # lazy: only tests and benchmarks need it
+
+    return float(jiwer.wer(r, h))
+
+
+def _norm_word(w: str) -> str:
+    return normalize_text(w)
+
+
+def _join(words: Iterable[Word]) -> str:
+    return " ".join(w.text for w in words if w.text)
+
+
+# --------------------------------------------------------------------------- one-shot ASR
+
+
+@dataclass(frozen=True)
+class HallucinationGuard:
+    """Thresholds that decide what is silence or a hallucination (see the module doc).
+
+    Attributes:
+        silence_dbfs: audio whose loudest 20 ms frame is below this RMS level (dBFS) is
+            silence and is not decoded.
+        compression_ratio: drop segments whose gzip compression ratio is above this
+            (repetition loops). Whisper's default 2.4.
+        no_speech_low, logprob_low: drop segments with ``no_speech_prob`` > ``no_speech_low``
+            and ``avg_logprob`` < ``logprob_low`` (0.3 and -1.0).
+        no_speech_high, logprob_high: drop segments with ``no_speech_prob`` >
+            ``no_speech_high`` and ``avg_logprob`` < ``logprob_high`` (0.5 and -0.5).
+    """
+
+    silence_dbfs: float = -60.0
+    compression_ratio: float = 2.4
+    no_speech_low: float = 0.3
+    logprob_low: float = -1.0
+    no_speech_high: float = 0.5
+    logprob_high: float = -0.5
+
+    def reason(self, seg, hotwords: Optional[str] = None) -> Optional[str]:
+        """Why a faster-whisper ``Segment`` looks hallucinated, or ``None`` if it looks real.
+
+        Args:
+            seg: a ``faster_whisper.transcribe.Segment``.
+            hotwords: the hotword string the decode was biased with, if any.
+        """
+        if not seg.text.strip():
+            return "empty"
+        if hotwords and _echoes_hotwords(seg.text, hotwords):
+            return "recites the hotword list"
+        if seg.compression_ratio > self.compression_ratio:
+            return f"compression ratio {seg.compression_ratio:.1f}"
+        if seg.no_speech_prob > self.no_speech_low and seg.avg_logprob < self.logprob_low:
+            return f"no_speech {seg.no_speech_prob:.2f}, logprob {seg.avg_logprob:.2f}"
+        if seg.no_speech_prob > self.no_speech_high and seg.avg_logprob < self.logprob_high:
+            return f"no_speech {seg.no_speech_prob:.2f}, logprob {seg.avg_logprob:.2f}"
+        return None
+
+
+def _echoes_hotwords(text: str, hotwords: str) -> bool:
+    """True if ``text`` is a piece of the hotword string spanning at least 3 of its phrases.
+
+    On quiet non-speech Whisper base sometimes just recites its prompt ("turn on the office
+    lights, set a timer, hey jarvis, light rose, ice moco"). Three list entries in list
+    order is not something a user says, while one or two adjacent entries may be.
+    """
+    t = normalize_text(text)
+    if not t or t not in normalize_text(hotwords):
+        return False
+    phrases = {normalize_text(p) for p in hotwords.split(",")} - {""}
+    return sum(f" {p} " in f" {t} " for p in phrases) >= 3
+
+
+def _auto_threads() -> int:
+    # CTranslate2 uses 4 intra-op threads when given 0; on a 2-core machine that
+    # oversubscribes the cores the audio thread and the other models need.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class WhisperASR:
+    """faster-whisper Whisper model loaded from a local CTranslate2 folder.
+
+    Args:
+        model: ``"base"`` (default; joined into the cache and checksummed once),
+            ``"tiny.en"`` or the path of a CTranslate2 Whisper folder (``model.bin``,
+            ``config.json``, ``tokenizer.json``, ``vocabulary.*``).
+        compute_type: CTranslate2 compute type on CPU (``"int8"``, ``"int8_float32"``,
+            ``"float32"``, …).
+        beam_size: 1 = greedy (fastest; 0 % WER on jfk.flac with base).
+        language: ISO code, or ``None`` to detect it (multilingual models only; English-only
+            ``*.en`` models always decode English).
+        cpu_threads: intra-op threads; 0 = ``min(4, os.cpu_count())``.
+        vad_filter: run Silero VAD (shipped in faster-whisper) before decoding to skip
+            non-speech (part of the hallucination guard; ~20 ms per 11 s).
+        temperatures: decoding temperatures; more than one enables Whisper's fallback
+            re-decoding (slow, see module doc).
+        guard: hallucination thresholds.
+
+    Attributes:
+        model_path: the folder loaded.
+        load_seconds: wall time of resolving + loading the model, seconds.
+        is_multilingual: whether the model knows languages other than English.
+
+    Raises:
+        ModelError: unknown model name, missing package/folder/file, checksum mismatch,
+            or a folder CTranslate2 cannot load (the message names the folder and what
+            was expected).
+        SettingsError: ``compute_type`` not supported on this CPU.
+
+    Thread safety: :meth:`transcribe` may be called from several threads; calls are
+    serialised (one decode at a time per model).
+    """
+
+    def __init__(
+        self,
+        model: str = "base",
+        compute_type: str = "int8",
+        beam_size: int = 1,
+        language: Optional[str] = "en",
+        cpu_threads: int = 0,
+        *,
+        vad_filter: bool = True,
+        temperatures: Sequence[float] = (0.0,),
+        guard: HallucinationGuard = HallucinationGuard(),
+    ) -> None:
+        import ctranslate2
+        from faster_whisper import WhisperModel
+
+        from models.registry import resolve_asr_model
+
+        t0 = time.perf_counter()
+        self.model_name = model
+        self.model_path: Path = resolve_asr_model(model)
+        supported = ctranslate2.get_supported_compute_types("cpu")
+        if compute_type not in supported and compute_type not in ("default", "auto"):
+            raise SettingsError(
+                f"ASR compute type '{compute_type}' is not supported on this CPU.",
+                f"Choose one of: {', '.join(sorted(supported))}.",
+            )
+        if not (self.model_path / "tokenizer.json").is_file():
+            # faster-whisper would fall back to downloading openai/whisper-tiny's tokenizer.
+            raise ModelError(
+                f"{self.model_path} is not a complete faster-whisper model: tokenizer.json is missing.",
+                "A CTranslate2 Whisper folder needs model.bin, config.json, tokenizer.json and vocabulary.*; "
+                "convert with ct2-transformers-converter --copy_files tokenizer.json.",
+            )
+        threads = cpu_threads if cpu_threads > 0 else _auto_threads()
+        try:
+            self._model = WhisperModel(
+                str(self.model_path),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=threads,
+                num_workers=1,
+                local_files_only=True,
+            )
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad files
+            raise ModelError(
+                f"Cannot load the Whisper model in {self.model_path}: {exc}",
+                "Expected a CTranslate2-converted Whisper model (model.bin, config.json, tokenizer.json, "
+                "vocabulary.*); re-copy or re-convert it, or choose 'base' / 'tiny.en'.",
+            ) from exc
+        self.is_multilingual: bool = bool(self._model.model.is_multilingual)
+        if language and not self.is_multilingual and language != "en":
+            log.warning("%s is English-only; decoding English instead of %r", self.model_path, language)
+            language = "en"
+        self.language = language
+        self.beam_size = int(beam_size)
+        self.compute_type = compute_type
+        self.cpu_threads = threads
+        self.vad_filter = bool(vad_filter)
+        self.temperatures = tuple(float(t) for t in temperatures) or (0.0,)
+        self.guard = guard
+        self._lock = threading.Lock()
+        self.load_seconds = time.perf_counter() - t0
+
+    def __repr__(self) -> str:
+        return f"WhisperASR({self.model_name!r}, compute_type={self.compute_type!r}, beam_size={self.beam_size})"
+
+    def _token_budget(self, seconds: float, hotwords: Optional[str], prompt: Optional[str]) -> int:
+        """Tokens one 30 s window may generate: ``TOKENS_PER_S`` per second of audio plus
+        ``TOKENS_SLACK``, and never more than fits beside the prompt in Whisper's 448-token
+        context (faster-whisper raises ValueError otherwise)."""
+        enc = self._model.hf_tokenizer
+
+        def n_tokens(text: Optional[str]) -> int:
+            if not text or not text.strip():
+                return 0
+            return min(len(enc.encode(" " + text.strip(), add_special_tokens=False).ids), 223)
+
+        prompt_len = 1 + n_tokens(hotwords) + n_tokens(prompt) + 4  # startofprev, sot/lang/task, notimestamps
+        want = int(TOKENS_PER_S * min(seconds, 30.0)) + TOKENS_SLACK
+        return max(1, min(want, 448 - prompt_len - 1))
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        hotwords: Hotwords = None,
+        initial_prompt: Optional[str] = None,
+        *,
+        word_timestamps: bool = True,
+    ) -> Transcript:
+        """Transcribe one utterance.
+
+        Args:
+            audio: 16 kHz mono, shape ``(n,)``, ``int16`` or ``float32`` in [-1, 1].
+                Whisper sees 30 s at a time; longer audio is decoded window by window.
+            hotwords: phrases to bias recognition towards (see :func:`format_hotwords`).
+            initial_prompt: text said just before this audio (context). Whisper tends to
+                *skip* words of the prompt that are also spoken in the audio, so pass only
+                text that is not in ``audio``.
+            word_timestamps: compute per-word times and probabilities (needed by
+                streaming; otherwise ``Transcript.words`` is empty).
+
+        Returns:
+            :class:`Transcript`; ``text == ""`` for silence, noise and dropped
+            hallucinations. ``decode_ms`` times the whole lazy segment generator.
+
+        Raises:
+            TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
+        """
+        x = to_float32(audio)
+        seconds = len(x) / SAMPLE_RATE
+        lang = self.language or ""
+        if len(x) == 0 or loudest_frame_dbfs(x) < self.guard.silence_dbfs:
+            return Transcript("", [], lang or "en", seconds, 0.0)
+        hw = format_hotwords(hotwords)
+        budget = self._token_budget(seconds, hw, initial_prompt)
+        with self._lock:
+            t0 = time.perf_counter()
+            segments, info = self._model.transcribe(
+                x,
+                language=self.language,
+                beam_size=self.beam_size,
+                temperature=list(self.temperatures),
+                condition_on_previous_text=False,
+                initial_prompt=initial_prompt or None,
+                hotwords=hw,
+                word_timestamps=word_timestamps,
+                vad_filter=self.vad_filter,
+                compression_ratio_threshold=self.guard.compression_ratio,
+                log_prob_threshold=self.guard.logprob_low,
+                no_speech_threshold=0.6,
+                max_new_tokens=budget,
+            )
+            kept, dropped = [], []
+            for seg in segments:  # the generator decodes lazily: iterate inside the timer
+                why = self.guard.reason(seg, hw)
+                if why is None:
+                    kept.append(seg)
+                else:
+                    log.debug("dropped ASR segment %r (%s)", seg.text, why)
+                    dropped.append(seg.text.strip())
+            decode_ms = (time.perf_counter() - t0) * 1000.0
+        words = [
+            Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+            for seg in kept
+            for w in (seg.words or [])
+            if w.word.strip()
+        ]
+        text = " ".join(" ".join(seg.text.split()) for seg in kept).strip()
+        return Transcript(text, words, info.language or lang, seconds, decode_ms, tuple(dropped))
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+class StreamingTranscriber:
+    """LocalAgreement-2 streaming transcription of one utterance at a time.
+
+    After Macháček, Dabre & Bojar, "Turning Whisper into Real-Time Transcription System"
+    (IJCNLP-AACL 2023 demo, arXiv:2307.14743; github.com/ufal/whisper_streaming):
+
+    * :meth:`add` appends audio to the buffer;
+    * :meth:`maybe_partial` re-decodes the whole buffer once at least ``interval_s`` of new
+      audio arrived, and commits the longest common word prefix of this hypothesis and
+      the previous one (words two consecutive decodes agree on);
+    * committed text that has been trimmed out of the buffer is the decoder prompt (last
+      200 characters) — never text still in the buffer, because Whisper skips words that
+      are in both the prompt and the audio;
+    * when the buffer exceeds ``max_buffer_s`` it is trimmed at the end of a committed word
+      (preferably one ending a sentence) that leaves at least ``keep_s`` of audio as
+      acoustic context, so the buffer stays well inside Whisper's 30 s window;
+    * :meth:`finish` (at the VAD endpoint) decodes the rest and returns committed words +
+      the final tail.
+
+    One decode costs about the same for a 1 s or an 11 s buffer (Whisper encodes a 30 s
+    window), so ``interval_s`` sets the CPU load: base needs ~0.5–1 s per decode on two
+    cores, so with 0.7 s the worker is busy most of the time; tiny.en about half of that.
+
+    Args:
+        asr: the model to decode with (shared; decodes are serialised by it).
+        interval_s: re-decode after this much new audio, seconds.
+        hotwords: phrases to bias towards (see :func:`format_hotwords`).
+        max_buffer_s: trim the audio buffer when it grows beyond this, seconds.
+        keep_s: audio to keep before the end of the buffer when trimming, seconds.
+        prompt_chars: how much trimmed committed text to pass as the prompt.
+
+    Threading: :meth:`add` may be called from the audio thread while another thread (the
+    caller's worker) runs :meth:`maybe_partial`; no thread is started here.
+    :meth:`maybe_partial`, :meth:`finish` and :meth:`reset` are serialised.
+
+    Attributes:
+        decodes: decodes run for the current utterance.
+        decode_ms_total: their summed wall time, ms.
+        trims: buffer trims in the current utterance.
+    """
+
+    def __init__(
+        self,
+        asr: WhisperASR,
+        interval_s: float = 0.7,
+        hotwords: Hotwords = None,
+        *,
+        max_buffer_s: float = 15.0,
+        keep_s: float = 4.0,
+        prompt_chars: int = 200,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be > 0")
+        if not 0 <= keep_s < max_buffer_s:
+            raise ValueError("need 0 <= keep_s < max_buffer_s")
+        self.asr = asr
+        self.interval_s = float(interval_s)
+        self.hotwords = format_hotwords(hotwords)
+        self.max_buffer_s = float(max_buffer_s)
+        self.keep_s = float(keep_s)
+        self.prompt_chars = int(prompt_chars)
+        self._in_lock = threading.Lock()  # guards _pending and _total
+        self._decode_lock = threading.RLock()
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all audio and words; start a new utterance at stream time 0."""
+        with self._decode_lock:
+            with self._in_lock:
+                self._pending: list[np.ndarray] = []
+                self._total = 0  # samples added since reset
+                self._finished = False
+            self._buf = np.zeros(0, np.float32)
+            self._buf_start = 0  # stream sample index of _buf[0]
+            self._decoded_upto = 0  # _total at the last decode
+            self._committed: list[Word] = []
+            self._n_trimmed = 0  # committed words that lie before the buffer (prompt)
+            self._hyp: list[Word] = []  # uncommitted tail of the last hypothesis
+            self._language = self.asr.language or "en"
+            self.decodes = 0
+            self.decode_ms_total = 0.0
+            self.trims = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Append audio.
+
+        Args:
+            block: 16 kHz mono, shape ``(n,)``, ``int16`` (as captured) or float32 in
+                [-1, 1]. Any block size works; the pipeline uses 80 ms (1280 samples).
+
+        After :meth:`finish`, the next ``add`` starts a new utterance (implicit
+        :meth:`reset`).
+
+        Raises:
+            TypeError, ValueError: wrong dtype or shape (see :func:`to_float32`).
+        """
+        x = to_float32(block)
+        if self._finished:
+            self.reset()
+        with self._in_lock:
+            self._pending.append(x)
+            self._total += len(x)
+
+    @property
+    def audio_seconds(self) -> float:
+        """Audio added since the last reset, seconds."""
+        return self._total / SAMPLE_RATE
+
+    @property
+    def buffer_seconds(self) -> float:
+        """Audio currently kept for re-decoding (after trims), seconds."""
+        return (self._total - self._buf_start) / SAMPLE_RATE
+
+    @property
+    def committed_words(self) -> list[Word]:
+        """Committed words so far (times in stream seconds); a copy."""
+        return list(self._committed)
+
+    @property
+    def pending_words(self) -> list[Word]:
+        """Uncommitted words of the last hypothesis; a copy."""
+        return list(self._hyp)
+
+    @property
+    def committed_text(self) -> str:
+        """Committed words joined by spaces."""
+        return _join(self._committed)
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _take_pending(self) -> None:
+        with self._in_lock:
+            blocks, self._pending = self._pending, []
+            total = self._total
+        if blocks:
+            self._buf = np.concatenate([self._buf, *blocks])
+        self._decoded_upto = total
+
+    def _prompt(self) -> Optional[str]:
+        if self._n_trimmed == 0:
+            return None
+        text = _join(self._committed[: self._n_trimmed])
+        return text[-self.prompt_chars :].lstrip() or None
+
+    def _decode(self) -> tuple[list[Word], float]:
+        """Decode the buffer; return the hypothesis words beyond what is committed."""
+        offset = self._buf_start / SAMPLE_RATE
+        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=True)
+        self.decodes += 1
+        self.decode_ms_total += res.decode_ms
+        if res.language:
+            self._language = res.language
+        hyp = [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in res.words]
+        return self._new_part(hyp), res.decode_ms
+
+    def _new_part(self, hyp: list[Word]) -> list[Word]:
+        """Strip the words already committed from a hypothesis of the buffer.
+
+        The buffer starts at a committed word's end, so a hypothesis normally begins with
+        the committed words that are still in the buffer: match them by text. If Whisper
+        re-worded them, fall back to whisper_streaming's rule: keep words starting after
+        the last committed word's end (−0.1 s), then remove up to 5 leading words that
+        repeat the committed tail.
+        """
+        inbuf = [_norm_word(w.text) for w in self._committed[self._n_trimmed :]]
+        if not inbuf:
+            return hyp
+        norm = [_norm_word(w.text) for w in hyp]
+        if norm[: len(inbuf)] == inbuf:
+            return hyp[len(inbuf) :]
+        last_end = self._committed[-1].end_s
+        cand = [w for w in hyp if w.start_s > last_end - 0.1]
+        tail = [_norm_word(w.text) for w in self._committed]
+        for n in range(min(5, len(cand), len(tail)), 0, -1):
+            if [_norm_word(w.text) for w in cand[:n]] == tail[-n:]:
+                return cand[n:]
+        return cand
+
+    def _trim(self) -> None:
+        """Trim the audio buffer at a committed word end if it is longer than max_buffer_s."""
+        end_s = self._total / SAMPLE_RATE
+        if self.buffer_seconds <= self.max_buffer_s:
+            return
+        limit = end_s - self.keep_s
+        cands = [
+            i for i in range(self._n_trimmed, len(self._committed))
+            if self._committed[i].end_s <= limit and self._committed[i].end_s > self._buf_start / SAMPLE_RATE
+        ]
+        if not cands:
+            return
+        sentence_ends = [i for i in cands if self._committed[i].text.endswith((".", "?", "!", "。", "？", "！"))]
+        i = (sentence_ends or cands)[-1]
+        cut = int(round(self._committed[i].end_s * SAMPLE_RATE))
+        drop = cut - self._buf_start
+        if drop <= 0:
+            return
+        self._buf = self._buf[drop:]
+        self._buf_start = cut
+        self._n_trimmed = i + 1
+        self.trims += 1
+
+    def maybe_partial(self) -> Optional[tuple[str, str]]:
+        """Re-decode if at least ``interval_s`` of new audio arrived since the last decode.
+
+        Call it from your own worker thread (it blocks for one decode, ~0.3–1 s).
+
+        Returns:
+            ``None`` when not enough new audio arrived (nothing was decoded), else
+            ``(committed, pending)``: all committed text of the utterance so far (only ever
+            grows: each value is a prefix of later ones) and the not yet confirmed rest of
+            the latest hypothesis.
+        """
+        with self._decode_lock:
+            with self._in_lock:
+                new = self._total - self._decoded_upto
+            if self._finished or new < self.interval_s * SAMPLE_RATE:
+                return None
+            self._take_pending()
+            hyp, _ = self._decode()
+            k = 0
+            while k < min(len(hyp), len(self._hyp)) and _norm_word(hyp[k].text) == _norm_word(self._hyp[k].text):
+                k += 1
+            self._committed.extend(hyp[:k])
+            self._hyp = hyp[k:]
+            if k:
+                self._trim()
+            return self.committed_text, _join(self._hyp)
+
+    def finish(self) -> Transcript:
+        """Decode the rest at the endpoint and return the utterance's final transcript.
+
+        Returns:
+            :class:`Transcript` of committed words + the final tail; ``words`` carry
+            stream times, ``audio_seconds`` is all audio added, ``decode_ms`` the final
+            decode only (0 when no audio arrived since the last decode, whose hypothesis
+            is then used). The next :meth:`add` starts a new utterance.
+        """
+        with self._decode_lock:
+            with self._in_lock:
+                new = self._total - self._decoded_upto
+            decode_ms = 0.0
+            if new > 0 or (self.decodes == 0 and self._total > 0):
+                self._take_pending()
+                tail, decode_ms = self._decode()
+            else:
+                tail = self._hyp
+            words = self._committed + tail
+            self._committed = list(words)
+            self._hyp = []
+            self._finished = True
+            return Transcript(_join(words), list(words), self._language, self.audio_seconds, decode_ms)
+
+
+# --------------------------------------------------------------------------- files
+
+
+_file_model: dict[str, WhisperASR] = {}
+_file_lock = threading.Lock()
+
+
+def transcribe_file(path: Union[str, Path], model: str = "base") -> Transcript:
+    """Transcribe an audio file in one go (convenience for the CLI and tests).
+
+    The last model used is kept loaded, so repeated calls with the same ``model`` do not
+    reload it; create a :class:`WhisperASR` yourself for other options.
+
+    Args:
+        path: any file :func:`assistant.audio.read_audio` can decode (WAV, FLAC, OGG via
+            libsndfile; MP3/M4A/Opus/WebM via FFmpeg), any rate and channel count.
+        model: ``"base"``, ``"tiny.en"`` or a CTranslate2 Whisper folder.
+
+    Returns:
+        :class:`Transcript` of the whole file (``audio_seconds`` = file duration).
+
+    Raises:
+        AudioInputError: the file cannot be read.
+        ModelError: the model cannot be resolved or loaded.
+    """
+    from assistant.audio import read_audio  # 16 kHz mono int16; raises AudioInputError
+
+    audio = read_audio(path)
+    with _file_lock:
+        asr = _file_model.get(model)
+        if asr is None:
+            _file_model.clear()
+            asr = _file_model[model] = WhisperASR(model)
+    return asr.transcribe(audio)

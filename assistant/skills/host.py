@@ -1,0 +1,247 @@
+"""The skill host: what the running app lends to skills.
+
+:class:`SkillHost` gives skills a clock (:meth:`SkillHost.schedule` runs a callback later on
+one scheduler thread, with cancellable :class:`TimerHandle`\\ s), a voice outside dialogue
+turns (:meth:`SkillHost.speak` publishes ``Reply(source="skill:<id>")`` on the
+:class:`~assistant.events.EventBus`; the pipeline speaks it as its own interaction when
+idle), a stop button (:meth:`SkillHost.stop` publishes ``StopRequested``), and each skill's
+effective settings. :meth:`SkillHost.actions` turns loaded skills into the ``rasa_sdk``
+actions the Rasa sidecar serves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from assistant.events import EventBus, Notice, Reply, StopRequested
+from assistant.settings import SkillsSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rasa_sdk import Action
+
+    from assistant.skills.sdk import Skill
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class TimerHandle:
+    """A scheduled callback.
+
+    Attributes:
+        id: unique number within the host.
+        skill_id: the skill that scheduled it ("" for the app).
+        label: free text the skill chose (e.g. the timer's name).
+        delay_s: the delay asked for, seconds.
+        due: ``time.monotonic()`` when it fires, seconds.
+        data: anything the skill wants to keep with it (e.g. ``{"seconds": 300}``).
+        wall_due: ``time.time()`` when it fires (for display), seconds since the epoch.
+    """
+
+    id: int
+    skill_id: str
+    label: str
+    delay_s: float
+    due: float
+    data: dict[str, Any] = field(default_factory=dict)
+    wall_due: float = 0.0
+    _callback: Callable[[], Any] | None = field(default=None, repr=False)
+    _host: "SkillHost | None" = field(default=None, repr=False)
+    _state: str = field(default="pending", repr=False)
+
+    @property
+    def pending(self) -> bool:
+        """True until it fires or is cancelled."""
+        return self._state == "pending"
+
+    @property
+    def cancelled(self) -> bool:
+        """True if :meth:`cancel` stopped it before it fired."""
+        return self._state == "cancelled"
+
+    @property
+    def fired(self) -> bool:
+        """True once its callback started."""
+        return self._state == "fired"
+
+    def remaining(self) -> float:
+        """Seconds until it fires (0 if it is not pending any more)."""
+        return max(0.0, self.due - time.monotonic()) if self.pending else 0.0
+
+    def cancel(self) -> bool:
+        """Stop it from firing.
+
+        Returns:
+            True if it was pending and is now cancelled; False if it had already fired or
+            been cancelled.
+        """
+        if self._host is None:
+            return False
+        return self._host._cancel(self)
+
+
+class SkillHost:
+    """Scheduler, voice, stop and settings for skills (one per running assistant).
+
+    Args:
+        bus: the engine's event bus (replies and stop requests are published on it).
+        settings: the user's skill settings (``disabled`` and per-skill ``options``);
+            defaults if None. Replace with :meth:`update_settings`.
+
+    Callbacks run one after another on a single daemon thread ("skill-scheduler"): keep
+    them short. A callback that raises is logged and reported as a ``Notice``.
+    """
+
+    def __init__(self, bus: EventBus, settings: SkillsSettings | None = None) -> None:
+        self.bus = bus
+        self._settings = settings or SkillsSettings()
+        self._skills: dict[str, "Skill"] = {}
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ actions
+    def actions(self, skills: Iterable["Skill"]) -> list["Action"]:
+        """The ``rasa_sdk.Action`` instances of ``skills``, bound to this host.
+
+        Each ``@skill.action`` function becomes one action named with its namespaced name
+        (``action_<id>__<name>``); each form with ``@skill.validate`` functions becomes one
+        ``validate_<id>__<form>`` action.
+
+        Args:
+            skills: loaded skills (``load_skills(...).skills``).
+
+        Returns:
+            The actions, for the sidecar's in-process action server.
+        """
+        out = []
+        for skill in skills:
+            self._skills[skill.id] = skill
+            out.extend(skill.build_actions(self))
+        return out
+
+    # ------------------------------------------------------------------ settings
+    def update_settings(self, settings: SkillsSettings) -> None:
+        """Use new user settings from now on (the next action sees them)."""
+        self._settings = settings
+
+    def settings_for(self, skill: "Skill") -> dict[str, Any]:
+        """A skill's effective settings: manifest defaults overridden by the user's valid
+        values from ``SkillsSettings.options[skill.id]`` (invalid ones are logged and
+        ignored)."""
+        values, problems = skill.manifest.resolve_settings(self._settings.options.get(skill.id))
+        for p in problems:
+            log.warning("%s", p)
+        return values
+
+    # ------------------------------------------------------------------ voice and stop
+    def speak(self, text: str, *, skill_id: str = "", expects_answer: bool = False) -> None:
+        """Say ``text`` now, outside a dialogue turn: publishes
+        ``Reply(text, source="skill:<skill_id>")`` with no interaction id; the pipeline
+        speaks it as soon as it is idle."""
+        source = f"skill:{skill_id}" if skill_id else "skill"
+        self.bus.publish(Reply(text=text, expects_answer=expects_answer, source=source))
+
+    def stop(self, reason: str = "skill") -> None:
+        """Interrupt speech and the current interaction: publishes ``StopRequested``."""
+        self.bus.publish(StopRequested(reason=reason))
+
+    # ------------------------------------------------------------------ scheduler
+    def schedule(self, delay_s: float, callback: Callable[[], Any], *, skill_id: str = "",
+                 label: str = "", data: dict[str, Any] | None = None) -> TimerHandle:
+        """Run ``callback()`` once after ``delay_s`` seconds on the scheduler thread.
+
+        Args:
+            delay_s: seconds from now (≥ 0).
+            callback: called with no arguments.
+            skill_id: who scheduled it (for :meth:`pending` and error reports).
+            label: free text kept on the handle.
+            data: free dict kept on the handle.
+
+        Returns:
+            The :class:`TimerHandle` (cancel it with ``handle.cancel()``).
+
+        Raises:
+            ValueError: negative or non-finite ``delay_s``.
+            RuntimeError: the host was closed.
+        """
+        delay_s = float(delay_s)
+        if not delay_s >= 0 or delay_s == float("inf"):
+            raise ValueError(f"delay_s must be a finite number ≥ 0, got {delay_s!r}")
+        now = time.monotonic()
+        handle = TimerHandle(id=next(self._ids), skill_id=skill_id, label=label, delay_s=delay_s,
+                             due=now + delay_s, data=dict(data or {}), wall_due=time.time() + delay_s,
+                             _callback=callback, _host=self)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the skill host is closed")
+            heapq.heappush(self._heap, (handle.due, handle.id, handle))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="skill-scheduler", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return handle
+
+    def pending(self, skill_id: str | None = None) -> list[TimerHandle]:
+        """Handles not yet fired or cancelled, soonest first (of one skill if given)."""
+        with self._cond:
+            items = sorted((h for _, _, h in self._heap if h.pending), key=lambda h: (h.due, h.id))
+        return [h for h in items if skill_id is None or h.skill_id == skill_id]
+
+    def cancel_all(self, skill_id: str | None = None) -> int:
+        """Cancel every pending handle (of one skill if given). Returns how many."""
+        return sum(1 for h in self.pending(skill_id) if h.cancel())
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Cancel everything pending and stop the scheduler thread (idempotent)."""
+        with self._cond:
+            self._closed = True
+            for _, _, h in self._heap:
+                if h.pending:
+                    h._state = "cancelled"
+            self._heap.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _cancel(self, handle: TimerHandle) -> bool:
+        with self._cond:
+            if not handle.pending:
+                return False
+            handle._state = "cancelled"
+            self._heap = [e for e in self._heap if e[2] is not handle]
+            heapq.heapify(self._heap)
+            self._cond.notify_all()
+            return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        return
+                    if self._heap and self._heap[0][0] <= time.monotonic():
+                        _, _, handle = heapq.heappop(self._heap)
+                        if not handle.pending:
+                            continue
+                        handle._state = "fired"
+                        break
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+            try:
+                if handle._callback is not None:
+                    handle._callback()
+            except Exception as exc:  # a broken skill must not kill the scheduler
+                log.exception("scheduled callback of skill %r failed", handle.skill_id)
+                self.bus.publish(Notice(stage="skills", level="error",
+                                        message=f"Skill '{handle.skill_id}' failed in a scheduled task: {exc}",
+                                        hint="Check the skill's logs or disable it in Settings → Skills."))

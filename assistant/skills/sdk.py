@@ -1,0 +1,558 @@
+"""The skill SDK: :class:`Skill`, the ``@skill.action`` / ``@skill.validate`` decorators, and
+the :class:`ActionContext` an action receives.
+
+A skill is a Python package with a ``skill.yml`` beside its ``__init__.py`` (manifest +
+Rasa-like training data with LOCAL names, see :mod:`assistant.skills.data`) and a module-level
+``skill`` object registered under the entry point group ``offline_assistant.skills``::
+
+    # skills/clock/__init__.py
+    from datetime import datetime
+    from assistant.skills import Skill
+
+    skill = Skill.from_package(__name__)       # reads skills/clock/skill.yml
+
+    @skill.action("tell_time")                 # → rasa_sdk action "action_clock__tell_time"
+    def tell_time(ctx):
+        ctx.say(datetime.now().strftime("It's %-I:%M %p."))
+
+    # pyproject.toml
+    [project.entry-points."offline_assistant.skills"]
+    clock = "skills.clock:skill"
+
+Action functions may be plain functions (run in a worker thread, so they may block briefly)
+or ``async def``. They may return ``None``, one rasa_sdk event dict or a list of them; slot,
+form and follow-up action names in returned events may be LOCAL (they are namespaced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import yaml
+from rasa_sdk import Action
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from assistant.errors import SkillError
+from assistant.skills.data import (
+    SEP,
+    DataError,
+    Namer,
+    Namespaced,
+    SkillData,
+    annotations,
+    check_references,
+    line_of,
+    namespace,
+    parse_data,
+    read_yaml,
+)
+from assistant.skills.manifest import Manifest, ManifestError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from assistant.skills.host import SkillHost, TimerHandle
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Name of the data file next to a skill package's ``__init__.py``.
+DATA_FILE = "skill.yml"
+
+
+class SkillLoadError(SkillError):
+    """A skill could not be loaded, validated or merged.
+
+    Attributes:
+        skill: the skill id or entry point name ("" if unknown).
+        file: the file involved (skill.yml, the module), or "".
+        line: 1-based line in ``file``, or None.
+        skills: every skill involved (two for a clash).
+    """
+
+    def __init__(self, message: str, hint: str = "", *, skill: str = "", file: str = "",
+                 line: int | None = None, skills: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.skill = skill
+        self.file = file
+        self.line = line
+        self.skills = skills or ((skill,) if skill else ())
+
+    @classmethod
+    def at(cls, skill: str, file: str, line: int | None, problem: str, hint: str = "") -> "SkillLoadError":
+        """Build the standard message ``Skill 'x' (file:line): problem``."""
+        where = f"{file}:{line}" if line else file
+        return cls(f"Skill '{skill}' ({where}): {problem}", hint or "Fix the skill or disable it in Settings → Skills.",
+                   skill=skill, file=file, line=line)
+
+
+class Skill:
+    """One skill: manifest, training data with local names, and Python actions.
+
+    Usually made with :meth:`from_package`. The loader calls :meth:`check` (all names
+    used are defined) and :meth:`namespaced` (global names); the host calls
+    :meth:`build_actions`.
+
+    Args:
+        manifest: who the skill is (:class:`~assistant.skills.manifest.Manifest`).
+        data: checked local training data (:func:`~assistant.skills.data.parse_data`).
+        source: the data file, for error messages.
+        package: the Python package the skill lives in, if any.
+    """
+
+    def __init__(self, manifest: Manifest, data: SkillData, *, source: str = "<memory>",
+                 package: str | None = None) -> None:
+        self.manifest = manifest
+        self.data = data
+        self.source = source
+        self.package = package
+        self._actions: dict[str, Callable[..., Any]] = {}
+        self._validators: dict[str, dict[str, Callable[..., Any]]] = {}
+        self._namespaced: Namespaced | None = None
+        self._namer = Namer(manifest.id, data)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_text(cls, text: str, *, source: str = "<memory>", package: str | None = None,
+                  **manifest: Any) -> "Skill":
+        """Build from skill.yml text.
+
+        Args:
+            text: the YAML.
+            source: file name for error messages.
+            package: owning package, if any.
+            **manifest: manifest fields overriding the ``skill:`` section.
+
+        Raises:
+            SkillLoadError: malformed YAML (with the line of the problem), an invalid
+                manifest, or badly shaped data.
+        """
+        skill_id = str(manifest.get("id") or package or "?").rsplit(".", 1)[-1]
+        try:
+            doc = read_yaml(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else None
+            problem = " ".join(p for p in (exc.context, exc.problem) if p) or "malformed YAML"
+            raise SkillLoadError.at(skill_id, source, line, f"malformed YAML: {problem}",
+                                    "Fix the YAML syntax at that line.") from None
+        except yaml.YAMLError as exc:
+            raise SkillLoadError.at(skill_id, source, None, f"malformed YAML: {exc}") from None
+        except DataError as exc:
+            raise SkillLoadError.at(skill_id, source, exc.line, exc.message) from None
+        section = doc.get("skill") or {}
+        if not isinstance(section, dict):
+            raise SkillLoadError.at(skill_id, source, line_of(doc), "'skill:' must be a mapping (the manifest)")
+        skill_id = str(manifest.get("id") or section.get("id") or skill_id)
+        try:
+            man = Manifest.from_dict({**section, **manifest})
+        except ManifestError as exc:
+            raise SkillLoadError.at(skill_id, source, line_of(section), f"invalid manifest: {exc}") from None
+        try:
+            data = parse_data(doc)
+        except DataError as exc:
+            raise SkillLoadError.at(man.id, source, exc.line, exc.message) from None
+        return cls(man, data, source=source, package=package)
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, package: str | None = None, **manifest: Any) -> "Skill":
+        """Build from a skill.yml file.
+
+        Raises:
+            SkillLoadError: the file cannot be read, or as :meth:`from_text`.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SkillLoadError.at(str(manifest.get("id") or package or path.parent.name), str(path), None,
+                                    f"cannot read the data file: {exc}") from None
+        return cls.from_text(text, source=str(path), package=package, **manifest)
+
+    @classmethod
+    def from_package(cls, package: str, filename: str = DATA_FILE, **manifest: Any) -> "Skill":
+        """Build from ``<package>/skill.yml``; call it as ``Skill.from_package(__name__)``.
+
+        Args:
+            package: the dotted name of the skill's package (its ``__init__`` module).
+            filename: the data file inside the package.
+            **manifest: manifest fields overriding the ``skill:`` section.
+
+        Raises:
+            SkillLoadError: missing/unreadable file, malformed YAML (file:line), invalid
+                manifest or data. Raised at import time, so the loader reports it.
+        """
+        try:
+            resource = importlib.resources.files(package).joinpath(filename)
+            text = resource.read_text(encoding="utf-8")
+        except (OSError, ModuleNotFoundError, TypeError, UnicodeDecodeError) as exc:
+            raise SkillLoadError.at(str(manifest.get("id") or package.rsplit(".", 1)[-1]), f"{package}/{filename}",
+                                    None, f"cannot read the data file: {exc}") from None
+        return cls.from_text(text, source=str(resource), package=package, **manifest)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def id(self) -> str:
+        """The skill id (namespace)."""
+        return self.manifest.id
+
+    @property
+    def name(self) -> str:
+        """Human-readable name."""
+        return self.manifest.name
+
+    def __repr__(self) -> str:
+        return f"Skill({self.id!r}, source={self.source!r})"
+
+    # ------------------------------------------------------------------ decorators
+    def action(self, name: str) -> Callable[[F], F]:
+        """Decorator: implement the custom action ``name`` (``"tell_time"`` or
+        ``"action_tell_time"``; served as ``action_<id>__tell_time``).
+
+        The function receives an :class:`ActionContext`; it may be ``async``.
+
+        Raises:
+            SkillError: invalid or duplicate action name (a bug in the skill).
+        """
+        local = name if name.startswith("action_") else f"action_{name}"
+        if not local[7:] or SEP in local or not local[7:].replace("_", "a").isalnum() or local != local.lower():
+            raise SkillError(f"Skill '{self.id}': invalid action name {name!r}")
+
+        def deco(fn: F) -> F:
+            if local in self._actions:
+                raise SkillError(f"Skill '{self.id}': action {local!r} is implemented twice")
+            self._actions[local] = fn
+            self._namespaced = None
+            return fn
+
+        return deco
+
+    def validate(self, form: str, slot: str) -> Callable[[F], F]:
+        """Decorator: validate/normalise ``slot`` while form ``form`` collects it.
+
+        The function is called as ``fn(ctx, value)`` with the extracted value and returns
+        the value to keep (possibly normalised) or ``None`` to reject it (the form asks
+        again; call ``ctx.say(...)`` to explain). All validators of a form are served as
+        one ``validate_<id>__<form>`` action.
+        """
+
+        def deco(fn: F) -> F:
+            self._validators.setdefault(form, {})[slot] = fn
+            self._namespaced = None
+            return fn
+
+        return deco
+
+    def implemented(self) -> set[str]:
+        """Local names of the actions implemented in Python (``action_…``, ``validate_…``)."""
+        return set(self._actions) | {f"validate_{f}" for f in self._validators}
+
+    # ------------------------------------------------------------------ names
+    def global_name(self, kind: str, local: str) -> str:
+        """The namespaced name of a local one.
+
+        Args:
+            kind: ``"intent"``, ``"entity"``, ``"slot"``, ``"form"`` or ``"action"``
+                (actions, responses, forms).
+            local: the local name.
+        """
+        return getattr(self._namer, kind)(local)
+
+    def local_name(self, name: str) -> str | None:
+        """The local part of a global intent/entity/slot/form name of this skill
+        (``"timer__duration"`` → ``"duration"``), else None."""
+        prefix = f"{self.id}{SEP}"
+        return name[len(prefix):] if name.startswith(prefix) else None
+
+    # ------------------------------------------------------------------ checks and output
+    def check(self) -> None:
+        """Check that everything the data refers to exists (actions used in rules,
+        slots of forms, entities of mappings, validators of forms …).
+
+        Raises:
+            SkillLoadError: naming the skill, the file and the line.
+        """
+        try:
+            for form, slots in self._validators.items():
+                if form not in self.data.forms:
+                    raise DataError(f"@skill.validate({form!r}, …) names a form the skill does not define")
+                for slot in slots:
+                    if slot not in self.data.forms[form]["required_slots"]:
+                        raise DataError(f"@skill.validate({form!r}, {slot!r}): the form does not require that slot",
+                                        line_of(self.data.forms[form]))
+            check_references(self.data, self.implemented())
+        except DataError as exc:
+            raise SkillLoadError.at(self.id, self.source, exc.line, exc.message) from None
+
+    def namespaced(self) -> Namespaced:
+        """The data with global names (cached; recomputed after new decorators)."""
+        if self._namespaced is None:
+            self._namespaced = namespace(self.id, self.data, sorted(self.implemented()))
+        return self._namespaced
+
+    def vocabulary(self) -> list[str]:
+        """Words and phrases this skill expects to hear: annotated entity values, lookup
+        entries, synonyms (their canonical value and variants), categorical slot values."""
+        out: list[str] = []
+        for item in self.data.nlu:
+            if "intent" in item:
+                out += [text for ex in item["examples"] for text, _e, _v in annotations(ex)]
+            elif "lookup" in item:
+                out += item["examples"]
+            elif "synonym" in item:
+                out += [str(item["synonym"]), *item["examples"]]
+        for spec in self.data.slots.values():
+            if spec.get("type") == "categorical":
+                out += [str(v) for v in spec.get("values", []) or []]
+        return out
+
+    def build_actions(self, host: "SkillHost | None" = None) -> list[Action]:
+        """The ``rasa_sdk.Action`` instances of this skill.
+
+        Args:
+            host: the app's :class:`~assistant.skills.host.SkillHost` (scheduling, speech,
+                stop, settings); None gives actions whose ``ctx.schedule`` etc. raise.
+        """
+        out: list[Action] = [SkillAction(self, local, fn, host) for local, fn in sorted(self._actions.items())]
+        out += [FormValidationAction(self, form, dict(v), host) for form, v in sorted(self._validators.items())]
+        return out
+
+    # used by ActionContext
+    def _translate_event(self, ev: dict) -> dict:
+        ev = dict(ev)
+        kind, name = ev.get("event"), ev.get("name")
+        if isinstance(name, str) and SEP not in name:
+            if kind == "slot" and name in self.data.slots:
+                ev["name"] = self._namer.slot(name)
+            elif kind == "active_loop" and name in self.data.forms:
+                ev["name"] = self._namer.form(name)
+            elif kind == "followup":
+                local = name
+                if local in self.data.responses or local in self.data.forms or local in self.implemented():
+                    ev["name"] = self._namer.action(local)
+        return ev
+
+
+class ActionContext:
+    """What an action function gets: the turn (tracker, dispatcher, domain) behind helpers
+    that speak LOCAL names.
+
+    Attributes:
+        skill: the :class:`Skill`.
+        dispatcher: the ``rasa_sdk`` ``CollectingDispatcher`` of this turn.
+        tracker: the ``rasa_sdk`` ``Tracker`` (global names).
+        domain: the domain dict Rasa sent (global names).
+        host: the :class:`~assistant.skills.host.SkillHost`, or None outside the app.
+        events: rasa_sdk events the action returns (``set_slot`` etc. append here).
+    """
+
+    def __init__(self, skill: Skill, dispatcher: Any, tracker: Any, domain: dict, host: "SkillHost | None") -> None:
+        self.skill = skill
+        self.dispatcher = dispatcher
+        self.tracker = tracker
+        self.domain = domain or {}
+        self.host = host
+        self.events: list[dict] = []
+
+    # -- the turn
+    @property
+    def skill_id(self) -> str:
+        """The skill id."""
+        return self.skill.id
+
+    @property
+    def text(self) -> str:
+        """What the user said last (the transcript)."""
+        return (self.tracker.latest_message or {}).get("text") or ""
+
+    @property
+    def intent(self) -> str:
+        """The last user intent: LOCAL if it belongs to this skill (``"set_timer"``), else the
+        global name (``"control__stop"``, ``"nlu_fallback"``) or "" if none."""
+        name = ((self.tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+        return self.skill.local_name(name) or name
+
+    @property
+    def confidence(self) -> float:
+        """Confidence of the last user intent in [0, 1] (0 if unknown)."""
+        return float(((self.tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """This skill's effective settings (defaults + the user's values)."""
+        if self.host is not None:
+            return self.host.settings_for(self.skill)
+        return self.skill.manifest.default_settings()
+
+    def say(self, text: str) -> None:
+        """Reply ``text`` (spoken by TTS)."""
+        self.dispatcher.utter_message(text=text)
+
+    def ask(self, text: str) -> None:
+        """Reply ``text`` and listen again without the wake word (custom payload
+        ``{"expect_answer": true}``); the answer comes as the next user turn."""
+        self.dispatcher.utter_message(text=text, json_message={"expect_answer": True})
+
+    def slot(self, name: str, default: Any = None) -> Any:
+        """Value of this skill's slot ``name`` (local), or ``default`` if unset."""
+        value = self.tracker.get_slot(self.skill.global_name("slot", name))
+        return default if value is None else value
+
+    def set_slot(self, name: str, value: Any) -> None:
+        """Set this skill's slot ``name`` (local) when the action returns."""
+        self.events.append(SlotSet(self.skill.global_name("slot", name), value))
+
+    def entities(self, name: str) -> list[str]:
+        """Values of this skill's entity ``name`` (local) in the last message, in order,
+        without duplicates (the CRF and the lookup extractor may both find one)."""
+        g = self.skill.global_name("entity", name)
+        values = [e.get("value") for e in (self.tracker.latest_message or {}).get("entities") or [] if e.get("entity") == g]
+        return list(dict.fromkeys(v for v in values if v is not None))
+
+    def entity(self, name: str, default: Any = None) -> Any:
+        """The first value of entity ``name`` (local) in the last message, or ``default``."""
+        values = self.entities(name)
+        return values[0] if values else default
+
+    def end_dialogue(self) -> list[dict]:
+        """Deactivate any active form (of any skill) and clear its slots.
+
+        Returns:
+            The events added to :attr:`events` (``ActiveLoop(None)``, ``SlotSet``\\ s).
+        """
+        loop = (self.tracker.active_loop or {}).get("name")
+        added = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if loop:
+            form = (self.domain.get("forms") or {}).get(loop) or {}
+            added += [SlotSet(s, None) for s in form.get("required_slots", []) or []]
+        self.events += added
+        return added
+
+    # -- through the host
+    def _need_host(self) -> "SkillHost":
+        if self.host is None:
+            raise SkillError(f"Skill '{self.skill_id}': no skill host (scheduling and speaking later need the app)")
+        return self.host
+
+    def schedule(self, delay_s: float, callback: Callable[[], Any], *, label: str = "",
+                 data: dict[str, Any] | None = None) -> "TimerHandle":
+        """Call ``callback()`` after ``delay_s`` seconds (on the host's scheduler thread).
+
+        Returns:
+            A cancellable :class:`~assistant.skills.host.TimerHandle`.
+
+        Raises:
+            SkillError: no host. ValueError: negative delay.
+        """
+        return self._need_host().schedule(delay_s, callback, skill_id=self.skill_id, label=label, data=data)
+
+    def speak_later(self, text: str, delay_s: float = 0.0, *, label: str = "",
+                    data: dict[str, Any] | None = None) -> "TimerHandle":
+        """Say ``text`` after ``delay_s`` seconds, outside the dialogue (published as
+        ``Reply(source="skill:<id>")``; the pipeline speaks it when idle).
+
+        Returns:
+            A cancellable :class:`~assistant.skills.host.TimerHandle`.
+        """
+        host = self._need_host()
+        sid = self.skill_id
+        return host.schedule(delay_s, lambda: host.speak(text, skill_id=sid), skill_id=sid, label=label, data=data)
+
+    def announce(self, text: str) -> None:
+        """Say ``text`` now, outside the dialogue (safe from scheduled callbacks)."""
+        self._need_host().speak(text, skill_id=self.skill_id)
+
+    def timers(self) -> list["TimerHandle"]:
+        """This skill's pending scheduled handles, soonest first ([] without a host)."""
+        return self.host.pending(self.skill_id) if self.host is not None else []
+
+    def stop(self, reason: str = "") -> None:
+        """Interrupt speech and the current interaction (publishes ``StopRequested``)."""
+        self._need_host().stop(reason or f"skill:{self.skill_id}")
+
+    # -- result
+    def _finish(self, result: Any) -> list[dict]:
+        if result is None:
+            returned: list = []
+        elif isinstance(result, dict):
+            returned = [result]
+        elif isinstance(result, (list, tuple)):
+            returned = list(result)
+        else:
+            raise SkillError(f"Skill '{self.skill_id}': an action must return None, an event or a list of events, "
+                             f"not {type(result).__name__}")
+        for ev in returned:
+            if not isinstance(ev, dict) or "event" not in ev:
+                raise SkillError(f"Skill '{self.skill_id}': {ev!r} is not a rasa_sdk event")
+        return [self.skill._translate_event(ev) for ev in [*self.events, *returned]]
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
+class SkillAction(Action):
+    """A ``rasa_sdk.Action`` wrapping one ``@skill.action`` function.
+
+    Args:
+        skill: the owning skill.
+        local: the local action name (``action_tell_time``).
+        fn: the function, called with an :class:`ActionContext`.
+        host: the skill host (may be None).
+    """
+
+    def __init__(self, skill: Skill, local: str, fn: Callable[..., Any], host: "SkillHost | None") -> None:
+        self.skill = skill
+        self.local = local
+        self.fn = fn
+        self.host = host
+        self._name = skill.global_name("action", local)
+
+    def name(self) -> str:
+        """The namespaced action name, e.g. ``action_clock__tell_time``."""
+        return self._name
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
+        """Run the function; return its events (plus those of ``ctx.set_slot`` …)."""
+        ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
+        result = await _call(self.fn, ctx)
+        return ctx._finish(result)
+
+
+class FormValidationAction(Action):
+    """``validate_<id>__<form>``: runs the skill's ``@skill.validate`` functions on the
+    slots the form just extracted.
+
+    Args:
+        skill: the owning skill.
+        form: local form name.
+        validators: local slot name → ``fn(ctx, value) -> value | None``.
+        host: the skill host (may be None).
+    """
+
+    def __init__(self, skill: Skill, form: str, validators: dict[str, Callable[..., Any]],
+                 host: "SkillHost | None") -> None:
+        self.skill = skill
+        self.form = form
+        self.validators = validators
+        self.host = host
+        self._name = f"validate_{skill.global_name('form', form)}"
+
+    def name(self) -> str:
+        """``validate_<id>__<form>``."""
+        return self._name
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
+        """Validate each extracted slot that has a validator; ``None`` rejects it."""
+        ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
+        out = []
+        for gslot, value in tracker.slots_to_validate().items():
+            local = self.skill.local_name(gslot)
+            fn = self.validators.get(local) if local else None
+            if fn is None or value is None:
+                continue
+            out.append(SlotSet(gslot, await _call(fn, ctx, value)))
+        return ctx._finish(None) + out

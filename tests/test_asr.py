@@ -1,0 +1,295 @@
+"""ASR on real recordings with the real shipped models (no mocks).
+
+Models are loaded once per module (Whisper base ~0.2–1.8 s, tiny.en ~0.3 s). Recordings and
+their reference transcripts: tests/data/MANIFEST.tsv (jfk.flac is a public-domain US
+government recording, negative_reference.wav is Apache-2.0 openWakeWord tutorial data).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.asr import (
+    SAMPLE_RATE,
+    StreamingTranscriber,
+    Transcript,
+    WhisperASR,
+    format_hotwords,
+    normalize_text,
+    to_float32,
+    transcribe_file,
+    wer,
+)
+from assistant.audio import read_audio
+from assistant.errors import AudioInputError, ModelError
+from models.registry import resolve_asr_model
+
+DATA = Path(__file__).resolve().parent / "data"
+BLOCK = 1280  # 80 ms at 16 kHz, the pipeline's block
+MAX_WER = {"base": 0.0, "tiny.en": 0.1}
+HOTWORDS = ["turn on the office lights", "set a timer", "hey jarvis", "light rose", "ice moco"]
+
+
+def reference(name: str) -> str:
+    with (DATA / "MANIFEST.tsv").open(newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["file"] == name:
+                return row["what is said (reference transcript)"]
+    raise KeyError(name)
+
+
+@pytest.fixture(scope="module")
+def base_asr() -> WhisperASR:
+    return WhisperASR("base")
+
+
+@pytest.fixture(scope="module")
+def tiny_asr() -> WhisperASR:
+    return WhisperASR("tiny.en")
+
+
+@pytest.fixture(params=["base", "tiny.en"])
+def asr(request) -> WhisperASR:
+    """Each shipped model (module-scoped instances)."""
+    return request.getfixturevalue({"base": "base_asr", "tiny.en": "tiny_asr"}[request.param])
+
+
+@pytest.fixture(scope="module")
+def jfk() -> np.ndarray:
+    return read_audio(DATA / "jfk.flac")
+
+
+def quiet_background(x: np.ndarray, below_dbfs: float = -38.0) -> np.ndarray:
+    """The 20 ms frames of a real recording quieter than ``below_dbfs``: its room tone."""
+    f = x[: len(x) // 320 * 320].astype(np.float64).reshape(-1, 320) / 32768
+    db = 20 * np.log10(np.sqrt((f**2).mean(axis=1)) + 1e-9)
+    return (f[db < below_dbfs].ravel() * 32768).astype(np.int16)
+
+
+# ------------------------------------------------------------------ one-shot transcription
+
+
+def test_jfk_base_wer0(base_asr, jfk):
+    t = base_asr.transcribe(jfk)
+    assert isinstance(t, Transcript)
+    assert wer(reference("jfk.flac"), t.text) == 0.0, t.text
+    assert t.language == "en"
+    assert t.audio_seconds == pytest.approx(11.0, abs=0.01)
+    assert t.decode_ms > 0
+    # words: in order, inside the audio, joined they give the text
+    assert normalize_text(" ".join(w.text for w in t.words)) == normalize_text(t.text)
+    starts = [w.start_s for w in t.words]
+    assert starts == sorted(starts) and 0 <= starts[0] and t.words[-1].end_s <= 11.05
+    assert all(w.end_s >= w.start_s and 0 <= w.probability <= 1 for w in t.words)
+
+
+def test_jfk_tiny_en_wer(tiny_asr, jfk):
+    t = tiny_asr.transcribe(jfk)
+    assert wer(reference("jfk.flac"), t.text) <= 0.1, t.text
+
+
+def test_float32_input_same_as_int16(tiny_asr, jfk):
+    a = tiny_asr.transcribe(jfk, word_timestamps=False)
+    b = tiny_asr.transcribe(jfk.astype(np.float32) / 32768)
+    assert a.text == b.text and a.words == [] and b.words
+
+
+def test_transcribe_file(jfk):
+    t = transcribe_file(DATA / "jfk.flac", model="tiny.en")
+    assert wer(reference("jfk.flac"), t.text) <= 0.1
+    with pytest.raises(AudioInputError):
+        transcribe_file(DATA / "no-such-file.wav", model="tiny.en")
+
+
+# ------------------------------------------------------------------ silence and hallucinations
+
+
+def test_digital_silence_is_empty(asr):
+    for audio in (np.zeros(3 * SAMPLE_RATE, np.int16), np.zeros(SAMPLE_RATE // 2, np.float32), np.zeros(0, np.int16)):
+        t = asr.transcribe(audio, hotwords=HOTWORDS)
+        assert t.text == "" and t.words == []
+
+
+def test_low_noise_is_empty(asr):
+    """Gaussian noise at -50 dBFS and pink noise at -30 dBFS give "" even with hotwords,
+    which without the guard made Whisper invent sentences or loop on the hotwords."""
+    rng = np.random.default_rng(0)
+    white = rng.normal(0, 10 ** (-50 / 20), 3 * SAMPLE_RATE).astype(np.float32)
+    spec = np.fft.rfft(rng.normal(size=3 * SAMPLE_RATE))
+    pink = np.fft.irfft(spec / np.sqrt(np.arange(1, len(spec) + 1)), 3 * SAMPLE_RATE)
+    pink = (pink / np.sqrt(np.mean(pink**2)) * 10 ** (-30 / 20)).astype(np.float32)
+    for audio in (white, pink):
+        for hw in (None, HOTWORDS):
+            assert asr.transcribe(audio, hotwords=hw).text == ""
+
+
+def test_real_room_tone_is_empty(asr, jfk):
+    """The background of a real recording (its quiet frames, 3.4 s): with hotwords base
+    said "the" and tiny.en "a" before the per-segment guard dropped them."""
+    tone = quiet_background(jfk)
+    assert len(tone) > 2 * SAMPLE_RATE
+    for hw in (None, HOTWORDS):
+        t = asr.transcribe(tone, hotwords=hw)
+        assert t.text == "", (t.text, t.dropped)
+
+
+def test_streaming_silence_is_empty(tiny_asr):
+    st = StreamingTranscriber(tiny_asr, hotwords=HOTWORDS)
+    for _ in range(2 * SAMPLE_RATE // BLOCK):
+        st.add(np.zeros(BLOCK, np.int16))
+        p = st.maybe_partial()
+        assert p is None or p == ("", "")
+    assert st.finish().text == ""
+
+
+# ------------------------------------------------------------------ hotwords
+
+
+def test_format_hotwords():
+    assert format_hotwords(None) is None
+    assert format_hotwords([]) is None
+    assert format_hotwords(["  Light  rose ", "light rose", "ice moco", ""]) == "Light rose, ice moco"
+    assert format_hotwords("already, a string ") == "already, a string"
+
+
+def test_hotwords_fix_entity_spelling(asr):
+    """Real read speech: "The beige hue on the waters of the loch …". Without hotwords
+    base hears "beige shoe", tiny.en "Bay shoe"; with the phrases as hotwords both write
+    "beige hue" and the WER drops."""
+    x = read_audio(DATA / "negative_reference.wav")
+    ref = reference("negative_reference.wav")
+    plain = asr.transcribe(x).text
+    biased = asr.transcribe(x, hotwords=["beige hue", "loch"]).text
+    assert "beige hue" not in normalize_text(plain)
+    assert "beige hue" in normalize_text(biased)
+    assert wer(ref, biased) < wer(ref, plain)
+
+
+# ------------------------------------------------------------------ streaming
+
+
+def stream(st: StreamingTranscriber, audio: np.ndarray) -> list[tuple[str, str]]:
+    partials = []
+    for i in range(0, len(audio), BLOCK):
+        st.add(audio[i : i + BLOCK])
+        p = st.maybe_partial()
+        if p is not None:
+            partials.append(p)
+    return partials
+
+
+def test_streaming_jfk(asr, jfk):
+    """80 ms blocks: several growing partials, committed text only ever extends, and the
+    final transcript is as good as the one-shot one."""
+    name = "base" if asr.model_name == "base" else "tiny.en"
+    st = StreamingTranscriber(asr, interval_s=0.7)
+    partials = stream(st, jfk)
+    assert len(partials) >= 10  # 11 s / 0.7 s
+    committed = [c for c, _ in partials]
+    for a, b in zip(committed, committed[1:]):
+        assert b.startswith(a), (a, b)
+    assert len(set(committed)) >= 4, committed  # it grows in several steps
+    assert len(committed[-1].split()) >= 15  # most words are committed before the end
+    final = st.finish()
+    assert final.text.startswith(committed[-1])
+    assert wer(reference("jfk.flac"), final.text) <= MAX_WER[name], final.text
+    assert final.audio_seconds == pytest.approx(11.0, abs=0.01)
+    starts = [w.start_s for w in final.words]
+    assert starts == sorted(starts)
+    assert st.trims == 0  # 11 s < max_buffer_s
+    # the next add() starts a new utterance
+    st.add(np.zeros(BLOCK, np.int16))
+    assert st.committed_text == "" and st.audio_seconds == pytest.approx(0.08)
+
+
+def test_streaming_trims_buffer(tiny_asr, jfk):
+    """With a 6 s buffer limit the audio is trimmed at committed words (keeping 2 s of
+    context) and committed text scrolls into the prompt; the result stays correct."""
+    st = StreamingTranscriber(tiny_asr, interval_s=0.7, max_buffer_s=6.0, keep_s=2.0)
+    partials = stream(st, jfk)
+    assert st.trims >= 1
+    assert st.buffer_seconds < 8.0 < st.audio_seconds
+    committed = [c for c, _ in partials]
+    assert all(b.startswith(a) for a, b in zip(committed, committed[1:]))
+    final = st.finish()
+    assert wer(reference("jfk.flac"), final.text) <= 0.1, final.text
+
+
+def test_streaming_reset(tiny_asr, jfk):
+    st = StreamingTranscriber(tiny_asr, interval_s=0.7)
+    stream(st, jfk[: 3 * SAMPLE_RATE])
+    assert st.decodes >= 3
+    st.reset()
+    assert (st.audio_seconds, st.committed_text, st.decodes, st.maybe_partial()) == (0.0, "", 0, None)
+    assert st.finish().text == ""
+
+
+# ------------------------------------------------------------------ models and errors
+
+
+def test_user_model_folder(jfk):
+    folder = resolve_asr_model("tiny.en")
+    asr = WhisperASR(str(folder))
+    assert asr.model_path == folder and not asr.is_multilingual
+    assert wer(reference("jfk.flac"), asr.transcribe(jfk).text) <= 0.1
+
+
+def _partial_copy(dst: Path, *names: str) -> Path:
+    src = resolve_asr_model("tiny.en")
+    dst.mkdir()
+    for n in names:
+        shutil.copyfile(src / n, dst / n)
+    return dst
+
+
+def test_folder_without_model_bin(tmp_path):
+    d = _partial_copy(tmp_path / "m", "config.json", "tokenizer.json", "vocabulary.txt")
+    with pytest.raises(ModelError) as e:
+        WhisperASR(str(d))
+    assert str(d) in e.value.message and "model.bin" in e.value.message
+
+
+def test_folder_with_garbage_model_bin(tmp_path):
+    d = _partial_copy(tmp_path / "m", "config.json", "tokenizer.json", "vocabulary.txt")
+    (d / "model.bin").write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(ModelError) as e:
+        WhisperASR(str(d))
+    assert str(d) in e.value.message and "CTranslate2" in e.value.hint
+
+
+def test_folder_without_tokenizer_never_downloads(tmp_path):
+    d = _partial_copy(tmp_path / "m", "config.json", "model.bin", "vocabulary.txt")
+    with pytest.raises(ModelError) as e:
+        WhisperASR(str(d))
+    assert "tokenizer.json" in e.value.message
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(ModelError):
+        WhisperASR(str(tmp_path / "nope"))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def test_normalize_and_wer():
+    assert normalize_text("And so, my fellow Americans!  Don't—ask 'why'.") == "and so my fellow americans don't ask why"
+    assert wer("Ask not what your country can do.", "ask not what your country can do") == 0.0
+    assert wer("a b c d", "a x c") == pytest.approx(0.5)
+    assert wer("", "") == 0.0 and wer("", "hello there") == 2.0
+
+
+def test_input_validation():
+    with pytest.raises(ValueError):
+        to_float32(np.zeros((100, 2), np.int16))
+    with pytest.raises(TypeError):
+        to_float32(np.zeros(100, np.int32))
+    with pytest.raises(ValueError):
+        to_float32(np.full(100, 1000.0, np.float32))
+    assert to_float32(np.array([-32768, 16384], np.int16)).tolist() == [-1.0, 0.5]

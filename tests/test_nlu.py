@@ -1,0 +1,405 @@
+"""The Rasa sidecar against a real Rasa 3.6 server (from .venv-rasa) and real rasa_sdk
+actions served in this process. No mocks.
+
+One tiny project is trained once (cached by hash in ``.cache/rasa/``) and one server is
+started for the whole module; the tests then talk to it turn by turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+from rasa_sdk.interfaces import ActionExecutionRejection
+
+from assistant.errors import NLUError
+from assistant.events import ActionFinished, EventBus, Notice, Progress
+from assistant.nlu import (
+    FALLBACK_TEXT,
+    ActionServer,
+    DialogueResult,
+    RasaProject,
+    RasaSidecar,
+    build_config,
+    find_rasa_python,
+    log_excerpt,
+    with_fallback,
+)
+from assistant.settings import NLUSettings
+
+pytestmark = pytest.mark.rasa
+
+
+def ex(*examples: str) -> str:
+    """Rasa's ``examples`` block from plain strings."""
+    return "".join(f"- {e}\n" for e in examples)
+
+
+def tiny_project() -> RasaProject:
+    """greet/goodbye, an entity with a lookup table, a one-slot form, custom actions."""
+    return RasaProject(
+        domain={
+            "intents": ["greet", "goodbye", "order_coffee", "inform", "check_status", "break_it", "hang"],
+            "entities": ["drink_size"],
+            "slots": {
+                "drink_size": {"type": "text", "influence_conversation": False,
+                               "mappings": [{"type": "from_entity", "entity": "drink_size"}]},
+                "last_status": {"type": "text", "influence_conversation": False,
+                                "mappings": [{"type": "custom"}]},
+            },
+            "forms": {"coffee_form": {"required_slots": ["drink_size"]}},
+            "responses": {
+                "utter_greet": [{"text": "Hello! What can I do for you?", "custom": {"expect_answer": True}}],
+                "utter_goodbye": [{"text": "Goodbye."}],
+                "utter_ask_drink_size": [{"text": "What size would you like?"}],
+            },
+            "actions": ["action_demo__confirm_order", "action_demo__status", "action_demo__crash",
+                        "action_demo__hang"],
+            "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
+        },
+        nlu=[
+            {"intent": "greet", "examples": ex(
+                "hi", "hello", "hey", "hey there", "good morning", "good evening", "hello assistant",
+                "hi there", "howdy", "greetings")},
+            {"intent": "goodbye", "examples": ex(
+                "bye", "goodbye", "see you later", "good night", "bye bye", "see you", "talk to you later",
+                "that's all, bye", "farewell", "catch you later")},
+            {"intent": "order_coffee", "examples": ex(
+                "I want a coffee", "order a coffee", "get me a coffee", "coffee please", "I'd like a coffee",
+                "make me a coffee", "get me a [large](drink_size) coffee", "a [small](drink_size) coffee please",
+                "order a [medium](drink_size) coffee", "can I have a [large](drink_size) coffee",
+                "brew me a coffee", "one coffee please")},
+            {"intent": "inform", "examples": ex(
+                "[large](drink_size)", "[medium](drink_size) please", "a [small](drink_size) one",
+                "make it [large](drink_size)", "[small](drink_size)", "[medium](drink_size)",
+                "the [large](drink_size) one", "I'll take a [small](drink_size)", "[large](drink_size) please")},
+            {"intent": "check_status", "examples": ex(
+                "check the status", "system status", "how is the system", "are all systems fine",
+                "status report", "run a status check", "give me the status", "what's the status")},
+            {"intent": "break_it", "examples": ex(
+                "break the skill", "crash the skill", "make it crash", "run the broken skill",
+                "trigger the bug", "break it", "please crash", "do the crashing thing")},
+            {"intent": "hang", "examples": ex(
+                "hang forever", "freeze the skill", "make it hang", "run the slow skill", "do the slow thing",
+                "block forever", "stall the skill", "take forever")},
+            {"lookup": "drink_size", "examples": ex("small", "medium", "large")},
+        ],
+        rules=[
+            {"rule": "greet", "steps": [{"intent": "greet"}, {"action": "utter_greet"}]},
+            {"rule": "goodbye", "steps": [{"intent": "goodbye"}, {"action": "utter_goodbye"}]},
+            {"rule": "status", "steps": [{"intent": "check_status"}, {"action": "action_demo__status"}]},
+            {"rule": "crash", "steps": [{"intent": "break_it"}, {"action": "action_demo__crash"}]},
+            {"rule": "hang", "steps": [{"intent": "hang"}, {"action": "action_demo__hang"}]},
+            {"rule": "start the coffee form", "steps": [
+                {"intent": "order_coffee"}, {"action": "coffee_form"}, {"active_loop": "coffee_form"}]},
+            {"rule": "submit the coffee form", "condition": [{"active_loop": "coffee_form"}], "steps": [
+                {"action": "coffee_form"}, {"active_loop": None}, {"slot_was_set": [{"requested_slot": None}]},
+                {"action": "action_demo__confirm_order"}]},
+        ],
+    )
+
+
+class ConfirmOrder(Action):
+    def name(self) -> str:
+        return "action_demo__confirm_order"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text=f"One {tracker.get_slot('drink_size')} coffee coming up.")
+        return []
+
+
+class Status(Action):
+    def name(self) -> str:
+        return "action_demo__status"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text="All systems are fine.")
+        return [SlotSet("last_status", "fine")]
+
+
+class Crash(Action):
+    def name(self) -> str:
+        return "action_demo__crash"
+
+    def run(self, dispatcher, tracker, domain):
+        raise RuntimeError("boom")
+
+
+class Hang(Action):
+    """Blocks (synchronously) well past the 1 s budget the tests use."""
+
+    def name(self) -> str:
+        return "action_demo__hang"
+
+    def run(self, dispatcher, tracker, domain):
+        time.sleep(4)
+        dispatcher.utter_message(text="finally done")
+        return []
+
+
+ACTIONS = [ConfirmOrder(), Status(), Crash(), Hang()]
+SETTINGS = NLUSettings(pipeline="logreg", action_timeout_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def bus_events():
+    bus = EventBus()
+    events: list = []
+    bus.subscribe(events.append)
+    return bus, events
+
+
+@pytest.fixture(scope="module")
+def sidecar(bus_events):
+    bus, events = bus_events
+    errors: list[tuple[str, str]] = []
+    sc = RasaSidecar(tiny_project(), ACTIONS, SETTINGS, bus=bus, on_action_error=lambda a, e: errors.append((a, e)))
+    sc.action_errors = errors  # type: ignore[attr-defined]
+    sc.ensure_trained()
+    sc.start(timeout=180)
+    yield sc
+    sc.stop()
+
+
+# -- pure parts (no Rasa process) -------------------------------------------------------
+def test_config_pipelines_and_fallback_rule():
+    logreg = build_config("logreg", 0.45)
+    names = [c["name"] for c in logreg["pipeline"]]
+    assert names[:5] == ["WhitespaceTokenizer", "RegexFeaturizer", "LexicalSyntacticFeaturizer",
+                         "CountVectorsFeaturizer", "CountVectorsFeaturizer"]
+    assert {"LogisticRegressionClassifier", "CRFEntityExtractor", "RegexEntityExtractor",
+            "EntitySynonymMapper", "FallbackClassifier"} <= set(names)
+    assert logreg["pipeline"][-1]["threshold"] == 0.45 and logreg["assistant_id"]
+    rule = next(p for p in logreg["policies"] if p["name"] == "RulePolicy")
+    assert rule["enable_fallback_prediction"] is True and "core_fallback_threshold" in rule
+    diet = build_config("diet", 0.3)
+    dietc = next(c for c in diet["pipeline"] if c["name"] == "DIETClassifier")
+    assert dietc["number_of_transformer_layers"] == 0
+    with pytest.raises(ValueError):
+        build_config("bert")  # type: ignore[arg-type]
+
+    project = tiny_project()
+    fixed = with_fallback(project)
+    assert "utter_default" not in project.domain["responses"]  # input untouched
+    assert fixed.domain["responses"]["utter_default"] == [{"text": FALLBACK_TEXT}]
+    assert sum(1 for r in fixed.rules if r["steps"][0].get("intent") == "nlu_fallback") == 1
+    assert with_fallback(fixed).rules == fixed.rules  # idempotent
+    files = fixed.yaml_files()
+    assert set(files) == {"domain.yml", "data/nlu.yml", "data/rules.yml", "data/stories.yml"}
+    assert "examples: |\n" in files["data/nlu.yml"] and files["domain.yml"].startswith("version: '3.1'")
+
+
+def test_log_excerpt_keeps_the_error_and_drops_noise():
+    text = ("/x/rasa/io.py:100: UserWarning: The intent 'inform' is not used\n"
+            "  declare_namespace(pkg)\n"
+            "2026-01-01 INFO rasa.validator - Validating intents...\n"
+            "\x1b[91mActionNotFoundException: Cannot access action 'utter_nope'\x1b[0m\n"
+            "\t - action_listen\n")
+    out = log_excerpt(text)
+    assert out.startswith("ActionNotFoundException: Cannot access action 'utter_nope'")
+    assert "UserWarning" not in out and "\x1b" not in out
+
+
+def test_bad_python_path_is_a_clear_error(tmp_path):
+    with pytest.raises(NLUError) as info:
+        find_rasa_python(tmp_path / "no-such-python")
+    assert "Rasa needs Python 3.10 with rasa 3.6 installed; not found at" in info.value.message
+    assert str(tmp_path / "no-such-python") in info.value.message
+    assert "scripts/setup.sh" in info.value.hint
+    # A real Python, but the app's 3.11 one without rasa.
+    with pytest.raises(NLUError) as info:
+        find_rasa_python(sys.executable)
+    assert "without rasa" in info.value.message
+    sc = RasaSidecar(tiny_project(), [], NLUSettings(python=str(tmp_path / "nope")), workdir=tmp_path)
+    with pytest.raises(NLUError, match="not found at"):
+        sc.ensure_trained()
+    assert find_rasa_python().name.startswith("python")
+
+
+def test_action_server_protocol_without_rasa():
+    """The webhook protocol of rasa_sdk's endpoint.py, spoken to the stdlib server."""
+
+    class Reject(Action):
+        def name(self):
+            return "action_demo__reject"
+
+        def run(self, dispatcher, tracker, domain):
+            raise ActionExecutionRejection(self.name(), "not now")
+
+    class SlowAsync(Action):
+        def name(self):
+            return "action_slow__wait"
+
+        async def run(self, dispatcher, tracker, domain):
+            await asyncio.sleep(30)
+            return []
+
+    errors: list = []
+    bus = EventBus()
+    finished: list = []
+    bus.subscribe(finished.append, ActionFinished)
+    tracker = {"sender_id": "t", "slots": {}, "latest_message": {}, "events": [], "paused": False,
+               "followup_action": None, "active_loop": {}, "latest_action_name": None}
+
+    def call(name):
+        return {"next_action": name, "sender_id": "t", "tracker": tracker, "domain": {}, "version": "3.6.21"}
+
+    with ActionServer([Status(), Reject(), SlowAsync()], timeout_s=0.5, on_error=lambda a, e: errors.append((a, e)),
+                      bus=bus) as server:
+        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/webhook")
+        base = server.url.rsplit("/", 1)[0]
+        assert httpx.get(f"{base}/health").json() == {"status": "ok"}
+        assert {a["name"] for a in httpx.get(f"{base}/actions").json()} == {
+            "action_demo__status", "action_demo__reject", "action_slow__wait"}
+        r = httpx.post(server.url, json=call("action_demo__status"))
+        assert r.status_code == 200
+        body = r.json()
+        assert body["events"][0]["event"] == "slot" and body["events"][0]["name"] == "last_status"
+        assert body["responses"][0]["text"] == "All systems are fine."
+        r = httpx.post(server.url, json=call("action_demo__reject"))
+        assert r.status_code == 400 and r.json() == {"error": "not now", "action_name": "action_demo__reject"}
+        r = httpx.post(server.url, json=call("action_nobody"))
+        assert r.status_code == 404 and r.json()["action_name"] == "action_nobody"
+        r = httpx.post(server.url, content=b"not json")
+        assert r.status_code == 400
+        t0 = time.monotonic()
+        r = httpx.post(server.url, json=call("action_slow__wait"), timeout=10)
+        assert time.monotonic() - t0 < 2.0
+        assert r.status_code == 200
+        assert r.json() == {"events": [], "responses": [{"text": "Sorry, the slow skill ran into a problem."}]}
+        assert errors and errors[-1][0] == "action_slow__wait" and "timed out" in errors[-1][1]
+        assert [e.action for e in finished if e.error] == ["action_demo__reject", "action_slow__wait"]
+    with pytest.raises(ValueError):
+        ActionServer([Status(), Status()])
+
+
+# -- against the real Rasa server -------------------------------------------------------
+def test_started_and_progress_published(sidecar, bus_events):
+    _, events = bus_events
+    assert sidecar.ready and sidecar.is_alive() and sidecar.pid
+    assert sidecar.model_path.exists() and sidecar.model_path.parent == sidecar.workdir
+    assert (sidecar.workdir / "server.log").exists()
+    tasks = {(e.task, e.fraction) for e in events if isinstance(e, Progress)}
+    assert ("nlu-start", 1.0) in tasks and ("nlu-train", 1.0) in tasks
+
+
+def test_intent_and_entity(sidecar):
+    r = sidecar.message("entity-user", "can I have a large coffee")
+    assert isinstance(r, DialogueResult)
+    assert r.intent == "order_coffee" and 0.45 <= r.confidence <= 1.0
+    sizes = [e for e in r.entities if e["entity"] == "drink_size"]
+    assert len(sizes) == 1 and sizes[0]["value"] == "large"
+    assert r.text[sizes[0]["start"]:sizes[0]["end"]] == "large"
+    # the slot came from the entity, so the form completed at once
+    assert r.slots["drink_size"] == "large" and r.active_loop is None and not r.expects_answer
+    assert r.replies == ["One large coffee coming up."]
+    name, conf, ents = sidecar.parse("hello there")
+    assert name == "greet" and conf > 0.45 and ents == []
+
+
+def test_greeting_custom_payload_expects_answer(sidecar):
+    r = sidecar.message("greet-user", "hello")
+    assert r.intent == "greet"
+    assert r.replies == ["Hello! What can I do for you?"]
+    assert r.custom == [{"expect_answer": True}] and r.expects_answer
+
+
+def test_two_turn_form(sidecar):
+    first = sidecar.message("form-user", "I'd like a coffee")
+    assert first.intent == "order_coffee"
+    assert first.active_loop == "coffee_form" and first.expects_answer
+    assert first.replies == ["What size would you like?"]
+    assert first.slots.get("drink_size") is None
+    second = sidecar.message("form-user", "medium please")
+    assert second.slots["drink_size"] == "medium"
+    assert second.active_loop is None and not second.expects_answer
+    assert second.replies == ["One medium coffee coming up."]
+
+
+def test_custom_action_reply_and_slot(sidecar):
+    r = sidecar.message("status-user", "give me a status report")
+    assert r.intent == "check_status"
+    assert r.replies == ["All systems are fine."]
+    assert r.slots["last_status"] == "fine"
+
+
+def test_failing_actions_apologise_and_the_server_keeps_answering(sidecar):
+    r = sidecar.message("crash-user", "crash the skill")
+    assert r.intent == "break_it"
+    assert r.replies == ["Sorry, the demo skill ran into a problem."]
+    assert ("action_demo__crash", "RuntimeError: boom") in sidecar.action_errors
+    t0 = time.monotonic()
+    r = sidecar.message("hang-user", "make it hang")
+    took = time.monotonic() - t0
+    assert r.intent == "hang"
+    assert r.replies == ["Sorry, the demo skill ran into a problem."]
+    assert took < 3.5, f"the 1 s action budget was not enforced ({took:.1f} s)"
+    assert any(a == "action_demo__hang" and "timed out" in e for a, e in sidecar.action_errors)
+    assert sidecar.message("crash-user", "goodbye").replies == ["Goodbye."]
+
+
+def test_not_understood_gets_the_fallback(sidecar):
+    r = sidecar.message("fallback-user", "quantum spreadsheet banana")
+    assert r.intent == "nlu_fallback", r
+    assert r.replies == [FALLBACK_TEXT]
+
+
+def test_training_is_cached_by_hash(sidecar):
+    model = sidecar.model_path
+    mtime = model.stat().st_mtime_ns
+    again = RasaSidecar(tiny_project(), ACTIONS, SETTINGS)
+    assert again.ensure_trained() == model
+    assert again.trained is False and again.train_seconds == 0.0
+    assert model.stat().st_mtime_ns == mtime
+    assert not (sidecar.workdir / "models-tmp").exists()
+    # A different threshold is a different config, hence a different cache folder.
+    other = RasaSidecar(tiny_project(), ACTIONS, NLUSettings(pipeline="logreg", fallback_threshold=0.5))
+    assert other.project_hash() != again.project_hash()
+
+
+def test_training_failure_quotes_rasa(tmp_path):
+    project = tiny_project()
+    project.rules.append({"rule": "broken", "steps": [{"intent": "goodbye"}, {"action": "utter_no_such_response"}]})
+    sc = RasaSidecar(project, [], SETTINGS, workdir=tmp_path)
+    with pytest.raises(NLUError) as info:
+        sc.ensure_trained()
+    assert "Training the language model failed" in info.value.message
+    assert "utter_no_such_response" in info.value.message
+    assert "train.log" in info.value.hint
+    assert not sc.model_path.exists()
+
+
+def test_killed_rasa_is_restarted_on_the_next_message(sidecar, bus_events):
+    _, events = bus_events
+    old_pid = sidecar.pid
+    os.kill(old_pid, signal.SIGKILL)
+    r = sidecar.message("after-kill", "hello")
+    assert r.intent == "greet" and r.replies == ["Hello! What can I do for you?"]
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert any(n.stage == "nlu" and n.level == "warning" and n.message == "The language engine stopped; restarting it."
+               for n in notices)
+    assert sidecar.pid and sidecar.pid != old_pid
+    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
+    assert sidecar.restarts >= 1
+
+
+def test_stop_leaves_no_process(sidecar):
+    pid = sidecar.pid
+    proc = psutil.Process(pid)
+    family = [proc, *proc.children(recursive=True)]
+    sidecar.stop()
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive
+    assert not sidecar.ready and sidecar.pid is None
+    with pytest.raises(NLUError, match="not running"):
+        sidecar.message("x", "hello")
+    sidecar.stop()  # idempotent

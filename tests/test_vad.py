@@ -1,0 +1,161 @@
+"""assistant.vad: Silero VAD and the endpointer on real recordings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant import audio
+from assistant.errors import ModelError
+from assistant.settings import VADSettings
+from assistant.vad import CHUNK_SAMPLES, Endpointer, SileroVAD, VADEvent
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVAD:
+    return SileroVAD()
+
+
+def feed(ep: Endpointer, x: np.ndarray, block: int = 1280, tail_s: float = 1.5) -> list[VADEvent]:
+    ep.reset()
+    x = np.concatenate([x, np.zeros(int(tail_s * SR), np.int16)])
+    events: list[VADEvent] = []
+    for i in range(0, len(x), block):
+        events += ep.process(x[i : i + block])
+    return events
+
+
+def test_silero_probabilities_on_speech_and_silence(vad, data_dir):
+    x = audio.read_audio(data_dir / "jfk.flac")
+    vad.reset()
+    probs = vad.process(x)
+    assert len(probs) == len(x) // CHUNK_SAMPLES
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert np.mean(np.array(probs) > 0.5) > 0.5  # mostly speech
+    vad.reset()
+    silence = vad.process(np.zeros(SR, np.int16))
+    assert max(silence) < 0.1
+    with pytest.raises(ValueError):
+        vad.prob(np.zeros(100, np.int16))
+    # arbitrary block sizes are buffered into 512-sample chunks
+    vad.reset()
+    pieces = [vad.process(x[i : i + 777]) for i in range(0, SR * 2, 777)]
+    vad.reset()
+    assert [p for ps in pieces for p in ps] == pytest.approx(vad.process(x[: (SR * 2 // 777 + 1) * 777]), abs=1e-6)
+
+
+def test_endpointer_on_jfk_whole_sentence(vad, data_dir):
+    x = audio.read_audio(data_dir / "jfk.flac")
+    ep = Endpointer(vad, end_silence_ms=1500, pre_roll_ms=300)
+    events = feed(ep, x, tail_s=2.0)
+    assert [e.kind for e in events] == ["speech_start", "speech_end"]
+    start, end = events
+    assert 0.1 <= start.audio_time <= 0.8  # "And so..." begins ~0.35 s in
+    assert 10.0 <= end.audio_time <= 11.1  # "...your country." ends at the end of the file
+    assert not end.timeout and end.silence_ms >= 1500
+    assert ep.done and not ep.in_speech
+    utt = ep.utterance()
+    first = int(round(start.audio_time * SR)) - int(0.3 * SR)
+    assert len(utt) >= (end.audio_time - start.audio_time + 0.3 + 1.5) * SR - 2 * CHUNK_SAMPLES
+    np.testing.assert_array_equal(utt[: SR], x[first : first + SR])  # pre-roll included, exact audio
+    assert ep.process(x[:SR]) == []  # nothing after the end until reset()
+
+
+def test_endpointer_default_700ms_ends_at_first_long_pause(vad, data_dir):
+    # JFK pauses ~1 s after "And so, my fellow Americans": 700 ms of silence ends it there.
+    x = audio.read_audio(data_dir / "jfk.flac")
+    ep = Endpointer(vad, **VADSettings().model_dump())
+    events = feed(ep, x)
+    assert [e.kind for e in events] == ["speech_start", "speech_end"]
+    assert 1.5 <= events[1].audio_time <= 3.2
+    assert 700 <= events[1].silence_ms < 800
+
+
+def test_endpointer_on_command_followed_by_silence(vad, data_dir):
+    x = audio.read_audio(data_dir / "hey_jane.wav")  # "Hey Jane, turn the lights off." 2.4 s
+    ep = Endpointer.from_settings(vad, VADSettings(end_silence_ms=700))
+    events = feed(ep, x, tail_s=1.5)
+    assert [e.kind for e in events] == ["speech_start", "speech_end"]
+    assert events[0].audio_time < 0.5
+    assert 1.6 <= events[1].audio_time <= len(x) / SR
+    assert not events[1].timeout
+    utt = ep.utterance()
+    assert len(utt) / SR > events[1].audio_time - events[0].audio_time
+
+
+def test_utterance_at_start_plus_later_blocks_is_the_gapless_stream(vad, data_dir):
+    """How the pipeline streams an utterance to ASR: ``utterance()`` at ``speech_start``,
+    then every following block while speech goes on."""
+    x = np.concatenate([audio.read_audio(data_dir / "jfk.flac"), np.zeros(2 * SR, np.int16)])
+    ep = Endpointer(vad, end_silence_ms=1500, pre_roll_ms=300)
+    streamed, start = None, None
+    for i in range(0, len(x), 1280):
+        block = x[i : i + 1280]
+        in_speech_before = ep.in_speech
+        events = ep.process(block)
+        kinds = [e.kind for e in events]
+        if "speech_start" in kinds:
+            start = events[0]
+            streamed = [ep.utterance()]
+        elif in_speech_before and "speech_end" not in kinds:
+            streamed.append(block)
+        if "speech_end" in kinds:
+            break
+    assert start is not None and ep.done
+    joined = np.concatenate(streamed)
+    first = int(round(start.audio_time * SR)) - int(0.3 * SR)
+    np.testing.assert_array_equal(joined, x[first : first + len(joined)])
+    assert len(joined) / SR > 10
+
+
+@pytest.mark.parametrize("block", [160, 512, 1280, 4096])
+def test_endpointer_block_size_does_not_matter(vad, data_dir, block):
+    x = audio.read_audio(data_dir / "hey_jane.wav")
+    ref = feed(Endpointer(vad), x, block=1280)
+    got = feed(Endpointer(vad), x, block=block)
+    assert got == ref
+
+
+def test_endpointer_times_out_on_pure_silence(vad):
+    ep = Endpointer(vad, start_timeout_s=3.0)
+    events = feed(ep, np.zeros(5 * SR, np.int16), tail_s=0)
+    assert len(events) == 1
+    e = events[0]
+    assert e.kind == "speech_end" and e.timeout
+    assert abs(e.audio_time - 3.0) <= CHUNK_SAMPLES / SR
+    assert e.silence_ms >= 3000
+    assert len(ep.utterance()) == 0
+    assert not ep.had_speech
+
+
+def test_endpointer_max_utterance(vad, data_dir):
+    x = audio.read_audio(data_dir / "jfk.flac")
+    ep = Endpointer(vad, end_silence_ms=1500, max_utterance_s=3.0)
+    events = feed(ep, x)
+    assert [e.kind for e in events] == ["speech_start", "speech_end"]
+    assert events[1].timeout and ep.had_speech  # cut, not silent
+    assert abs(events[1].audio_time - events[0].audio_time - 3.0) <= CHUNK_SAMPLES / SR
+    assert abs(len(ep.utterance()) / SR - 3.3) <= 2 * CHUNK_SAMPLES / SR
+
+
+def test_endpointer_ignores_a_short_burst(vad, data_dir):
+    x = audio.read_audio(data_dir / "jfk.flac")
+    # 96 ms of the loudest real speech (a "click"), surrounded by silence: Silero scores
+    # two chunks of it >= 0.5, which is speech only if one chunk suffices.
+    loud = int(np.argmax(np.convolve(np.abs(x.astype(np.float32)), np.ones(1024), "valid")))
+    burst = np.concatenate([np.zeros(SR, np.int16), x[loud : loud + 1536], np.zeros(SR, np.int16)])
+    events = feed(Endpointer(vad, min_speech_ms=96, start_timeout_s=2.0), burst, tail_s=0.5)
+    assert [e.kind for e in events] == ["speech_end"] and events[0].timeout
+    events = feed(Endpointer(vad, min_speech_ms=32, start_timeout_s=2.0), burst, tail_s=0.5)
+    assert [e.kind for e in events] == ["speech_start", "speech_end"]
+
+
+def test_shipped_vad_model_is_checked_and_bad_models_raise(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        SileroVAD(tmp_path / "missing.bin")
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"\x00" * 5000)
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        SileroVAD(bad)
