@@ -254,6 +254,13 @@ class Endpointer:
         return self._had_speech
 
     @property
+    def silence_ms(self) -> float:
+        """Milliseconds of silence counted since the last speech chunk while in speech
+        (0 while speech goes on, and outside speech). The pipeline starts a speculative
+        final decode once this passes a few hundred ms, before the endpoint fires."""
+        return self._silence * 1000 / SAMPLE_RATE if self._state == _SPEECH else 0.0
+
+    @property
     def done(self) -> bool:
         """True after ``speech_end`` (until :meth:`reset`)."""
         return self._state == _DONE

@@ -378,6 +378,50 @@ def test_training_failure_quotes_rasa(tmp_path):
     assert not sc.model_path.exists()
 
 
+_CHILD_APP = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from tests.test_nlu import ACTIONS, SETTINGS, tiny_project
+from assistant.nlu import RasaSidecar
+sc = RasaSidecar(tiny_project(), ACTIONS, SETTINGS)
+sc.start(timeout=300)
+print(sc.pid, flush=True)
+if sys.argv[1] == "exit":
+    sys.exit(0)  # no stop(): the finalizer has to stop Rasa at interpreter exit
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_no_orphan_rasa_when_the_app_exits_or_is_killed(sidecar):
+    """An app that exits without stop(), and one killed with SIGKILL, leave no Rasa behind.
+    (The model is already cached by the module fixture; both apps start in parallel.)"""
+    import subprocess
+
+    root = str(Path(__file__).resolve().parents[1])
+    apps = {how: subprocess.Popen([sys.executable, "-c", _CHILD_APP, how, root], stdout=subprocess.PIPE,
+                                  text=True) for how in ("exit", "sigkill")}
+    rasa_pids = {}
+    for how, app in apps.items():
+        line = app.stdout.readline().strip()
+        assert line.isdigit(), f"the {how} app did not start Rasa (exit code {app.poll()})"
+        rasa_pids[how] = int(line)
+        assert psutil.pid_exists(rasa_pids[how])
+    os.kill(apps["sigkill"].pid, signal.SIGKILL)
+    assert apps["exit"].wait(60) == 0
+    apps["sigkill"].wait(10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(_gone(p) for p in rasa_pids.values()):
+        time.sleep(0.2)
+    assert all(_gone(p) for p in rasa_pids.values()), f"orphaned Rasa processes: {rasa_pids}"
+
+
 def test_killed_rasa_is_restarted_on_the_next_message(sidecar, bus_events):
     _, events = bus_events
     old_pid = sidecar.pid

@@ -25,13 +25,12 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant.events import EventBus, Reply, StopRequested
+from assistant.events import ActionFinished, EventBus, Reply, StopRequested
 from assistant.nlu.config import build_config, config_yaml
 from assistant.settings import NLUSettings, SkillsSettings
 from assistant.skills import (
     ENTRY_POINT_GROUP,
     SEP,
-    Skill,
     SkillHost,
     SkillLoadError,
     compose_project,
@@ -331,6 +330,20 @@ def test_invalid_data_is_one_error(skill_dir, change, problem):
     assert problem in err.message and str(path) in err.message
 
 
+def test_odd_shapes_are_one_error_not_a_crash(skill_dir):
+    odd = [
+        SMALL.format(id="odd") + "forms:\n  f: [a, b]\n",
+        SMALL.format(id="odd") + "slots:\n  s:\n    type: text\n    mappings: [{type: from_entity, entity: e, conditions: [7]}]\n",
+        SMALL.format(id="odd").replace("    steps:\n", "    steps:\n      - 42\n"),
+        "- just\n- a list\n",
+    ]
+    eps = [make_skill(skill_dir, text)[0] for text in odd]
+    ep_ok, _, _ = make_skill(skill_dir, SMALL.format(id="fine"))
+    result = load_skills(extra_entry_points=[*eps, ep_ok], discover=False)
+    assert [s.id for s in result.skills] == ["fine"]
+    assert len(result.errors) == len(odd), [e.message for e in result.errors]
+
+
 def test_form_without_ask_response_is_refused(skill_dir):
     yml = KITCHEN_SINK.replace("  utter_ask_dish:\n    - text: Which dish?\n", "")
     ep, _pkg, _ = make_skill(skill_dir, yml, '@skill.action("serve")\ndef serve(ctx):\n    pass\n')
@@ -563,18 +576,29 @@ def assistant_nlu():
 
     bus = EventBus()
     events: list = []
-    bus.subscribe(events.append, Reply, StopRequested)
+    bus.subscribe(events.append, Reply, StopRequested, ActionFinished)
     host = SkillHost(bus, SkillsSettings())
     skills = load_skills().skills
     sidecar = RasaSidecar(compose_project(skills), host.actions(skills), NLUSettings(), bus=bus)
     sidecar.start()
+    _EVENTS[:] = []
+    bus.subscribe(_EVENTS.append, ActionFinished)
     yield sidecar, events
     sidecar.stop()
     host.close()
 
 
 def _say(sidecar, sender, text):
-    return sidecar.message(sender, text)
+    result = sidecar.message(sender, text)
+    assert not any(r.startswith("Sorry, the ") for r in result.replies), (text, _action_errors())
+    return result
+
+
+_EVENTS: list = []
+
+
+def _action_errors() -> list[str]:
+    return [f"{e.action}: {e.error}" for e in _EVENTS if isinstance(e, ActionFinished) and e.error]
 
 
 @pytest.mark.rasa

@@ -98,10 +98,13 @@ def engine(qapp):
     info.visible_before_ready = window.isVisible()
     info.ready_at_show = controller.is_ready
     failures: list[str] = []
+    ready: list[bool] = []
     controller.start_failed.connect(lambda m, h: failures.append(f"{m} {h}"))
+    controller.ready.connect(lambda: ready.append(True))
     ticks = TickCounter().start()
     task = controller.start()
-    ok = pump_until(lambda: controller.is_ready or failures, timeout=900)
+    ok = pump_until(lambda: ready or failures, timeout=900)
+    QTest.qWait(50)  # deliver the last queued events
     info.ticks = ticks.stop()
     info.start_thread = task.thread_id if task is not None else None
     info.progress_messages = list(window.progress.messages)
@@ -340,12 +343,12 @@ def test_every_interactive_widget_has_an_accessible_name(window, qtbot):
 
 
 def test_every_settings_page_is_reachable_by_keyboard(window, qtbot):
-    qtbot.waitActive(window)
+    assert QTest.qWaitForWindowActive(window)
     window.input.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)  # Ctrl+, opens settings
     assert pump_until(lambda: window.settings_dialog is not None and window.settings_dialog.isVisible(), 10)
     dlg = window.settings_dialog
-    qtbot.waitActive(dlg)
+    assert pump_until(lambda: QApplication.activeWindow() is dlg, 10)  # activation is asynchronous
     visited = [dlg.current_page()]
     for _ in range(len(dlg.PAGES) - 1):
         focus = QApplication.focusWidget()
@@ -367,7 +370,7 @@ def test_every_settings_page_is_reachable_by_keyboard(window, qtbot):
 def test_in_window_shortcut_without_a_microphone_shows_what_to_do(window, qtbot):
     """Ctrl+Space (the in-window listen shortcut) on a machine with no sound card: the
     failure is shown in the window with a hint, not only logged."""
-    qtbot.waitActive(window)
+    assert QTest.qWaitForWindowActive(window)
     window.input.setFocus()
     qtbot.keyClick(window.input, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
     assert pump_until(lambda: any("microphone" in t.lower() or "input" in t.lower() for t in window.notices.texts()),
@@ -455,7 +458,7 @@ def test_high_contrast_and_text_size(window, qtbot):
     window.contrast_action.trigger()
     assert app.palette().color(QPalette.ColorRole.Window).name() == "#000000"
     assert app.palette().color(QPalette.ColorRole.Highlight).name() == "#ffff00"
-    qtbot.waitActive(window)
+    assert QTest.qWaitForWindowActive(window)
     qtbot.keyClick(window.input, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)  # Ctrl+= / Ctrl++
     assert app.font().pointSizeF() > size
     from ui.ui_settings import load_ui_settings

@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
             self.settings_dialog = SettingsDialog(self.controller, self.hotkey, self)
         if isinstance(page, str):
             self.settings_dialog.go_page(page)
-        self.bring_to_front()
+        if not self.isVisible() or self.isMinimized():
+            self.showNormal()  # opened from the tray: the dialog needs its parent on screen
         self.settings_dialog.show()
         self.settings_dialog.raise_()
         self.settings_dialog.activateWindow()

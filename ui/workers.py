@@ -46,10 +46,16 @@ class Task(QRunnable):
                 log.warning("task %s interrupted: %r", self.name, exc)
             elif not hasattr(exc, "hint"):
                 log.exception("task %s failed", self.name)
-            self.signals.failed.emit(exc)
+            self._emit(self.signals.failed, exc)
         else:
-            self.signals.done.emit(result)
-        self.signals.finished.emit()
+            self._emit(self.signals.done, result)
+        self._emit(self.signals.finished)
+
+    def _emit(self, signal, *args: Any) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the receiver (a closed dialog, the app at exit) is gone
+            log.debug("task %s finished after its receiver was deleted", self.name)
 
 
 _live: set[Task] = set()  # keep Python wrappers alive until the task reported back

@@ -76,6 +76,13 @@ def _watch_parent():
             os._exit(3)
 if _parent and os.name == "posix":
     threading.Thread(target=_watch_parent, name="parent-watch", daemon=True).start()
+# skops (LogisticRegressionClassifier's model format) scans every loaded module for each
+# numpy/scipy ufunc when first imported: ~1 s now, 10-16 s once TensorFlow and jax are in.
+for _name in filter(None, os.environ.pop("ASSISTANT_RASA_PREIMPORT", "").split(",")):
+    try:
+        __import__(_name)
+    except Exception:
+        pass
 _args = sys.argv[1:]
 _token = os.environ.pop("ASSISTANT_RASA_TOKEN", "")
 if _token:
@@ -583,7 +590,7 @@ class RasaSidecar:
         n_steps = max(1, len(self.config["pipeline"]) - 2 + len(self.config["policies"]))
         cmd = [str(python), str(_boot_script(self._root)), "train", "--config", "config.yml", "--domain", "domain.yml",
                "--data", "data", "--out", str(tmp_out), "--fixed-model-name", _MODEL_NAME]
-        env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()),
+        env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_PREIMPORT=self._preimports(),
                          RASA_CACHE_DIRECTORY=str(self._root / "training-cache"))
         self._progress("nlu-train", 0.0, "Training the language model…")
         t0 = time.monotonic()
@@ -686,6 +693,11 @@ class RasaSidecar:
                                                   name="rasa-watchdog", daemon=True)
                 self._watchdog.start()
 
+    def _preimports(self) -> str:
+        """Modules the boot script imports before Rasa (see the note in ``_BOOT``)."""
+        names = {c.get("name") for c in self.config.get("pipeline", [])}
+        return "skops.io" if "LogisticRegressionClassifier" in names else ""
+
     def _new_client(self) -> httpx.Client:
         # A turn may run a few custom actions, each with its own budget.
         t = self.settings.action_timeout_s
@@ -715,7 +727,8 @@ class RasaSidecar:
             port = self.settings.port or _free_port(host)
             cmd = [str(self.python), str(_boot_script(self._root)), "run", "--enable-api", "-i", host, "-p", str(port),
                    "--model", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
-            env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_TOKEN=self._token)
+            env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_TOKEN=self._token,
+                             ASSISTANT_RASA_PREIMPORT=self._preimports())
             with log_path.open("ab") as logf:
                 logf.write(f"\n===== rasa run on {host}:{port} at {time.ctime()} =====\n".encode())
                 logf.flush()

@@ -280,6 +280,8 @@ def parse_data(doc: dict) -> SkillData:
 
     for item in sequence("intents"):
         if isinstance(item, dict):
+            if len(item) != 1 or not isinstance(next(iter(item.values())) or {}, dict):
+                raise DataError("an intent with properties is written '- name: {use_entities: [...]}'", line_of(item))
             (name, props), = item.items()
             d.intents[_check_name("intent", name, line_of(item))] = plain(props or {})
         else:
@@ -297,6 +299,9 @@ def parse_data(doc: dict) -> SkillData:
     for name, spec in mapping("forms").items():
         _check_name("form", name, line_of(spec))
         spec = spec or _Map()
+        if not isinstance(spec, dict):
+            raise DataError(f"form {name!r} must be a mapping like 'required_slots: [slot, ...]'",
+                            line_of(spec) or line_of(doc["forms"]))
         req = spec.get("required_slots")
         if not isinstance(req, list) or not req:
             raise DataError(f"form {name!r} needs a non-empty 'required_slots' list", line_of(spec))

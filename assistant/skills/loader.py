@@ -159,7 +159,7 @@ def load_skills(disabled: Iterable[str] = (),
             err = SkillLoadError(
                 f"Skill '{obj.id}' ({obj.source}, entry point {ep.value}) clashes with skill '{other.id}' "
                 f"({other.source}, entry point {origin.get(id(other), '?')}): {what}. '{obj.id}' was not loaded.",
-                f"Rename one skill's id or disable one of them in Settings → Skills.",
+                "Rename one skill's id or disable one of them in Settings → Skills.",
                 skill=obj.id, file=obj.source, skills=(obj.id, other.id))
             result.errors.append(err)
             continue

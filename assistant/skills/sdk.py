@@ -38,6 +38,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 
 from assistant.errors import SkillError
 from assistant.skills.data import (
+    NAME_RE,
     SEP,
     DataError,
     Namer,
@@ -153,6 +154,9 @@ class Skill:
             data = parse_data(doc)
         except DataError as exc:
             raise SkillLoadError.at(man.id, source, exc.line, exc.message) from None
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:  # an unexpected shape
+            raise SkillLoadError.at(man.id, source, None, f"unexpected structure ({type(exc).__name__}: {exc}); "
+                                    "compare with a built-in skill.yml") from None
         return cls(man, data, source=source, package=package)
 
     @classmethod
@@ -216,8 +220,9 @@ class Skill:
             SkillError: invalid or duplicate action name (a bug in the skill).
         """
         local = name if name.startswith("action_") else f"action_{name}"
-        if not local[7:] or SEP in local or not local[7:].replace("_", "a").isalnum() or local != local.lower():
-            raise SkillError(f"Skill '{self.id}': invalid action name {name!r}")
+        if not NAME_RE.match(local[len("action_"):]):
+            raise SkillError(f"Skill '{self.id}': invalid action name {name!r} (use lower-case letters, digits "
+                             "and single underscores)")
 
         def deco(fn: F) -> F:
             if local in self._actions:
@@ -282,8 +287,12 @@ class Skill:
                         raise DataError(f"@skill.validate({form!r}, {slot!r}): the form does not require that slot",
                                         line_of(self.data.forms[form]))
             check_references(self.data, self.implemented())
+            self.namespaced()
         except DataError as exc:
             raise SkillLoadError.at(self.id, self.source, exc.line, exc.message) from None
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:  # an unexpected shape
+            raise SkillLoadError.at(self.id, self.source, None, f"unexpected structure ({type(exc).__name__}: {exc}); "
+                                    "compare with a built-in skill.yml") from None
 
     def namespaced(self) -> Namespaced:
         """The data with global names (cached; recomputed after new decorators)."""
