@@ -132,6 +132,7 @@ class Assistant:
         self._listen_request: str | None = None
         self._pending_replies: queue.Queue[Reply] = queue.Queue()
         self._results_by_id: dict[str, TurnResult] = {}
+        self._discard: set[str] = set()  # interactions to leave out of results
         self._finished = threading.Condition()
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
         self.nlu = self.host = None
@@ -235,9 +236,13 @@ class Assistant:
             result = self._results_by_id.pop(interaction, None)
             if interaction == self._interaction:
                 self._interaction = ""
+            discard = interaction in self._discard
+            self._discard.discard(interaction)
         if result is None:
             return
         self.bus.publish(InteractionFinished(interaction=interaction, outcome=outcome))
+        if discard:
+            return
         result.trace = next((t for t in reversed(self.traces.finished) if t.interaction == interaction), None)
         with self._finished:
             self.results.append(result)
@@ -494,7 +499,7 @@ class Assistant:
         if push_to_talk:
             self._listen_request = "push_to_talk"
         audio_q: queue.Queue | None = None
-        listening_interaction = ""
+        listening_interaction = listening_trigger = ""
         last_level = 0.0
         for block in source.blocks():
             if stop_event.is_set():
@@ -521,6 +526,7 @@ class Assistant:
                     with self._lock:
                         self._interaction = ""  # the old turn's reply will be dropped
                 listening_interaction = self._begin_interaction(trigger)
+                listening_trigger = trigger
                 if trigger == "wake":
                     self.bus.publish(WakeWordDetected(interaction=listening_interaction, model=wake_event.model,
                                                       score=float(wake_event.score), audio_time=float(wake_event.audio_time)))
@@ -564,10 +570,22 @@ class Assistant:
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
                 break
         else:
-            # source ended: close an open utterance so nothing said is lost
+            # Source ended: close an open utterance so nothing said is lost. If nothing was
+            # said yet, drop this listening interaction silently and, for a follow-up, keep
+            # waiting for the answer in the next source (the next recording of a dialogue).
             if audio_q is not None:
-                audio_q.put(None if endpointer.had_speech else False)
-                self._set_state(State.UNDERSTANDING)
+                if endpointer.had_speech:
+                    audio_q.put(None)
+                    self._set_state(State.UNDERSTANDING)
+                else:
+                    with self._lock:
+                        self._discard.add(listening_interaction)
+                    audio_q.put(False)
+                    self._turn_thread.join()
+                    if listening_trigger == "follow_up":
+                        with self._lock:
+                            self._follow_up = True
+                        self._listen_request = "follow_up"
         self.wait_idle()
         with self._finished:
             return list(self.results[first_result:])

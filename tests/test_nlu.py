@@ -207,6 +207,10 @@ def test_log_excerpt_keeps_the_error_and_drops_noise():
     out = log_excerpt(text)
     assert out.startswith("ActionNotFoundException: Cannot access action 'utter_nope'")
     assert "UserWarning" not in out and "\x1b" not in out
+    usage = ("usage: rasa run [-h] [-v]\n                [--connector CONNECTOR]\n"
+             "rasa run: error: argument -t/--auth-token: expected one argument\n"
+             "  SANIC_VERSION = LooseVersion(sanic_version)\n")
+    assert log_excerpt(usage) == "rasa run: error: argument -t/--auth-token: expected one argument"
 
 
 def test_bad_python_path_is_a_clear_error(tmp_path):
@@ -323,6 +327,14 @@ def test_two_turn_form(sidecar):
     assert second.slots["drink_size"] == "medium"
     assert second.active_loop is None and not second.expects_answer
     assert second.replies == ["One medium coffee coming up."]
+
+
+def test_forget_drops_the_dialogue_state(sidecar):
+    first = sidecar.message("forget-user", "order a coffee")
+    assert first.active_loop == "coffee_form"
+    sidecar.forget("forget-user")
+    r = sidecar.message("forget-user", "hello")
+    assert r.active_loop is None and r.replies == ["Hello! What can I do for you?"]
 
 
 def test_custom_action_reply_and_slot(sidecar):

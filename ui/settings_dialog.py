@@ -192,6 +192,7 @@ class SettingsDialog(QDialog):
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes straight to the page's first control
             scroll.setWidget(page)
             scroll.setAccessibleName(f"{title} settings")
             self.stack.addWidget(scroll)

@@ -19,6 +19,10 @@ under a time budget (``asyncio.wait_for`` for coroutine actions; the request thr
 stops waiting after the budget, which covers synchronous actions that block). An action
 that raises or runs over budget gets a normal 200 reply whose only response is a short
 spoken apology, and the error goes to the log and to ``on_error``.
+
+Unlike ``endpoint.py`` this does not call ``rasa_sdk.utils.check_version_compatibility``:
+Rasa 3.6 calling rasa-sdk 3.21 is the intended (and tested) combination, and that check
+would warn on every call.
 """
 
 from __future__ import annotations

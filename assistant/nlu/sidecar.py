@@ -86,7 +86,7 @@ for _name in filter(None, os.environ.pop("ASSISTANT_RASA_PREIMPORT", "").split("
 _args = sys.argv[1:]
 _token = os.environ.pop("ASSISTANT_RASA_TOKEN", "")
 if _token:
-    _args += ["--auth-token", _token]
+    _args.append("--auth-token=" + _token)
 sys.argv = ["rasa"] + _args
 from rasa.__main__ import main
 main()
@@ -355,8 +355,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NOISE = re.compile(
     r"Warning:|warnings\.warn|declare_namespace|import pkg_resources|Implementing implicit namespace|"
     r"Base: DeclarativeMeta|xla_computation|^\s*(Processed|Epochs:|  [a-z_.]+\()|\d+%\|| it/s|"
-    r"^\s*More info at|tensorflow/|oneDNN|^\s*\)\.|setParseAction|parseString|resetCache|^\s*$")
-_ERROR_LINE = re.compile(r"^\s*(\w+\.)*\w*(Error|Exception)\b|Traceback|InvalidDomain|ERROR\s")
+    r"^\s*More info at|tensorflow/|oneDNN|^\s*\)\.|setParseAction|parseString|resetCache|LooseVersion|^\s*$")
+_ERROR_LINE = re.compile(r"^\s*(\w+\.)*\w*(Error|Exception)\b|Traceback|InvalidDomain|ERROR\s|^[\w ]+: error: ")
 
 
 def log_excerpt(text: str, max_lines: int = 8, max_chars: int = 900) -> str:
@@ -474,7 +474,7 @@ class RasaSidecar:
         self.url = ""
         self.restarts = 0
 
-        self._token = secrets.token_urlsafe(24)
+        self._token = secrets.token_hex(24)  # hex: never starts with "-" (argparse would take it for an option)
         self._lock = threading.RLock()
         self._proc: Optional[subprocess.Popen] = None
         self._ready = False
@@ -1000,6 +1000,23 @@ class RasaSidecar:
         if not self._running:
             raise NLUError("The language engine is not running.", "Start it first (RasaSidecar.start()).")
         return self._parse_raw(text)
+
+    def forget(self, sender_id: str) -> None:
+        """Drop a conversation's dialogue state (slots, active form, history) in Rasa.
+
+        Rasa sends a conversation's *whole* event history to the action server with every
+        custom action call, so a long-lived ``sender_id`` makes turns slowly heavier; call
+        this (or switch ids) when a dialogue is over. The next message starts a new session.
+
+        Raises:
+            NLUError: not started, unreachable or an HTTP error.
+        """
+        try:
+            r = self._client().put(f"{self.url}/conversations/{quote(sender_id, safe='')}/tracker/events",
+                                   params={"token": self._token}, json=[])
+        except httpx.TransportError as exc:
+            raise NLUError(f"The language engine did not answer: {exc}.") from exc
+        self._check(r, "forgetting a conversation")
 
     # -- helpers -----------------------------------------------------------------------
     def _progress(self, task: str, fraction: float, message: str) -> None:
