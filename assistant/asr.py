@@ -25,33 +25,62 @@ Choices, with the measurements behind them (2 shared cores, Whisper base / tiny.
      50 Hz hum and the quiet tail of a real recording this alone turned every
      hallucination into ``""``;
   3. per-segment checks on what faster-whisper reports (thresholds as in Whisper's
-     ``transcribe``): drop a segment if its gzip ``compression_ratio`` > 2.4 (repetition
-     loops: "set a timer, hey jarvis, set a timer, …" with ratio 10–24), or if it is
+     ``transcribe``): drop a segment if the zlib compression ratio of its text > 2.4
+     (repetition loops: "set a timer, hey jarvis, set a timer, …" scored 10–32; also a
+     segment repeated within a window whose ratio is > 2.4), or if it is
      probably non-speech *and* uncertain: ``no_speech_prob`` > 0.3 with ``avg_logprob`` <
      -1.0, or ``no_speech_prob`` > 0.5 with ``avg_logprob`` < -0.5. Measured: every
      hallucinated segment that got past VAD ("the", "yeah", "a", "head.", "good",
-     "set.", "and") had no_speech_prob 0.38–0.65 and avg_logprob -0.58…-2.5; every real
-     utterance (jfk, "Hey Jane, turn the lights off.", "Alexa.", "Hey Jarvis.", read
-     speech, the office-lights command) had no_speech_prob ≤ 0.29 and avg_logprob ≥ -0.97.
+     "set.", "and", "Okay, good job.") had no_speech_prob 0.38–0.65 and avg_logprob
+     -0.58…-2.5; every real utterance (jfk, "Hey Jane, turn the lights off.", "Alexa.",
+     "Hey Jarvis.", read speech, the office-lights command) had no_speech_prob ≤ 0.29 and
+     avg_logprob ≥ -0.97;
+  4. with hotwords, a segment that merely recites ≥ 3 phrases of the hotword list in list
+     order is dropped (base did exactly that on the quiet frames of jfk.flac:
+     no_speech_prob 0.36, avg_logprob -0.52, so step 3 does not catch it).
 
   Dropped segments are listed in :attr:`Transcript.dropped` for traces.
+* **Token budget.** A repetition loop runs to Whisper's 448-token limit; at most
+  ``TOKENS_PER_S`` (12) tokens per second of audio + 24 are generated per window, which
+  real speech (4–5 tokens/s) never reaches.
 * **Hotwords** (faster-whisper ``hotwords``: phrases put in the decoder prompt after
   ``<|startofprev|>``) bias recognition towards the active skills' vocabulary. DESIGN.md:
   on 200 real commands of an ordering domain, base alone produced every slot value in
   76.0 % of transcripts and 99.5 % with the domain's entity values as hotwords. Measured
-  here (``benchmarks/asr_bench.py --hotwords``): see the figures printed by the bench
-  and the module's report. Costs: the output copies the hotwords' casing and drops
-  punctuation ("hey jarvis" instead of "Hey Jarvis."), and on silence/noise hotwords make
-  Whisper hallucinate far more often (base: 5 of 9 noise clips vs 1 without; tiny.en
-  loops "turn on the floor, …" even on digital silence) — which the guard above removes.
-* **Word timestamps** (``word_timestamps=True``: one extra cross-attention alignment pass)
-  are needed for streaming buffer trimming; their cost was within run-to-run noise here.
+  here:
+
+  - real read speech (tests/data/negative_reference.wav, "The beige hue on the waters of
+    the loch …"): base hears "beige shoe … lock", tiny.en "Bay shoe … lock"; with
+    hotwords ``["beige hue", "loch"]`` both write "beige hue" (tiny.en also "loch");
+  - 24 commands with unusual entity values (drinks, Irish names, towns, apps; synthetic
+    speech, ``benchmarks/asr_bench.py --hotwords``), entity value present in the
+    transcript without → with the 24 values as hotwords: base 5/24 → 16/24 (Piper
+    voice), 3/24 → 9/24 (espeak-ng); tiny.en 4/24 → 14/24, 5/24 → 11/24; mean WER base
+    0.39 → 0.16 (Piper).
+
+  Costs: the output copies the hotwords' casing and often drops punctuation ("hey
+  jarvis" instead of "Hey Jarvis."); word probabilities of biased words are low (the
+  alignment pass does not see the hotwords); and on silence/noise hotwords make Whisper
+  hallucinate far more often (base: 5 of 9 noise clips vs 1 without, some reciting the
+  hotword list; tiny.en loops "turn on the floor, …" even on digital silence) — which
+  the guard above removes. With some lists base writes nothing at all for clear speech
+  (jfk.flac with 112 one-word phrases, while 40–120 other phrases gave WER 0): when a
+  biased decode yields nothing usable although VAD kept ≥ 0.3 s of speech, it is
+  repeated once without hotwords. Lists are cut to fit Whisper's context (trailing
+  phrases first; faster-whisper keeps ≤ 223 tokens), so put the important ones first.
+* **Word timestamps** (``word_timestamps=True``: one extra cross-attention alignment pass,
+  0.06 s next to a 2.5 s encoder pass for base on jfk.flac under load) are needed for
+  streaming buffer trimming; with/without medians in the bench are within run-to-run
+  noise.
+* **Threads.** ``cpu_threads=0`` means ``min(4, os.cpu_count())``: CTranslate2's own
+  default of 4 oversubscribes a 2-core machine.
 
 Streaming follows LocalAgreement-2 from D. Macháček, R. Dabre, O. Bojar, "Turning Whisper
 into Real-Time Transcription System", IJCNLP-AACL 2023 System Demonstrations
 (arXiv:2307.14743; reference code github.com/ufal/whisper_streaming): re-decode the growing
 buffer, commit the longest common word prefix of the last two hypotheses, pass committed
 text that has scrolled out of the buffer as the prompt, trim the buffer at committed words.
+At the endpoint, the last hypothesis is reused when only silence arrived after it.
 """
 
 from __future__ import annotations
@@ -62,6 +91,8 @@ import re
 import threading
 import time
 import unicodedata
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
@@ -84,6 +115,12 @@ TOKENS_PER_S = 12
 second plus timestamp tokens; a repetition loop on noise otherwise runs to Whisper's
 448-token limit and costs 2–11 s instead of ~1 s (measured, base on 2 loaded cores)."""
 TOKENS_SLACK = 24
+HOTWORD_RETRY_MIN_SPEECH_S = 0.3
+"""If a hotword-biased decode yields nothing usable although Silero VAD kept at least this
+much speech, WhisperASR.transcribe decodes again without hotwords."""
+FINAL_MARGIN_S = 0.3
+"""StreamingTranscriber.finish may reuse the last hypothesis only if that decode heard at
+least this much audio after its last word (so the word was not cut off)."""
 
 Hotwords = Union[str, Sequence[str], None]
 
@@ -280,24 +317,40 @@ class HallucinationGuard:
     no_speech_high: float = 0.5
     logprob_high: float = -0.5
 
-    def reason(self, seg, hotwords: Optional[str] = None) -> Optional[str]:
+    def reason(self, seg, hotwords: Optional[str] = None, repeated: bool = False) -> Optional[str]:
         """Why a faster-whisper ``Segment`` looks hallucinated, or ``None`` if it looks real.
+
+        faster-whisper reports ``avg_logprob``, ``compression_ratio`` and
+        ``no_speech_prob`` per 30 s decoding window, shared by the window's segments, so
+        the compression ratio is also computed for the segment's own text: a loop is
+        dropped without taking real speech of the same window with it.
 
         Args:
             seg: a ``faster_whisper.transcribe.Segment``.
             hotwords: the hotword string the decode was biased with, if any.
+            repeated: the same text occurs in another segment of the same window.
         """
         if not seg.text.strip():
             return "empty"
         if hotwords and _echoes_hotwords(seg.text, hotwords):
             return "recites the hotword list"
-        if seg.compression_ratio > self.compression_ratio:
-            return f"compression ratio {seg.compression_ratio:.1f}"
+        ratio = compression_ratio(seg.text)
+        if ratio > self.compression_ratio:
+            return f"compression ratio {ratio:.1f}"
+        if repeated and seg.compression_ratio > self.compression_ratio:
+            return f"repeated segment in a looping window (ratio {seg.compression_ratio:.1f})"
         if seg.no_speech_prob > self.no_speech_low and seg.avg_logprob < self.logprob_low:
             return f"no_speech {seg.no_speech_prob:.2f}, logprob {seg.avg_logprob:.2f}"
         if seg.no_speech_prob > self.no_speech_high and seg.avg_logprob < self.logprob_high:
             return f"no_speech {seg.no_speech_prob:.2f}, logprob {seg.avg_logprob:.2f}"
         return None
+
+
+def compression_ratio(text: str) -> float:
+    """UTF-8 length of ``text`` / its zlib-compressed length, as Whisper and faster-whisper
+    compute it; > 2.4 marks repetition loops."""
+    b = text.encode("utf-8")
+    return len(b) / len(zlib.compress(b)) if b else 0.0
 
 
 def _echoes_hotwords(text: str, hotwords: str) -> bool:
@@ -420,10 +473,18 @@ class WhisperASR:
     def __repr__(self) -> str:
         return f"WhisperASR({self.model_name!r}, compute_type={self.compute_type!r}, beam_size={self.beam_size})"
 
-    def _token_budget(self, seconds: float, hotwords: Optional[str], prompt: Optional[str]) -> int:
-        """Tokens one 30 s window may generate: ``TOKENS_PER_S`` per second of audio plus
-        ``TOKENS_SLACK``, and never more than fits beside the prompt in Whisper's 448-token
-        context (faster-whisper raises ValueError otherwise)."""
+    def _fit_prompt(self, seconds: float, hotwords: Optional[str], prompt: Optional[str]) -> tuple[Optional[str], int]:
+        """Fit hotwords, prompt and generated tokens into Whisper's 448-token context.
+
+        faster-whisper raises ValueError when prompt + ``max_new_tokens`` exceed it, and a
+        long skill vocabulary can fill it. Each window may generate ``TOKENS_PER_S`` per
+        second of audio + ``TOKENS_SLACK``; the hotwords get what is left beside the
+        prompt and at least half that budget (trailing phrases are dropped first), then
+        the budget takes the rest.
+
+        Returns:
+            (hotwords to use, ``max_new_tokens``).
+        """
         enc = self._model.hf_tokenizer
 
         def n_tokens(text: Optional[str]) -> int:
@@ -431,9 +492,24 @@ class WhisperASR:
                 return 0
             return min(len(enc.encode(" " + text.strip(), add_special_tokens=False).ids), 223)
 
-        prompt_len = 1 + n_tokens(hotwords) + n_tokens(prompt) + 4  # startofprev, sot/lang/task, notimestamps
+        fixed = 1 + 4 + 1  # <|startofprev|>, sot/language/task/notimestamps, margin
+        p_len = n_tokens(prompt)
         want = int(TOKENS_PER_S * min(seconds, 30.0)) + TOKENS_SLACK
-        return max(1, min(want, 448 - prompt_len - 1))
+        floor = int(TOKENS_PER_S / 2 * min(seconds, 30.0)) + TOKENS_SLACK
+        room = 448 - fixed - p_len - floor
+        if hotwords and n_tokens(hotwords) > room:
+            phrases = hotwords.split(", ")
+            lo, hi = 0, len(phrases)  # the largest k with the first k phrases fitting
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if n_tokens(", ".join(phrases[:mid])) <= room:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            log.debug("hotwords cut to %d of %d phrases to fit Whisper's context", lo, len(phrases))
+            hotwords = ", ".join(phrases[:lo]) or None
+        budget = min(want, 448 - fixed - p_len - n_tokens(hotwords))
+        return hotwords, max(1, budget)
 
     def transcribe(
         self,
@@ -448,7 +524,8 @@ class WhisperASR:
         Args:
             audio: 16 kHz mono, shape ``(n,)``, ``int16`` or ``float32`` in [-1, 1].
                 Whisper sees 30 s at a time; longer audio is decoded window by window.
-            hotwords: phrases to bias recognition towards (see :func:`format_hotwords`).
+            hotwords: phrases to bias recognition towards (see :func:`format_hotwords`);
+                a list too long for Whisper's context loses its trailing phrases.
             initial_prompt: text said just before this audio (context). Whisper tends to
                 *skip* words of the prompt that are also spoken in the audio, so pass only
                 text that is not in ``audio``.
@@ -457,7 +534,9 @@ class WhisperASR:
 
         Returns:
             :class:`Transcript`; ``text == ""`` for silence, noise and dropped
-            hallucinations. ``decode_ms`` times the whole lazy segment generator.
+            hallucinations. ``decode_ms`` times the whole lazy segment generator (both
+            decodes when a hotword-biased decode gave nothing usable although VAD heard
+            speech, and was repeated without hotwords).
 
         Raises:
             TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
@@ -467,8 +546,7 @@ class WhisperASR:
         lang = self.language or ""
         if len(x) == 0 or loudest_frame_dbfs(x) < self.guard.silence_dbfs:
             return Transcript("", [], lang or "en", seconds, 0.0)
-        hw = format_hotwords(hotwords)
-        budget = self._token_budget(seconds, hw, initial_prompt)
+        hw, budget = self._fit_prompt(seconds, format_hotwords(hotwords), initial_prompt)
         with self._lock:
             t0 = time.perf_counter()
             segments, info = self._model.transcribe(
@@ -486,15 +564,25 @@ class WhisperASR:
                 no_speech_threshold=0.6,
                 max_new_tokens=budget,
             )
-            kept, dropped = [], []
-            for seg in segments:  # the generator decodes lazily: iterate inside the timer
-                why = self.guard.reason(seg, hw)
-                if why is None:
-                    kept.append(seg)
-                else:
-                    log.debug("dropped ASR segment %r (%s)", seg.text, why)
-                    dropped.append(seg.text.strip())
+            segs = list(segments)  # the generator decodes lazily: iterate inside the timer
             decode_ms = (time.perf_counter() - t0) * 1000.0
+        repeats = Counter((seg.seek, normalize_text(seg.text)) for seg in segs)
+        kept, dropped = [], []
+        for seg in segs:
+            why = self.guard.reason(seg, hw, repeated=repeats[(seg.seek, normalize_text(seg.text))] > 1)
+            if why is None:
+                kept.append(seg)
+            else:
+                log.debug("dropped ASR segment %r (%s)", seg.text, why)
+                dropped.append(seg.text.strip())
+        if hw and not kept and float(getattr(info, "duration_after_vad", seconds)) >= HOTWORD_RETRY_MIN_SPEECH_S:
+            # Measured: with some hotword lists Whisper base emits nothing (or only
+            # hallucinations) for clear speech — e.g. jfk.flac with 112 single-word
+            # phrases. VAD heard speech, so decode once more without the bias.
+            log.debug("nothing usable with hotwords; decoding again without them")
+            retry = self.transcribe(x, None, initial_prompt, word_timestamps=word_timestamps)
+            return Transcript(retry.text, retry.words, retry.language, seconds,
+                              decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped)
         words = [
             Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
             for seg in kept
@@ -538,6 +626,11 @@ class StreamingTranscriber:
         max_buffer_s: trim the audio buffer when it grows beyond this, seconds.
         keep_s: audio to keep before the end of the buffer when trimming, seconds.
         prompt_chars: how much trimmed committed text to pass as the prompt.
+        skip_silent_final: at :meth:`finish`, reuse the last hypothesis instead of decoding
+            again when the audio since the last decode holds no speech (Silero VAD) and
+            that decode heard ≥ ``FINAL_MARGIN_S`` past its last word. The endpoint comes
+            after ~0.7 s of silence, which the worker has usually decoded already, so this
+            removes a whole decode (0.3–2 s) from the endpoint-to-reply latency.
 
     Threading: :meth:`add` may be called from the audio thread while another thread (the
     caller's worker) runs :meth:`maybe_partial`; no thread is started here.
@@ -547,6 +640,7 @@ class StreamingTranscriber:
         decodes: decodes run for the current utterance.
         decode_ms_total: their summed wall time, ms.
         trims: buffer trims in the current utterance.
+        final_decode_skipped: whether the last :meth:`finish` reused the last hypothesis.
     """
 
     def __init__(
@@ -558,6 +652,7 @@ class StreamingTranscriber:
         max_buffer_s: float = 15.0,
         keep_s: float = 4.0,
         prompt_chars: int = 200,
+        skip_silent_final: bool = True,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be > 0")
@@ -569,6 +664,8 @@ class StreamingTranscriber:
         self.max_buffer_s = float(max_buffer_s)
         self.keep_s = float(keep_s)
         self.prompt_chars = int(prompt_chars)
+        self.skip_silent_final = bool(skip_silent_final)
+        self.final_decode_skipped = False
         self._in_lock = threading.Lock()  # guards _pending and _total
         self._decode_lock = threading.RLock()
         self.reset()
@@ -688,6 +785,23 @@ class StreamingTranscriber:
                 return cand[n:]
         return cand
 
+    def _tail_is_silent(self) -> bool:
+        """True if the audio added since the last decode holds no speech (Silero VAD, the
+        model shipped in faster-whisper, max probability < 0.5) and that decode saw at
+        least ``FINAL_MARGIN_S`` after the last word it heard, so the word was not cut."""
+        decoded_end_s = self._decoded_upto / SAMPLE_RATE
+        words = self._committed + self._hyp
+        if words and decoded_end_s - words[-1].end_s < FINAL_MARGIN_S:
+            return False
+        with self._in_lock:
+            tail = np.concatenate(self._pending) if self._pending else np.zeros(0, np.float32)
+        if len(tail) == 0:
+            return True
+        from faster_whisper.vad import get_vad_model
+
+        padded = np.pad(tail, (0, -len(tail) % 512))
+        return float(np.max(get_vad_model()(padded))) < 0.5
+
     def _trim(self) -> None:
         """Trim the audio buffer at a committed word end if it is longer than max_buffer_s."""
         end_s = self._total / SAMPLE_RATE
@@ -711,10 +825,13 @@ class StreamingTranscriber:
         self._n_trimmed = i + 1
         self.trims += 1
 
-    def maybe_partial(self) -> Optional[tuple[str, str]]:
-        """Re-decode if at least ``interval_s`` of new audio arrived since the last decode.
+    def maybe_partial(self, force: bool = False) -> Optional[tuple[str, str]]:
+        """Re-decode if at least ``interval_s`` of new audio arrived since the last decode
+        (or, with ``force``, any new audio at all).
 
-        Call it from your own worker thread (it blocks for one decode, ~0.3–1 s).
+        Call it from your own worker thread (it blocks for one decode, ~0.3–1 s). The
+        pipeline forces one when trailing silence begins, so that :meth:`finish` at the
+        endpoint finds nothing new to decode (a speculative final decode).
 
         Returns:
             ``None`` when not enough new audio arrived (nothing was decoded), else
@@ -725,7 +842,7 @@ class StreamingTranscriber:
         with self._decode_lock:
             with self._in_lock:
                 new = self._total - self._decoded_upto
-            if self._finished or new < self.interval_s * SAMPLE_RATE:
+            if self._finished or new <= 0 or (not force and new < self.interval_s * SAMPLE_RATE):
                 return None
             self._take_pending()
             hyp, _ = self._decode()
@@ -744,14 +861,20 @@ class StreamingTranscriber:
         Returns:
             :class:`Transcript` of committed words + the final tail; ``words`` carry
             stream times, ``audio_seconds`` is all audio added, ``decode_ms`` the final
-            decode only (0 when no audio arrived since the last decode, whose hypothesis
-            is then used). The next :meth:`add` starts a new utterance.
+            decode only (0 when the last hypothesis was reused: no audio since the last
+            decode, or only non-speech, see ``skip_silent_final``). The next :meth:`add`
+            starts a new utterance.
         """
         with self._decode_lock:
             with self._in_lock:
                 new = self._total - self._decoded_upto
             decode_ms = 0.0
-            if new > 0 or (self.decodes == 0 and self._total > 0):
+            self.final_decode_skipped = False
+            if self.decodes and new > 0 and self.skip_silent_final and self._tail_is_silent():
+                self._take_pending()
+                tail = self._hyp
+                self.final_decode_skipped = True
+            elif new > 0 or (self.decodes == 0 and self._total > 0):
                 self._take_pending()
                 tail, decode_ms = self._decode()
             else:

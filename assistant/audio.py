@@ -1076,3 +1076,28 @@ class BufferSink:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class NullSink:
+    """An :class:`AudioSink` that discards audio: used when no output device exists, so the
+    assistant still answers (as text, in the UI and the CLI) instead of failing."""
+
+    sample_rate: Optional[int] = None
+    is_playing = False
+
+    def start(self, sample_rate: int) -> None:
+        """Accept an utterance at ``sample_rate`` Hz (ignored)."""
+        self.sample_rate = int(sample_rate)
+
+    def write(self, samples: np.ndarray) -> None:
+        """Discard int16 samples."""
+
+    def drain(self, timeout: Optional[float] = None) -> bool:
+        """Nothing to wait for; returns True."""
+        return True
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -286,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list shipped models")
     m.add_argument("--verify", action="store_true", help="verify checksums (joins Whisper base into the cache)")
     m.set_defaults(func=cmd_models)
+    __import__("assistant.skill_cli", fromlist=["register"]).register(sub)  # assistant skill ... (skills issue)
     return p
 
 

@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 DIDNT_CATCH = "Sorry, I didn't catch that."
 ONE_MOMENT = "One moment."
+#: Trailing silence (ms) after which the final decode starts speculatively, before the
+#: endpoint (``vad.end_silence_ms``) fires; if speech resumes the result is just a partial.
+SPECULATE_AFTER_MS = 150
+SPECULATE = object()  # queue marker: decode now, the utterance may be over
 
 
 @dataclass
@@ -158,15 +162,25 @@ class Assistant:
         from assistant.vad import SileroVAD
 
         s = self.settings
+        if nlu:  # fail fast, before seconds of model loading, if Rasa cannot run at all
+            from assistant.nlu.sidecar import find_rasa_python
+
+            find_rasa_python(s.nlu.python)
         self._progress("speech recognition", 0.1, f"Loading Whisper '{s.asr.model}'")
         self.asr = WhisperASR(s.asr.model, compute_type=s.asr.compute_type, beam_size=s.asr.beam_size,
                               language=s.asr.language)
         self._progress("voice", 0.3, f"Loading Piper voice '{s.tts.voice}'")
         self.tts = PiperTTS(s.tts.voice, speed=s.tts.speed, volume=s.tts.volume)
         if self._sink is None:
-            from assistant.audio import AudioPlayer
+            from assistant.audio import AudioPlayer, NullSink
+            from assistant.errors import DeviceError
 
-            self._sink = AudioPlayer(s.audio.output_device)
+            try:
+                self._sink = AudioPlayer(s.audio.output_device)
+            except DeviceError as exc:  # keep answering in text
+                self._sink = NullSink()
+                self.bus.publish(Notice(stage="audio", level="warning",
+                                        message=f"{exc.message} Replies are shown as text only.", hint=exc.hint))
         self.speaker = Speaker(self.tts, self._sink, bus=self.bus)
         self._progress("wake word", 0.4, "Loading wake word and VAD")
         self.vad = SileroVAD()
@@ -453,6 +467,12 @@ class Assistant:
                                                  audio_seconds=getattr(final, "audio_seconds", 0.0),
                                                  decode_ms=decode_ms))
                 return final.text
+            if item is SPECULATE:
+                partial = streamer.maybe_partial(force=True)
+                if partial is not None and s.partials:
+                    committed, pending = partial
+                    self.bus.publish(PartialTranscript(interaction=interaction, committed=committed, pending=pending))
+                continue
             if item is not ...:
                 streamer.add(item)
                 # take everything already queued before decoding again
@@ -461,7 +481,7 @@ class Assistant:
                         nxt = audio_q.get_nowait()
                     except queue.Empty:
                         break
-                    if nxt is None or nxt is False:
+                    if nxt is None or nxt is False or nxt is SPECULATE:
                         audio_q.queue.appendleft(nxt)  # type: ignore[attr-defined]
                         break
                     streamer.add(nxt)
@@ -500,6 +520,8 @@ class Assistant:
             self._listen_request = "push_to_talk"
         audio_q: queue.Queue | None = None
         listening_interaction = listening_trigger = ""
+        held: list[np.ndarray] = []
+        speculating = False
         last_level = 0.0
         for block in source.blocks():
             if stop_event.is_set():
@@ -531,6 +553,7 @@ class Assistant:
                     self.bus.publish(WakeWordDetected(interaction=listening_interaction, model=wake_event.model,
                                                       score=float(wake_event.score), audio_time=float(wake_event.audio_time)))
                 endpointer.reset()
+                held, speculating = [], False
                 audio_q = queue.Queue()
                 self._set_state(State.LISTENING)
                 self._turn_audio = audio_q
@@ -566,7 +589,19 @@ class Assistant:
                         break
                 else:
                     if speech_before and audio_q is not None:
-                        audio_q.put(block)
+                        if endpointer.silence_ms >= SPECULATE_AFTER_MS:
+                            # Trailing silence: hold it back and let the worker decode what
+                            # was said now, so the final transcript is ready at the endpoint.
+                            held.append(block)
+                            if not speculating:
+                                audio_q.put(SPECULATE)
+                                speculating = True
+                        else:
+                            for b in held:  # speech resumed: the held audio belongs to it
+                                audio_q.put(b)
+                            held.clear()
+                            speculating = False
+                            audio_q.put(block)
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
                 break
         else:

@@ -115,7 +115,8 @@ def stream_latency(asr, audio, interval_s: float):
 
     Returns:
         (committed-word latencies in s, words committed before the endpoint, the final
-        Transcript, decodes run, endpoint-to-final-transcript latency in s).
+        Transcript, decodes run, endpoint-to-final-transcript latency in s, whether
+        finish() reused the last hypothesis).
     """
     import numpy as np
 
@@ -142,7 +143,7 @@ def stream_latency(asr, audio, interval_s: float):
     t0 = time.perf_counter()
     final = st.finish()
     final_latency = max(clock, t_end) + (time.perf_counter() - t0) - t_end
-    return lat, n_committed, final, st.decodes, final_latency
+    return lat, n_committed, final, st.decodes, final_latency, st.final_decode_skipped
 
 
 def child(model: str, runs: int, interval_s: float) -> dict:
@@ -164,18 +165,20 @@ def child(model: str, runs: int, interval_s: float) -> dict:
     rss_loaded = mem.now()
     asr.transcribe(audio)  # warm-up
     out: dict = {"model": model, "resolve_s": resolve_s, "load_s": load_s, "threads": asr.cpu_threads}
-    for wt in (True, False):
-        times, text = [], ""
-        for _ in range(runs):
+    times: dict = {True: [], False: []}
+    texts: dict = {}
+    for _ in range(runs):  # interleaved, so load changes hit both variants alike
+        for wt in (True, False):
             t = asr.transcribe(audio, word_timestamps=wt)
-            times.append(t.decode_ms)
-            text = t.text
+            times[wt].append(t.decode_ms)
+            texts[wt] = t.text
+    for wt in (True, False):
         key = "wt" if wt else "nowt"
-        out[f"decode_ms_{key}"] = statistics.median(times)
-        out[f"decode_ms_{key}_all"] = times
-        out[f"rtf_{key}"] = statistics.median(times) / 1000 / t.audio_seconds
-        out[f"wer_{key}"] = wer(JFK_REF, text)
-    lat, n_committed, final, decodes, final_latency = stream_latency(asr, audio, interval_s)
+        out[f"decode_ms_{key}"] = statistics.median(times[wt])
+        out[f"decode_ms_{key}_all"] = times[wt]
+        out[f"rtf_{key}"] = statistics.median(times[wt]) / 1000 / t.audio_seconds
+        out[f"wer_{key}"] = wer(JFK_REF, texts[wt])
+    lat, n_committed, final, decodes, final_latency, skipped = stream_latency(asr, audio, interval_s)
     out.update(
         stream_latency_median_s=statistics.median(lat) if lat else None,
         stream_latency_max_s=max(lat) if lat else None,
@@ -184,6 +187,7 @@ def child(model: str, runs: int, interval_s: float) -> dict:
         stream_decodes=decodes,
         stream_final_decode_ms=final.decode_ms,
         stream_final_latency_ms=final_latency * 1000,
+        stream_final_decode_skipped=skipped,
         stream_final_wer=wer(JFK_REF, final.text),
         stream_final_text=final.text,
     )
@@ -264,10 +268,12 @@ def main() -> int:
             r["stream_latency_median_s"], r["stream_latency_max_s"], r["stream_final_latency_ms"],
             r["stream_final_wer"], r["rss_loaded_mb"], r["rss_peak_mb"]))
     for r in results:
+        fin = "skipped (silent tail)" if r["stream_final_decode_skipped"] else f"{r['stream_final_decode_ms']:.0f} ms"
         print(f"  {r['model']}: decode ms with word timestamps {[round(x) for x in r['decode_ms_wt_all']]}, "
               f"without {[round(x) for x in r['decode_ms_nowt_all']]}; streaming: {r['stream_decodes']} decodes, "
               f"{r['stream_words_committed_before_end']}/{r['stream_words_total']} words committed before the "
-              f"endpoint; RSS after imports {r['rss_imports_mb']:.0f} MB, ru_maxrss {r['ru_maxrss_mb']:.0f} MB")
+              f"endpoint, final decode {fin}; "
+              f"RSS after imports {r['rss_imports_mb']:.0f} MB, ru_maxrss {r['ru_maxrss_mb']:.0f} MB")
     if args.hotwords:
         hotword_bench(args.models)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

@@ -221,6 +221,53 @@ def test_streaming_trims_buffer(tiny_asr, jfk):
     assert wer(reference("jfk.flac"), final.text) <= 0.1, final.text
 
 
+def test_streaming_long_recording_trims_at_defaults(tiny_asr):
+    """34.5 s of real talk (longer than Whisper's 30 s window) streams with the default
+    buffer limits: the buffer is trimmed, and the final transcript matches the one-shot
+    transcript of the whole file and ends with the spoken command."""
+    x = read_audio(DATA / "turn_on_the_office_lights_test_clip.wav")
+    st = StreamingTranscriber(tiny_asr, interval_s=3.0)  # fewer decodes: keep the test short
+    partials = stream(st, x)
+    committed = [c for c, _ in partials]
+    assert all(b.startswith(a) for a, b in zip(committed, committed[1:]))
+    final = st.finish()
+    assert st.trims >= 1 and st.buffer_seconds <= 16.0
+    assert normalize_text(final.text).endswith("turn on the office lights")
+    assert wer(tiny_asr.transcribe(x).text, final.text) <= 0.05, final.text
+
+
+def test_streaming_final_reuses_hypothesis_after_silence(tiny_asr, jfk):
+    """At the endpoint the audio since the last decode is the VAD's end silence: finish()
+    reuses the last hypothesis instead of decoding again — but decodes when speech is
+    still undecoded."""
+    st = StreamingTranscriber(tiny_asr, interval_s=0.7)
+    last = jfk[int(7.44 * SAMPLE_RATE) :]  # "ask what you can do for your country."
+    stream(st, np.concatenate([last, np.zeros(int(0.3 * SAMPLE_RATE), np.int16)]))
+    st.add(np.zeros(int(0.4 * SAMPLE_RATE), np.int16))  # not yet decoded, silent
+    expected = " ".join([st.committed_text, " ".join(w.text for w in st.pending_words)]).strip()
+    final = st.finish()
+    assert st.final_decode_skipped and final.decode_ms == 0
+    assert final.text == expected
+    assert wer("ask what you can do for your country", final.text) <= 0.15, final.text
+
+    st.reset()
+    stream(st, jfk[: 4 * SAMPLE_RATE])
+    st.add(jfk[4 * SAMPLE_RATE : int(4.6 * SAMPLE_RATE)])  # speech not decoded yet
+    final = st.finish()
+    assert not st.final_decode_skipped and final.decode_ms > 0
+
+
+def test_streaming_force_decodes_early(tiny_asr, jfk):
+    """maybe_partial(force=True) decodes whatever new audio there is (the pipeline's
+    speculative decode when trailing silence begins); without new audio it does nothing."""
+    st = StreamingTranscriber(tiny_asr, interval_s=5.0)
+    st.add(jfk[: 2 * SAMPLE_RATE])
+    assert st.maybe_partial() is None
+    committed, pending = st.maybe_partial(force=True)
+    assert normalize_text(f"{committed} {pending}").startswith("and so")
+    assert st.maybe_partial(force=True) is None and st.decodes == 1
+
+
 def test_streaming_reset(tiny_asr, jfk):
     st = StreamingTranscriber(tiny_asr, interval_s=0.7)
     stream(st, jfk[: 3 * SAMPLE_RATE])
@@ -293,3 +340,30 @@ def test_input_validation():
     with pytest.raises(ValueError):
         to_float32(np.full(100, 1000.0, np.float32))
     assert to_float32(np.array([-32768, 16384], np.int16)).tolist() == [-1.0, 0.5]
+
+
+def test_huge_hotword_list_still_fits(tiny_asr, jfk):
+    """A skill vocabulary longer than Whisper's 448-token context, with a prompt, does not
+    make faster-whisper raise (the hotwords are cut to fit)."""
+    vocab = [f"item number {i}" for i in range(400)]
+    prompt = reference("negative_reference.wav") * 2
+    t = tiny_asr.transcribe(jfk, hotwords=vocab, initial_prompt=prompt)
+    assert normalize_text(t.text).startswith("and so my fellow americans"), t.text
+
+
+# With these 112 hotwords Whisper base wrote nothing at all for jfk.flac.
+SILENCING_HOTWORDS = (
+    "beige hue, loch, white, flat, reggae, morning, brightness, folk, Firefox, Budapest, Blender, "
+    "Thursday, Monday, espresso, room, Inkscape, Rome, Audacity, Lisbon, jazz, metal, cappuccino, "
+    "radio, Warsaw, Paris, note, Friday, Thunderbird, classical, Dublin, bedroom, alarm, Stockholm, "
+    "rock, attic, living, Tuesday, garden, hip, London, reminder, evening, Wednesday, weather, Oslo, "
+    "GIMP, Saturday, Berlin, shopping, tomorrow, podcast, Helsinki, volume, LibreOffice, timer, matcha, "
+    "Prague, office, hallway, Spotify, hop, Vienna, Sunday, Kdenlive, chai, garage, Athens, macchiato, "
+    "basement, list, kitchen, americano, cortado, latte, news, blues, patio, bathroom, country, tonight, "
+    "YouTube, mocha, balcony, pop, Madrid, calendar"
+).split(", ")
+
+
+def test_speech_lost_to_hotwords_is_decoded_again_without(base_asr, jfk):
+    t = base_asr.transcribe(jfk, hotwords=SILENCING_HOTWORDS)
+    assert wer(reference("jfk.flac"), t.text) == 0.0, t.text

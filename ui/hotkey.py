@@ -3,11 +3,9 @@
 * :class:`PynputHotkey` — X11 (and Windows/macOS): ``pynput``'s keyboard listener (XRecord on
   X11: no root, no grab, the key still reaches the focused application).
 * :class:`PortalHotkey` — Wayland: the xdg-desktop-portal ``org.freedesktop.portal.
-  GlobalShortcuts`` D-Bus interface (KDE Plasma ≥ 5.27, GNOME ≥ 48, Hyprland). The compositor
-  owns the key binding: we *propose* a trigger and the desktop may ask the user to confirm or
-  change it. Implemented with QtDBus: ``CreateSession`` → ``BindShortcuts`` →
-  ``Activated``/``Deactivated`` signals. Where the portal is missing (no session bus, no
-  portal, or a portal without GlobalShortcuts) it reports *not available* with the reason.
+  GlobalShortcuts`` D-Bus interface (KDE Plasma ≥ 5.27, GNOME ≥ 48, Hyprland). It detects
+  the portal for real; registering is a documented stub that reports *not available* (see
+  the class doc for why) and points at ``assistant-gui --listen``.
 * :class:`NoHotkey` — neither works: :attr:`GlobalHotkey.message` tells the user what to do
   instead (the in-window shortcut, the tray menu, or binding a desktop shortcut to
   ``assistant-gui --listen``, which reaches the running app through a local socket).
@@ -21,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import uuid
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -182,27 +179,34 @@ def portal_trigger(chord: str) -> str:
 
 
 class PortalHotkey(GlobalHotkey):
-    """Wayland global hotkey through xdg-desktop-portal GlobalShortcuts (QtDBus).
+    """Wayland global hotkey through xdg-desktop-portal GlobalShortcuts — detection only.
 
-    Checked here: a session bus, a portal at ``org.freedesktop.portal.Desktop`` and its
-    GlobalShortcuts ``version`` property. Without them :attr:`available` is False and
-    :attr:`message` names what is missing. This machine has no Wayland compositor and no
-    portal, so the binding path (``CreateSession``/``BindShortcuts``) is untested here.
+    What is real: the probe (a session bus; ``org.freedesktop.portal.Desktop`` running or
+    D-Bus-activatable; its GlobalShortcuts ``version`` property). What is a documented stub:
+    registering. ``BindShortcuts`` takes an ``a(sa{sv})`` argument, which PySide6's QtDBus
+    cannot marshal from Python (no way to register the struct type; libdbus aborts), and the
+    portal session must belong to the same D-Bus connection, so a ``gdbus`` helper cannot do
+    it either. So :meth:`register` always reports *not available*, saying whether a portal was
+    found, and names the fallback that works on every Wayland desktop: a desktop keyboard
+    shortcut running ``assistant-gui --listen`` (delivered to the running app through a local
+    socket). A real binding needs a pure-Python D-Bus client (jeepney/dbus-fast) behind this
+    same interface.
     """
 
     backend = "portal"
     SERVICE = "org.freedesktop.portal.Desktop"
     PATH = "/org/freedesktop/portal/desktop"
     IFACE = "org.freedesktop.portal.GlobalShortcuts"
-    SHORTCUT_ID = "listen"
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.session_handle = ""
         self.version = 0
-        self.available, reason = self._probe()
-        if not self.available:
-            self.message = f"Global hotkey not available: {reason} {FALLBACK_HINT}"
+        self.portal_found, reason = self._probe()
+        self.available = False
+        if self.portal_found:
+            reason = (f"the desktop portal offers GlobalShortcuts (version {self.version}), but this build cannot "
+                      "register shortcuts through it yet.")
+        self.message = f"Global hotkey not available on Wayland: {reason} {FALLBACK_HINT}"
 
     def _probe(self) -> tuple[bool, str]:
         try:
@@ -211,110 +215,32 @@ class PortalHotkey(GlobalHotkey):
             return False, f"QtDBus is missing ({exc})."
         bus = QDBusConnection.sessionBus()
         if not bus.isConnected():
-            return False, "this Wayland session has no D-Bus session bus, so the desktop portal cannot be reached."
-        reply = bus.interface().isServiceRegistered(self.SERVICE)
-        registered = bool(reply.value()) if hasattr(reply, "value") else bool(reply)
-        if not registered:
-            # The portal is D-Bus activatable on most desktops: try to start it.
-            try:
-                bus.interface().startService(self.SERVICE)
-                reply = bus.interface().isServiceRegistered(self.SERVICE)
-                registered = bool(reply.value()) if hasattr(reply, "value") else bool(reply)
-            except Exception:  # noqa: BLE001
-                registered = False
+            return False, "there is no D-Bus session bus, so the desktop portal cannot be reached."
+        iface = bus.interface()
+        registered = bool(iface.isServiceRegistered(self.SERVICE).value())
+        if not registered and self.SERVICE in (iface.activatableServiceNames().value() or []):
+            iface.startService(self.SERVICE)
+            registered = bool(iface.isServiceRegistered(self.SERVICE).value())
         if not registered:
             return False, ("no xdg-desktop-portal is running on the session bus (install xdg-desktop-portal and "
                            "your desktop's backend, e.g. xdg-desktop-portal-kde or -gnome).")
         props = QDBusInterface(self.SERVICE, self.PATH, "org.freedesktop.DBus.Properties", bus)
-        msg = props.call("Get", self.IFACE, "version")
-        args = msg.arguments() if hasattr(msg, "arguments") else []
+        reply = props.call("Get", self.IFACE, "version")
+        args = reply.arguments()
         if not args:
-            return False, ("the desktop portal has no GlobalShortcuts interface (it needs KDE Plasma 5.27+, "
-                           "GNOME 48+ or Hyprland's portal).")
+            return False, ("the desktop portal has no GlobalShortcuts interface (KDE Plasma 5.27+, GNOME 48+ and "
+                           "Hyprland have one).")
         try:
-            self.version = int(getattr(args[0], "variant", lambda: args[0])())
-        except Exception:  # noqa: BLE001
+            value = args[0]
+            self.version = int(value.variant() if hasattr(value, "variant") else value)
+        except (TypeError, ValueError):
             self.version = 1
         return True, ""
 
     def register(self, chord: str) -> bool:
         self.chord = chord
-        if not self.available:
-            self.status_changed.emit(self.message)
-            return False
-        try:
-            return self._bind(chord)
-        except Exception as exc:  # noqa: BLE001 - any D-Bus marshalling/portal error
-            log.exception("portal BindShortcuts failed")
-            self._set_message(f"The desktop portal refused the global hotkey ({_first(exc)}). {FALLBACK_HINT}")
-            return False
-
-    def _request_path(self, bus: Any, token: str) -> str:
-        sender = bus.baseService().lstrip(":").replace(".", "_")
-        return f"/org/freedesktop/portal/desktop/request/{sender}/{token}"
-
-    def _bind(self, chord: str) -> bool:
-        from PySide6.QtDBus import QDBusConnection, QDBusInterface, QDBusObjectPath
-
-        bus = QDBusConnection.sessionBus()
-        iface = QDBusInterface(self.SERVICE, self.PATH, self.IFACE, bus)
-        token = f"assistant_{uuid.uuid4().hex[:8]}"
-        session_token = f"assistant_session_{uuid.uuid4().hex[:8]}"
-        bus.connect(self.SERVICE, self._request_path(bus, token), "org.freedesktop.portal.Request", "Response",
-                    self, "_on_session_response(uint,QVariantMap)")
-        bus.connect(self.SERVICE, self.PATH, self.IFACE, "Activated", self,
-                    "_on_activated(QDBusObjectPath,QString,qulonglong,QVariantMap)")
-        bus.connect(self.SERVICE, self.PATH, self.IFACE, "Deactivated", self,
-                    "_on_deactivated(QDBusObjectPath,QString,qulonglong,QVariantMap)")
-        iface.call("CreateSession", {"handle_token": token, "session_handle_token": session_token})
-        self._pending_chord = chord
-        self._set_message("Asking the desktop portal for the global hotkey…")
-        self._QDBusObjectPath = QDBusObjectPath
-        return True
-
-    @Slot(int, dict)
-    def _on_session_response(self, response: int, results: dict) -> None:
-        if response != 0:
-            self._set_message(f"The desktop refused a global-shortcuts session (response {response}). {FALLBACK_HINT}")
-            return
-        from PySide6.QtDBus import QDBusConnection, QDBusInterface
-
-        self.session_handle = str(results.get("session_handle", ""))
-        bus = QDBusConnection.sessionBus()
-        iface = QDBusInterface(self.SERVICE, self.PATH, self.IFACE, bus)
-        shortcuts = [(self.SHORTCUT_ID, {"description": "Offline Assistant: listen now",
-                                         "preferred_trigger": portal_trigger(self._pending_chord)})]
-        iface.call("BindShortcuts", self._QDBusObjectPath(self.session_handle), shortcuts, "",
-                   {"handle_token": f"assistant_bind_{uuid.uuid4().hex[:8]}"})
-        self.active = True
-        from ui.widgets import chord_label
-
-        self._set_message(f"Global hotkey requested from the desktop portal ({chord_label(self._pending_chord)}); "
-                          "your desktop may ask you to confirm it.")
-
-    @Slot()
-    def _on_activated(self, *args: Any) -> None:
-        if len(args) > 1 and args[1] != self.SHORTCUT_ID:
-            return
-        self.activated.emit()
-
-    @Slot()
-    def _on_deactivated(self, *args: Any) -> None:
-        if len(args) > 1 and args[1] != self.SHORTCUT_ID:
-            return
-        self.released.emit()
-
-    def unregister(self) -> None:
-        if self.session_handle:
-            try:
-                from PySide6.QtDBus import QDBusConnection, QDBusInterface
-
-                QDBusInterface(self.SERVICE, self.session_handle, "org.freedesktop.portal.Session",
-                               QDBusConnection.sessionBus()).call("Close")
-            except Exception:  # noqa: BLE001
-                log.exception("closing the portal session failed")
-            self.session_handle = ""
-        self.active = False
+        self.status_changed.emit(self.message)
+        return False
 
 
 def _first(exc: BaseException) -> str:

@@ -55,3 +55,12 @@ def state_icon(state: str, high_contrast: bool = False) -> QIcon:
     extra = _SLASH if state in ("muted", "error") else ""
     svg = _STATE_SVG.format(color=color, ring=ring, ring_op=ring_op, extra=extra).encode()
     return _render(svg)
+
+
+@lru_cache(maxsize=None)
+def stop_icon() -> QIcon:
+    """A stop sign: white square on a red disc (the Stop button)."""
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
+           '<circle cx="32" cy="32" r="30" fill="#c0392b"/><rect x="20" y="20" width="24" height="24" rx="3" '
+           'fill="#ffffff"/></svg>')
+    return _render(svg.encode())

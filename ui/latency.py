@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.events import FinalTranscript, InteractionStarted, Reply, SpeechEnded
+from assistant.events import FinalTranscript, IntentRecognized, InteractionStarted, SpeechEnded, State, StateChanged
 from ui.a11y import acc
 from ui.theme import is_high_contrast
 
@@ -47,7 +47,28 @@ def stage_rows(trace: Any) -> list[tuple[str, float, float]]:
     if end is not None:
         t = (end.t - trace.t0) * 1000
         spans["endpoint"] = (t, t)
+    if "nlu" not in spans:
+        # typed requests have no final transcript: NLU starts when the pipeline starts
+        # understanding (or at the start of the interaction)
+        intent = trace.first(IntentRecognized)
+        start = next((e for e in trace.events if isinstance(e, StateChanged) and e.state == State.UNDERSTANDING),
+                     None) or trace.first(InteractionStarted)
+        if intent is not None and start is not None and intent.t >= start.t:
+            spans["nlu"] = ((start.t - trace.t0) * 1000, (intent.t - trace.t0) * 1000)
     return [(name, *spans[name]) for name in STAGE_ORDER if name in spans]
+
+
+def chrome_trace(trace: Any) -> dict:
+    """The engine's Chrome trace-event JSON of one trace, plus the bars the timeline adds
+    (the endpoint instant, the NLU bar of typed requests)."""
+    data = trace.to_chrome()
+    have = {e.get("name") for e in data["traceEvents"] if e.get("ph") == "X"}
+    pid = next((e.get("pid", 1) for e in data["traceEvents"]), 1)
+    for name, s, e in stage_rows(trace):
+        if name not in have:
+            data["traceEvents"].append({"name": name, "cat": "stage", "ph": "X", "pid": pid, "tid": 1,
+                                        "ts": round(s * 1000, 1), "dur": round(max(e - s, 0) * 1000, 1)})
+    return data
 
 
 def trace_request(trace: Any) -> str:
@@ -55,8 +76,6 @@ def trace_request(trace: Any) -> str:
     final = trace.first(FinalTranscript)
     if final is not None and final.text:
         return final.text
-    from assistant.events import IntentRecognized
-
     intent = trace.first(IntentRecognized)
     return intent.text if intent is not None else ""
 
@@ -78,12 +97,12 @@ def chrome_json(traces: Iterable[Any]) -> dict:
     if not traces:
         return {"traceEvents": [], "displayTimeUnit": "ms"}
     if len(traces) == 1:
-        return traces[0].to_chrome()
+        return chrome_trace(traces[0])
     t_first = min(t.t0 for t in traces)
     events: list[dict] = []
     for pid, trace in enumerate(traces, start=1):
         offset = (trace.t0 - t_first) * 1e6
-        for ev in trace.to_chrome()["traceEvents"]:
+        for ev in chrome_trace(trace)["traceEvents"]:
             ev = dict(ev, pid=pid)
             if ev.get("ph") == "M" and ev.get("name") == "process_name":
                 ev["args"] = {"name": f"{trace_trigger(trace) or 'interaction'} {trace.interaction}"}

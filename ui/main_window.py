@@ -45,7 +45,7 @@ from assistant.events import (
 )
 from ui.a11y import acc
 from ui.controller import EngineController
-from ui.icons import app_icon, state_icon
+from ui.icons import app_icon, state_icon, stop_icon
 from ui.theme import apply_theme
 from ui.widgets import (
     ConversationView,
@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         self.talk_button.setIcon(state_icon("listening"))
         self.talk_button.clicked.connect(lambda: self.controller.listen_now("button"))
         self.stop_button = acc(QPushButton("&Stop"), "Stop", "Stop speaking and cancel the current request (Escape).")
-        self.stop_button.setIcon(state_icon("muted"))
+        self.stop_button.setIcon(stop_icon())
         self.stop_button.clicked.connect(lambda: self.controller.stop_speaking("button"))
         top = QHBoxLayout()
         top.addWidget(self.state_indicator)
@@ -392,6 +392,7 @@ class MainWindow(QMainWindow):
         self.contrast_action.blockSignals(False)
         if self.tray is not None:
             self.tray.set_state(self.tray.state)
+        self.notices.restyle()
         self.conversation.scheduleDelayedItemsLayout()
         self.update()
 

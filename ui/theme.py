@@ -92,7 +92,14 @@ def _focus_stylesheet(high_contrast: bool) -> str:
     # yellow in high contrast); only item views get a thicker frame so a focused list or
     # table is obvious too (WCAG 2.4.7 focus visible).
     color = "#ffff00" if high_contrast else "#2a6fdb"
-    return f"QAbstractItemView:focus {{ border: 2px solid {color}; }}"
+    css = f"QAbstractItemView:focus {{ border: 2px solid {color}; }}"
+    if high_contrast:  # every input gets a visible white frame, the focused one a thick yellow one
+        css = ("QLineEdit, QComboBox, QAbstractSpinBox, QAbstractItemView, QProgressBar "
+               "{ border: 1px solid #ffffff; padding: 2px; }\n"
+               "QProgressBar::chunk { background: #ffff00; }\n"
+               "QLineEdit:focus, QComboBox:focus, QAbstractSpinBox:focus, QAbstractItemView:focus "
+               "{ border: 3px solid #ffff00; }\n")
+    return css
 
 
 def apply_theme(app: QApplication, *, high_contrast: bool = False, font_scale: float = 1.0) -> None:

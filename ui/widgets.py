@@ -325,12 +325,6 @@ class NoticeBox(QFrame):
         self.setObjectName(f"notice-{level}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAutoFillBackground(True)
-        pal = self.palette()
-        if not is_high_contrast():
-            bg = {"error": "#fde8e8", "warning": "#fff4d6"}.get(level, "#e7f0fd")
-            pal.setColor(QPalette.ColorRole.Window, QColor(bg))
-            pal.setColor(QPalette.ColorRole.WindowText, QColor("#1b1d21"))
-        self.setPalette(pal)
         title = {"error": "Problem", "warning": "Warning"}.get(level, "Note")
         self.label = QLabel(f"<b>{title}:</b> {_esc(message)}" + (f"<br>{_esc(hint)}" if hint else ""))
         self.label.setWordWrap(True)
@@ -347,6 +341,20 @@ class NoticeBox(QFrame):
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.close_button = close
         acc(self, f"{title}: {message}", hint or message, tooltip=False)
+        self.restyle()
+
+    def restyle(self) -> None:
+        """Colours for the current palette (called again when the theme changes)."""
+        from PySide6.QtWidgets import QApplication
+
+        pal = QPalette(QApplication.palette())
+        self.setFrameShape(QFrame.Shape.Box if is_high_contrast() else QFrame.Shape.StyledPanel)
+        if not is_high_contrast():
+            bg = {"error": "#fde8e8", "warning": "#fff4d6"}.get(self.level, "#e7f0fd")
+            pal.setColor(QPalette.ColorRole.Window, QColor(bg))
+            pal.setColor(QPalette.ColorRole.WindowText, QColor("#1b1d21"))
+        self.setPalette(pal)
+        self.label.setPalette(pal)
 
     def text(self) -> str:
         """Message and hint as plain text."""
@@ -408,6 +416,11 @@ class NoticeArea(QWidget):
     def texts(self) -> list[str]:
         """Visible notices as text."""
         return [b.text() for b in self.boxes()]
+
+    def restyle(self) -> None:
+        """Re-colour the notices after a theme change."""
+        for b in self.boxes():
+            b.restyle()
 
     def clear(self) -> None:
         """Remove every notice."""
@@ -547,7 +560,7 @@ class ProgressPanel(QWidget):
         self.label = QLabel("Starting…")
         self.label.setWordWrap(True)
         self.bar = QProgressBar()
-        self.bar.setRange(0, 100)
+        self.bar.setRange(0, 0)  # busy until the first Progress event
         self.bar.setTextVisible(True)
         acc(self.bar, "Start-up progress", "How far loading the models and the language engine has got.")
         acc(self.label, "Start-up status", "What the assistant is loading now.")

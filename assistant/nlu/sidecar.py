@@ -432,6 +432,11 @@ class RasaSidecar:
             (at most 3 times in 10 minutes); :meth:`message` restarts it anyway.
         on_action_error: passed to :class:`ActionServer` as ``on_error``.
 
+    Nothing is started or checked in the constructor; errors come from
+    :meth:`ensure_trained` and :meth:`start` (:class:`~assistant.errors.NLUError`).
+    Rasa's training cache (reused component outputs, at most 300 MB) lives in
+    ``<cache>/rasa/training-cache``, not in ``~/.rasa``.
+
     Attributes:
         python: Rasa's interpreter (after :meth:`ensure_trained`).
         workdir: the ``<hash>`` folder of this project (after :meth:`ensure_trained`).
@@ -591,7 +596,7 @@ class RasaSidecar:
         cmd = [str(python), str(_boot_script(self._root)), "train", "--config", "config.yml", "--domain", "domain.yml",
                "--data", "data", "--out", str(tmp_out), "--fixed-model-name", _MODEL_NAME]
         env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_PREIMPORT=self._preimports(),
-                         RASA_CACHE_DIRECTORY=str(self._root / "training-cache"))
+                         RASA_CACHE_DIRECTORY=str(self._root / "training-cache"), RASA_MAX_CACHE_SIZE="300")
         self._progress("nlu-train", 0.0, "Training the language model…")
         t0 = time.monotonic()
         with log_path.open("w", encoding="utf-8") as logf:

@@ -595,7 +595,8 @@ def namespace(skill_id: str | None, data: SkillData, actions: Iterable[str] = ()
         else:
             entry["synonym"] = item["synonym"]
             entry["examples"] = example_block(item["examples"])
-        entry.update({k: plain(v) for k, v in item.items() if k not in (kind, "examples")})
+        # "hotwords: false" is ours (keep the entity out of the ASR vocabulary), not Rasa's
+        entry.update({k: plain(v) for k, v in item.items() if k not in (kind, "examples", "hotwords")})
         nlu.append(entry)
     names: set[tuple[str, str]] = set()
     names |= {("intent", n.intent(i)) for i in data.intents if i not in RASA_INTENTS}

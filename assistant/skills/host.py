@@ -122,16 +122,90 @@ class SkillHost:
         Returns:
             The actions, for the sidecar's in-process action server.
         """
-        out = []
+        from assistant.skills.dialogue import core_actions
+
+        out: list = []
+        new = []
         for skill in skills:
+            if skill.id not in self._skills:
+                new.append(skill)
             self._skills[skill.id] = skill
             out.extend(skill.build_actions(self))
+        out.extend(core_actions(self))
+        for skill in new:
+            self._run_hooks(skill, skill._on_load, "on_load")
         return out
+
+    def skills(self) -> list["Skill"]:
+        """The skills bound to this host by :meth:`actions`, in load order."""
+        return list(self._skills.values())
+
+    def skill(self, skill_id: str) -> "Skill | None":
+        """The bound skill with this id, or None."""
+        return self._skills.get(skill_id)
+
+    def _run_hooks(self, skill: "Skill", hooks: list, what: str, *args: Any) -> None:
+        from assistant.skills.sdk import SkillContext
+
+        for fn in hooks:
+            try:
+                fn(SkillContext(skill, self), *args)
+            except Exception as exc:  # a broken skill must not stop the app
+                log.exception("%s hook of skill %r failed", what, skill.id)
+                self.bus.publish(Notice(stage="skills", level="error",
+                                        message=f"Skill '{skill.id}' failed in its {what} hook: {exc}",
+                                        hint="Check the skill's logs or disable it in Settings → Skills."))
 
     # ------------------------------------------------------------------ settings
     def update_settings(self, settings: SkillsSettings) -> None:
-        """Use new user settings from now on (the next action sees them)."""
+        """Use new user settings from now on (the next action sees them); skills whose
+        effective settings changed get their ``@skill.on_settings_changed`` callbacks."""
+        before = {sid: self.settings_for(s) for sid, s in self._skills.items()}
         self._settings = settings
+        for sid, skill in self._skills.items():
+            after = self.settings_for(skill)
+            changed = {k: v for k, v in after.items() if before[sid].get(k) != v}
+            if changed:
+                self._run_hooks(skill, skill._on_settings, "on_settings_changed", changed)
+
+    def set_setting(self, skill: "Skill", key: str, value: Any, *, save: bool = True) -> Any:
+        """Set one setting of ``skill`` (what ``ctx.set_setting`` does).
+
+        The value is checked against the manifest, stored in the live
+        ``SkillsSettings.options`` and, with ``save``, written to settings.toml (other
+        settings in the file are kept). ``@skill.on_settings_changed`` callbacks run.
+
+        Returns:
+            The stored value (converted to the field's type).
+
+        Raises:
+            SkillError: unknown key or invalid value.
+        """
+        from assistant.errors import SkillError
+        from assistant.skills.manifest import ManifestError
+
+        field_ = next((f for f in skill.manifest.settings if f.key == key), None)
+        if field_ is None:
+            raise SkillError(f"Skill '{skill.id}' has no setting {key!r}",
+                             "Declare it under 'settings:' in the skill's manifest.")
+        try:
+            value = field_.coerce(value)
+        except ManifestError as exc:
+            raise SkillError(f"Skill '{skill.id}': {exc}") from None
+        old = self.settings_for(skill).get(key)
+        self._settings.options.setdefault(skill.id, {})[key] = value
+        if save:
+            try:
+                from assistant.settings import load_settings, save_settings
+
+                current, _notice = load_settings()
+                current.skills.options.setdefault(skill.id, {})[key] = value
+                save_settings(current)
+            except OSError as exc:
+                log.warning("could not save the setting %s.%s: %s", skill.id, key, exc)
+        if old != value:
+            self._run_hooks(skill, skill._on_settings, "on_settings_changed", {key: value})
+        return value
 
     def settings_for(self, skill: "Skill") -> dict[str, Any]:
         """A skill's effective settings: manifest defaults overridden by the user's valid

@@ -145,6 +145,7 @@ def load_skills(disabled: Iterable[str] = (),
             result.disabled.append(obj.id)
             continue
         try:
+            obj.refresh()
             obj.check()
             names = obj.namespaced().names
         except SkillLoadError as exc:
@@ -152,6 +153,10 @@ def load_skills(disabled: Iterable[str] = (),
             continue
         except SkillError as exc:
             result.errors.append(SkillLoadError.at(obj.id, obj.source, None, exc.message, exc.hint))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a lookup provider of the skill failed
+            result.errors.append(SkillLoadError.at(obj.id, obj.source, None,
+                                                   f"failed to compute its data: {type(exc).__name__}: {exc}"))
             continue
         clash = _clash(obj, names, owners, result.skills)
         if clash is not None:

@@ -10,6 +10,8 @@ The manifest is the ``skill:`` section of ``skill.yml`` (keyword arguments of
       description: Counts down and tells you when the time is up.
       languages: [en]
       requires_internet: false     # like OpenVoiceOS RuntimeRequirements
+      examples:                    # optional: what to say, for "what can you do" and the UI
+        - set a timer for five minutes
       settings:
         - {key: announce_name, type: bool, default: true, label: Say the timer's name}
         - {key: clock, type: choice, choices: ["12h", "24h"], default: "12h", label: Clock}
@@ -157,6 +159,8 @@ class Manifest:
         requires_internet: the skill needs the network (the assistant is offline first;
             the UI marks such skills, like OpenVoiceOS' ``RuntimeRequirements``).
         settings: the settings schema.
+        examples: a few requests the skill understands, for "what can you do" and the UI
+            (when empty, the first training example of each intent is used).
     """
 
     id: str
@@ -166,6 +170,7 @@ class Manifest:
     languages: tuple[str, ...] = ("en",)
     requires_internet: bool = False
     settings: tuple[SettingField, ...] = field(default_factory=tuple)
+    examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not ID_RE.match(self.id) or self.id.startswith("ask_"):
@@ -181,6 +186,10 @@ class Manifest:
             raise ManifestError(f"skill {self.id!r}: languages must be a non-empty list like [en]")
         object.__setattr__(self, "languages", langs)
         object.__setattr__(self, "version", str(self.version))
+        examples = (self.examples,) if isinstance(self.examples, str) else tuple(self.examples or ())
+        if not all(isinstance(x, str) and x.strip() for x in examples):
+            raise ManifestError(f"skill {self.id!r}: examples must be a list of sentences")
+        object.__setattr__(self, "examples", tuple(x.strip() for x in examples))
         keys = [f.key for f in self.settings]
         dup = {k for k in keys if keys.count(k) > 1}
         if dup:
@@ -193,7 +202,7 @@ class Manifest:
         Raises:
             ManifestError: a missing or invalid field, or an unknown one.
         """
-        allowed = {"id", "name", "version", "description", "languages", "requires_internet", "settings"}
+        allowed = {"id", "name", "version", "description", "languages", "requires_internet", "settings", "examples"}
         unknown = set(d) - allowed
         if unknown:
             raise ManifestError(f"unknown manifest field(s): {', '.join(sorted(unknown))}")
@@ -203,7 +212,7 @@ class Manifest:
         return cls(id=d["id"], name=d["name"], version=d.get("version", "0.1.0"),
                    description=str(d.get("description", "") or "").strip(),
                    languages=d.get("languages", ("en",)), requires_internet=d.get("requires_internet", False),
-                   settings=fields)
+                   settings=fields, examples=d.get("examples") or ())
 
     def default_settings(self) -> dict[str, Any]:
         """``{key: default}`` for every setting."""

@@ -30,7 +30,7 @@ import asyncio
 import importlib.resources
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import yaml
 from rasa_sdk import Action
@@ -110,6 +110,12 @@ class Skill:
         self.package = package
         self._actions: dict[str, Callable[..., Any]] = {}
         self._validators: dict[str, dict[str, Callable[..., Any]]] = {}
+        self._extractors: dict[str, dict[str, Callable[..., Any]]] = {}
+        self._on_load: list[Callable[..., Any]] = []
+        self._on_settings: list[Callable[..., Any]] = []
+        self._continuations: dict[str, Callable[..., Any]] = {}
+        self._providers: dict[str, tuple[Callable[[], Any], bool]] = {}
+        self._lookup_base: dict[str, list[str]] = {}
         self._namespaced: Namespaced | None = None
         self._namer = Namer(manifest.id, data)
 
@@ -249,9 +255,107 @@ class Skill:
 
         return deco
 
+    def extract(self, form: str, slot: str) -> Callable[[F], F]:
+        """Decorator: fill ``slot`` of ``form`` yourself (a slot with ``mappings: [{type:
+        custom}]``), like rasa_sdk's ``extract_<slot>`` methods.
+
+        The function is called as ``fn(ctx)`` every time the form runs: when it starts
+        (``ctx.requested_slot`` is None and ``ctx.text`` is the request that started it)
+        and after each answer (``ctx.requested_slot`` is the slot the form asked for). It
+        returns the value or ``None`` (nothing found). The value then goes through the
+        ``@skill.validate`` function of that slot, if any. When it returns ``None`` for the
+        slot the form asked for, the form asks again (say why with ``ctx.say``). Not called
+        when the user cancels ("never mind": :attr:`ActionContext.cancelled`), so the form
+        gives way to the control skill.
+        """
+
+        def deco(fn: F) -> F:
+            self._extractors.setdefault(form, {})[slot] = fn
+            self._namespaced = None
+            return fn
+
+        return deco
+
+    def on_load(self, fn: F) -> F:
+        """Decorator: call ``fn(ctx)`` (a :class:`SkillContext`) once when the running app
+        binds the skill, before the first request: restore persisted state, schedule
+        callbacks again. An exception is logged and reported; the skill stays loaded."""
+        self._on_load.append(fn)
+        return fn
+
+    def on_settings_changed(self, fn: F) -> F:
+        """Decorator: call ``fn(ctx, changed)`` after the user (or :meth:`SkillContext.set_setting`)
+        changed this skill's settings; ``changed`` is ``{key: new value}``."""
+        self._on_settings.append(fn)
+        return fn
+
     def implemented(self) -> set[str]:
         """Local names of the actions implemented in Python (``action_…``, ``validate_…``)."""
-        return set(self._actions) | {f"validate_{f}" for f in self._validators}
+        forms = set(self._validators) | set(self._extractors)
+        return set(self._actions) | {f"validate_{f}" for f in forms}
+
+    # ------------------------------------------------------------------ data added in code
+    def extend_lookup(self, entity: str, values: "Iterable[str]", *, hotwords: bool = True) -> None:
+        """Add entries to the lookup table of ``entity`` (created if missing), e.g. names
+        found on this computer at import time (the apps skill adds its ``.desktop`` names).
+
+        Call it at import time, before the loader checks the skill. Empty and duplicate
+        values are dropped. ``hotwords=False`` keeps the entity out of the ASR vocabulary.
+
+        Raises:
+            SkillError: ``entity`` is not a valid local name.
+        """
+        if not NAME_RE.match(entity):
+            raise SkillError(f"Skill '{self.id}': invalid entity name {entity!r}")
+        clean = [" ".join(str(v).split()) for v in values]
+        clean = [v for v in dict.fromkeys(clean) if v and "\n" not in v]
+        item = next((i for i in self.data.nlu if i.get("lookup") == entity), None)
+        if item is None:
+            if not clean:
+                return
+            item = {"lookup": entity, "examples": []}
+            self.data.nlu.append(item)
+        have = {e.lower() for e in item["examples"]}
+        item["examples"] = [*item["examples"], *(v for v in clean if v.lower() not in have)]
+        if not hotwords:
+            item["hotwords"] = False
+        if entity not in self.data.entities:
+            self.data.entities.append(entity)
+        self._namespaced = None
+
+    def lookup_provider(self, entity: str, *, hotwords: bool = True) -> Callable[[F], F]:
+        """Decorator: ``fn()`` returns entries for the lookup table of ``entity``, computed
+        again every time the skills are loaded (the apps skill lists the ``.desktop``
+        entries of this computer), added to the entries written in skill.yml. A change
+        changes the training data, so the model is retrained (once: cached by hash).
+
+        An exception in ``fn`` is a load error of the skill.
+        """
+
+        def deco(fn: F) -> F:
+            self._providers[entity] = (fn, hotwords)
+            self._namespaced = None
+            return fn
+
+        return deco
+
+    def refresh(self) -> None:
+        """Recompute the ``@skill.lookup_provider`` lookup tables (the loader calls this
+        before checking the skill)."""
+        for entity, (fn, hotwords) in self._providers.items():
+            item = next((i for i in self.data.nlu if i.get("lookup") == entity), None)
+            base = self._lookup_base.setdefault(entity, list(item["examples"]) if item else [])
+            if item is not None:
+                item["examples"] = list(base)
+            self.extend_lookup(entity, list(fn() or ()), hotwords=hotwords)
+
+    def data_dir(self) -> Path:
+        """This skill's own folder for files it keeps: ``data_dir()/skills/<id>/`` (created)."""
+        from assistant.settings import data_dir
+
+        path = data_dir() / "skills" / self.id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     # ------------------------------------------------------------------ names
     def global_name(self, kind: str, local: str) -> str:
@@ -279,13 +383,14 @@ class Skill:
             SkillLoadError: naming the skill, the file and the line.
         """
         try:
-            for form, slots in self._validators.items():
-                if form not in self.data.forms:
-                    raise DataError(f"@skill.validate({form!r}, …) names a form the skill does not define")
-                for slot in slots:
-                    if slot not in self.data.forms[form]["required_slots"]:
-                        raise DataError(f"@skill.validate({form!r}, {slot!r}): the form does not require that slot",
-                                        line_of(self.data.forms[form]))
+            for deco, table in (("validate", self._validators), ("extract", self._extractors)):
+                for form, slots in table.items():
+                    if form not in self.data.forms:
+                        raise DataError(f"@skill.{deco}({form!r}, …) names a form the skill does not define")
+                    for slot in slots:
+                        if slot not in self.data.forms[form]["required_slots"]:
+                            raise DataError(f"@skill.{deco}({form!r}, {slot!r}): the form does not require that slot",
+                                            line_of(self.data.forms[form]))
             check_references(self.data, self.implemented())
             self.namespaced()
         except DataError as exc:
@@ -304,11 +409,13 @@ class Skill:
         """Words and phrases this skill expects to hear: annotated entity values, lookup
         entries, synonyms (their canonical value and variants), categorical slot values."""
         out: list[str] = []
+        quiet = {i["lookup"] for i in self.data.nlu if "lookup" in i and i.get("hotwords") is False}
         for item in self.data.nlu:
             if "intent" in item:
-                out += [text for ex in item["examples"] for text, _e, _v in annotations(ex)]
+                out += [text for ex in item["examples"] for text, e, _v in annotations(ex) if e not in quiet]
             elif "lookup" in item:
-                out += item["examples"]
+                if item["lookup"] not in quiet:
+                    out += item["examples"]
             elif "synonym" in item:
                 out += [str(item["synonym"]), *item["examples"]]
         for spec in self.data.slots.values():
@@ -324,7 +431,9 @@ class Skill:
                 stop, settings); None gives actions whose ``ctx.schedule`` etc. raise.
         """
         out: list[Action] = [SkillAction(self, local, fn, host) for local, fn in sorted(self._actions.items())]
-        out += [FormValidationAction(self, form, dict(v), host) for form, v in sorted(self._validators.items())]
+        forms = sorted(set(self._validators) | set(self._extractors))
+        out += [FormValidationAction(self, form, dict(self._validators.get(form, {})), host,
+                                     dict(self._extractors.get(form, {}))) for form in forms]
         return out
 
     # used by ActionContext
@@ -343,100 +452,53 @@ class Skill:
         return ev
 
 
-class ActionContext:
-    """What an action function gets: the turn (tracker, dispatcher, domain) behind helpers
-    that speak LOCAL names.
+class SkillContext:
+    """What a skill gets outside a dialogue turn (``@skill.on_load``, ``@skill.on_settings_changed``,
+    scheduled callbacks) and inside one (:class:`ActionContext` extends it): the host's
+    clock, voice, stop button and settings, in the skill's own terms.
 
     Attributes:
         skill: the :class:`Skill`.
-        dispatcher: the ``rasa_sdk`` ``CollectingDispatcher`` of this turn.
-        tracker: the ``rasa_sdk`` ``Tracker`` (global names).
-        domain: the domain dict Rasa sent (global names).
-        host: the :class:`~assistant.skills.host.SkillHost`, or None outside the app.
-        events: rasa_sdk events the action returns (``set_slot`` etc. append here).
+        host: the :class:`~assistant.skills.host.SkillHost`, or None outside the app (then
+            scheduling and speaking later raise :class:`~assistant.errors.SkillError`).
     """
 
-    def __init__(self, skill: Skill, dispatcher: Any, tracker: Any, domain: dict, host: "SkillHost | None") -> None:
+    def __init__(self, skill: Skill, host: "SkillHost | None") -> None:
         self.skill = skill
-        self.dispatcher = dispatcher
-        self.tracker = tracker
-        self.domain = domain or {}
         self.host = host
-        self.events: list[dict] = []
 
-    # -- the turn
     @property
     def skill_id(self) -> str:
         """The skill id."""
         return self.skill.id
 
-    @property
-    def text(self) -> str:
-        """What the user said last (the transcript)."""
-        return (self.tracker.latest_message or {}).get("text") or ""
-
-    @property
-    def intent(self) -> str:
-        """The last user intent: LOCAL if it belongs to this skill (``"set_timer"``), else the
-        global name (``"control__stop"``, ``"nlu_fallback"``) or "" if none."""
-        name = ((self.tracker.latest_message or {}).get("intent") or {}).get("name") or ""
-        return self.skill.local_name(name) or name
-
-    @property
-    def confidence(self) -> float:
-        """Confidence of the last user intent in [0, 1] (0 if unknown)."""
-        return float(((self.tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0)
-
+    # -- settings
     @property
     def settings(self) -> dict[str, Any]:
-        """This skill's effective settings (defaults + the user's values)."""
+        """This skill's effective settings (manifest defaults + the user's values)."""
         if self.host is not None:
             return self.host.settings_for(self.skill)
         return self.skill.manifest.default_settings()
 
-    def say(self, text: str) -> None:
-        """Reply ``text`` (spoken by TTS)."""
-        self.dispatcher.utter_message(text=text)
-
-    def ask(self, text: str) -> None:
-        """Reply ``text`` and listen again without the wake word (custom payload
-        ``{"expect_answer": true}``); the answer comes as the next user turn."""
-        self.dispatcher.utter_message(text=text, json_message={"expect_answer": True})
-
-    def slot(self, name: str, default: Any = None) -> Any:
-        """Value of this skill's slot ``name`` (local), or ``default`` if unset."""
-        value = self.tracker.get_slot(self.skill.global_name("slot", name))
-        return default if value is None else value
-
-    def set_slot(self, name: str, value: Any) -> None:
-        """Set this skill's slot ``name`` (local) when the action returns."""
-        self.events.append(SlotSet(self.skill.global_name("slot", name), value))
-
-    def entities(self, name: str) -> list[str]:
-        """Values of this skill's entity ``name`` (local) in the last message, in order,
-        without duplicates (the CRF and the lookup extractor may both find one)."""
-        g = self.skill.global_name("entity", name)
-        values = [e.get("value") for e in (self.tracker.latest_message or {}).get("entities") or [] if e.get("entity") == g]
-        return list(dict.fromkeys(v for v in values if v is not None))
-
-    def entity(self, name: str, default: Any = None) -> Any:
-        """The first value of entity ``name`` (local) in the last message, or ``default``."""
-        values = self.entities(name)
-        return values[0] if values else default
-
-    def end_dialogue(self) -> list[dict]:
-        """Deactivate any active form (of any skill) and clear its slots.
+    def set_setting(self, key: str, value: Any) -> Any:
+        """Change one of this skill's settings and save it in settings.toml (the settings
+        panel shows the new value; ``@skill.on_settings_changed`` callbacks run).
 
         Returns:
-            The events added to :attr:`events` (``ActiveLoop(None)``, ``SlotSet``\\ s).
+            The value as stored (converted to the field's type).
+
+        Raises:
+            SkillError: no such setting, or the value is invalid for it; or no host.
         """
-        loop = (self.tracker.active_loop or {}).get("name")
-        added = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        if loop:
-            form = (self.domain.get("forms") or {}).get(loop) or {}
-            added += [SlotSet(s, None) for s in form.get("required_slots", []) or []]
-        self.events += added
-        return added
+        return self._need_host().set_setting(self.skill, key, value)
+
+    def data_dir(self) -> Path:
+        """This skill's folder for files it keeps (``data_dir()/skills/<id>/``)."""
+        return self.skill.data_dir()
+
+    def installed_skills(self) -> list[Skill]:
+        """Every skill the app loaded, in load order ([] without a host)."""
+        return self.host.skills() if self.host is not None else []
 
     # -- through the host
     def _need_host(self) -> "SkillHost":
@@ -479,6 +541,142 @@ class ActionContext:
     def stop(self, reason: str = "") -> None:
         """Interrupt speech and the current interaction (publishes ``StopRequested``)."""
         self._need_host().stop(reason or f"skill:{self.skill_id}")
+
+
+class ActionContext(SkillContext):
+    """What an action function gets: the turn (tracker, dispatcher, domain) behind helpers
+    that speak LOCAL names, plus everything of :class:`SkillContext`.
+
+    Attributes:
+        skill: the :class:`Skill`.
+        dispatcher: the ``rasa_sdk`` ``CollectingDispatcher`` of this turn.
+        tracker: the ``rasa_sdk`` ``Tracker`` (global names).
+        domain: the domain dict Rasa sent (global names).
+        host: the :class:`~assistant.skills.host.SkillHost`, or None outside the app.
+        events: rasa_sdk events the action returns (``set_slot`` etc. append here).
+        answer: in a function given to :meth:`ask` / :meth:`ask_yesno`, the answer (text,
+            or True/False); None elsewhere.
+        data: in such a function, the ``data`` dict given to the question ({} elsewhere).
+    """
+
+    def __init__(self, skill: Skill, dispatcher: Any, tracker: Any, domain: dict, host: "SkillHost | None") -> None:
+        super().__init__(skill, host)
+        self.dispatcher = dispatcher
+        self.tracker = tracker
+        self.domain = domain or {}
+        self.events: list[dict] = []
+        self.answer: Any = None
+        self.data: dict[str, Any] = {}
+
+    # -- the turn
+    @property
+    def text(self) -> str:
+        """What the user said last (the transcript)."""
+        return (self.tracker.latest_message or {}).get("text") or ""
+
+    @property
+    def intent(self) -> str:
+        """The last user intent: LOCAL if it belongs to this skill (``"set_timer"``), else the
+        global name (``"control__stop"``, ``"nlu_fallback"``) or "" if none."""
+        name = ((self.tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+        return self.skill.local_name(name) or name
+
+    @property
+    def confidence(self) -> float:
+        """Confidence of the last user intent in [0, 1] (0 if unknown)."""
+        return float(((self.tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0)
+
+    @property
+    def cancelled(self) -> bool:
+        """True if the last user turn was "stop" / "never mind" / "cancel" (an intent in
+        :data:`assistant.skills.dialogue.CANCEL_INTENTS`)."""
+        from assistant.skills.dialogue import is_cancel
+
+        return is_cancel(self.tracker)
+
+    @property
+    def requested_slot(self) -> str | None:
+        """The slot (LOCAL name) a form of this skill just asked for, else None."""
+        name = self.tracker.get_slot("requested_slot")
+        return self.skill.local_name(name) if isinstance(name, str) else None
+
+    def say(self, text: str) -> None:
+        """Reply ``text`` (spoken by TTS)."""
+        self.dispatcher.utter_message(text=text)
+
+    def ask(self, text: str, then: Callable[..., Any] | None = None, *, data: dict[str, Any] | None = None) -> None:
+        """Ask a question and wait for the answer.
+
+        With ``then``: the next thing the user says (any words; "never mind" cancels) is
+        passed to ``then(ctx, answer_text)`` in the next turn, where ``ctx.data`` is
+        ``data``. ``then`` must be a function of this skill's module (it is found again by
+        name). It may ask again.
+
+        Without ``then``: only says ``text`` and tells the pipeline to listen again without
+        the wake word (custom payload ``{"expect_answer": true}``); the answer is then an
+        ordinary user turn that goes through the NLU.
+        """
+        if then is None:
+            self.dispatcher.utter_message(text=text, json_message={"expect_answer": True})
+            return
+        self._question(text, "text", then, data)
+
+    def ask_yesno(self, text: str, then: Callable[..., Any], *, data: dict[str, Any] | None = None) -> None:
+        """Ask a yes/no question; ``then(ctx, True | False)`` runs with the answer.
+
+        "yes", "yeah", "sure", "go ahead" … are True; "no", "nope", "don't" … are False;
+        anything else asks again ("Please answer yes or no."); "never mind" cancels.
+        """
+        self._question(text, "yesno", then, data)
+
+    def confirm(self, text: str, then: Callable[..., Any], *, data: dict[str, Any] | None = None,
+                no: str = "Okay, I won't.") -> None:
+        """Ask for confirmation: on yes run ``then(ctx)``, on no say ``no``."""
+        self._question(text, "confirm", then, {**(data or {}), "_no": no})
+
+    def _question(self, text: str, kind: str, then: Callable[..., Any], data: dict[str, Any] | None) -> None:
+        from assistant.skills.dialogue import question_events
+
+        key = getattr(then, "__qualname__", None) or getattr(then, "__name__", None)
+        if not callable(then) or not key:
+            raise SkillError(f"Skill '{self.skill_id}': 'then' must be a function")
+        self.skill._continuations[key] = then
+        self.events += question_events(text, kind, f"{self.skill_id}:{key}", dict(data or {}))
+
+    def slot(self, name: str, default: Any = None) -> Any:
+        """Value of this skill's slot ``name`` (local), or ``default`` if unset."""
+        value = self.tracker.get_slot(self.skill.global_name("slot", name))
+        return default if value is None else value
+
+    def set_slot(self, name: str, value: Any) -> None:
+        """Set this skill's slot ``name`` (local) when the action returns."""
+        self.events.append(SlotSet(self.skill.global_name("slot", name), value))
+
+    def entities(self, name: str) -> list[str]:
+        """Values of this skill's entity ``name`` (local) in the last message, in order,
+        without duplicates (the CRF and the lookup extractor may both find one)."""
+        g = self.skill.global_name("entity", name)
+        values = [e.get("value") for e in (self.tracker.latest_message or {}).get("entities") or [] if e.get("entity") == g]
+        return list(dict.fromkeys(v for v in values if v is not None))
+
+    def entity(self, name: str, default: Any = None) -> Any:
+        """The first value of entity ``name`` (local) in the last message, or ``default``."""
+        values = self.entities(name)
+        return values[0] if values else default
+
+    def end_dialogue(self) -> list[dict]:
+        """Deactivate any active form (of any skill) and clear its slots.
+
+        Returns:
+            The events added to :attr:`events` (``ActiveLoop(None)``, ``SlotSet``\\ s).
+        """
+        loop = (self.tracker.active_loop or {}).get("name")
+        added = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if loop:
+            form = (self.domain.get("forms") or {}).get(loop) or {}
+            added += [SlotSet(s, None) for s in form.get("required_slots", []) or []]
+        self.events += added
+        return added
 
     # -- result
     def _finish(self, result: Any) -> list[dict]:
@@ -532,21 +730,23 @@ class SkillAction(Action):
 
 
 class FormValidationAction(Action):
-    """``validate_<id>__<form>``: runs the skill's ``@skill.validate`` functions on the
-    slots the form just extracted.
+    """``validate_<id>__<form>``: runs the skill's ``@skill.extract`` functions (custom slot
+    filling) and then its ``@skill.validate`` functions on the slots the form just got.
 
     Args:
         skill: the owning skill.
         form: local form name.
         validators: local slot name → ``fn(ctx, value) -> value | None``.
         host: the skill host (may be None).
+        extractors: local slot name → ``fn(ctx) -> value | None``.
     """
 
     def __init__(self, skill: Skill, form: str, validators: dict[str, Callable[..., Any]],
-                 host: "SkillHost | None") -> None:
+                 host: "SkillHost | None", extractors: dict[str, Callable[..., Any]] | None = None) -> None:
         self.skill = skill
         self.form = form
         self.validators = validators
+        self.extractors = extractors or {}
         self.host = host
         self._name = f"validate_{skill.global_name('form', form)}"
 
@@ -555,13 +755,28 @@ class FormValidationAction(Action):
         return self._name
 
     async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Validate each extracted slot that has a validator; ``None`` rejects it."""
+        """Extract custom slots, then validate each new value; ``None`` rejects it."""
         ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
+        candidates: dict[str, Any] = dict(tracker.slots_to_validate())
         out = []
-        for gslot, value in tracker.slots_to_validate().items():
+        if self.extractors and not ctx.cancelled:
+            for local, fn in self.extractors.items():
+                gslot = self.skill.global_name("slot", local)
+                if gslot in candidates or tracker.get_slot(gslot) is not None:
+                    continue
+                value = await _call(fn, ctx)
+                if value is not None:
+                    candidates[gslot] = value
+                elif ctx.requested_slot == local:
+                    out.append(SlotSet(gslot, None))  # not understood: the form asks again
+        for gslot, value in candidates.items():
             local = self.skill.local_name(gslot)
             fn = self.validators.get(local) if local else None
-            if fn is None or value is None:
+            if value is None:
+                continue
+            if fn is None:
+                if local in self.extractors:
+                    out.append(SlotSet(gslot, value))
                 continue
             out.append(SlotSet(gslot, await _call(fn, ctx, value)))
         return ctx._finish(None) + out

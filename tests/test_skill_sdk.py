@@ -1,0 +1,234 @@
+"""The skill SDK as a skill author meets it, end to end:
+
+* ``assistant skill new`` writes a project; ``assistant skill test`` trains Rasa with it plus
+  the built-ins and passes its example conversations;
+* the project is built into a wheel (``pip wheel``), installed into a temporary folder
+  (``pip install --target``) that is put on the app's ``PYTHONPATH``, and
+  ``assistant run --push-to-talk --input flip.wav`` understands and answers the skill's
+  sample request from a recording; ``assistant skill list`` shows it; removing it from the
+  folder removes its intents after the retraining the app does at start;
+* a wheel of broken skills (a syntax error, a clashing name, an action that raises, an
+  action that hangs): each gives the documented message while the built-in skills still
+  answer in the same run.
+
+Everything runs as real subprocesses of the app's command; the ``ask``/``ask_yesno``/
+``confirm`` helpers are also checked through a real Rasa server (the scaffold's
+conversations use all three).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from audio_factory import espeak_say, piper_say
+
+pytestmark = pytest.mark.rasa
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSISTANT = ROOT / ".venv" / "bin" / "assistant"
+PY = ROOT / ".venv" / "bin" / "python"
+
+
+def run(args: list[str], *, extra_path: list[Path] = (), timeout: float = 900, cwd: Path | None = None):
+    """Run a command with the app's environment (plus ``extra_path`` on PYTHONPATH)."""
+    env = dict(os.environ)
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in extra_path)
+    else:
+        env.pop("PYTHONPATH", None)
+    return subprocess.run([str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or ROOT)
+
+
+def wheel(project: Path, out: Path) -> Path:
+    """Build ``project`` into a wheel in ``out`` (pip wheel, no network)."""
+    p = run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", out, project])
+    assert p.returncode == 0, p.stdout + p.stderr
+    (whl,) = out.glob("*.whl")
+    return whl
+
+
+def install(whl: Path, target: Path) -> None:
+    """``pip install --target`` (the app's environment, in a temporary location)."""
+    p = run([PY, "-m", "pip", "install", "--no-deps", "--target", target, whl])
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def turns(stdout: str) -> list[dict]:
+    """The turns ``assistant run`` printed: transcript, intent, reply."""
+    out: list[dict] = []
+    for line in stdout.splitlines():
+        if line.startswith("transcript:"):
+            out.append({"transcript": line.split(":", 1)[1].strip(), "intent": "", "reply": ""})
+        elif line.startswith("intent:") and out:
+            out[-1]["intent"] = line.split()[1]
+        elif line.startswith("reply:") and out:
+            out[-1]["reply"] = line.split(":", 1)[1].strip()
+    return out
+
+
+# ---------------------------------------------------------------------------- the scaffold
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """``assistant skill new "Coin Flipper"``."""
+    d = tmp_path_factory.mktemp("skillnew")
+    p = run([ASSISTANT, "skill", "new", "Coin Flipper", "--dir", d])
+    assert p.returncode == 0, p.stdout + p.stderr
+    root = d / "coin_flipper"
+    for rel in ("pyproject.toml", "README.md", "coin_flipper_skill/__init__.py", "coin_flipper_skill/skill.yml",
+                "coin_flipper_skill/conversations.yml", "tests/test_conversations.py"):
+        assert (root / rel).is_file(), rel
+    assert 'coin_flipper = "coin_flipper_skill:skill"' in (root / "pyproject.toml").read_text()
+    return root
+
+
+def test_new_refuses_an_existing_project(project):
+    p = run([ASSISTANT, "skill", "new", "coin flipper", "--dir", project.parent])
+    assert p.returncode == 2
+    assert "already exists" in p.stderr and "hint:" in p.stderr
+
+
+def test_skill_test_runs_the_example_conversations(project):
+    """Typed conversations through a real Rasa trained with the skill + the built-ins:
+    intents, a synonym-mapped entity, ctx.ask + answer, ctx.confirm + yes, ctx.schedule."""
+    p = run([ASSISTANT, "skill", "test", project])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "7/7 turns passed" in p.stdout, p.stdout
+    assert "'pizza or pasta' → " in p.stdout  # the answer went to the question, whatever its intent
+
+
+def test_installed_wheel_answers_from_a_recording_and_uninstall_removes_it(project, tmp_path):
+    whl = wheel(project, tmp_path / "dist")
+    assert whl.name.startswith("assistant_skill_coin_flipper-0.1.0-")
+    target = tmp_path / "site"
+    install(whl, target)
+    assert (target / "coin_flipper_skill" / "skill.yml").is_file()
+
+    listed = run([ASSISTANT, "skill", "list"], extra_path=[target])
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^coin_flipper\s+0\.1\.0\s+enabled\s+assistant-skill-coin-flipper", listed.stdout, re.M), \
+        listed.stdout
+
+    flip = piper_say("Flip a coin.", tmp_path / "flip.wav")
+    roll = espeak_say("Roll a twenty sided die.", tmp_path / "roll.wav", speed=150)
+    p = run([ASSISTANT, "run", "--push-to-talk", "--input", flip, "--input", roll], extra_path=[target])
+    assert p.returncode == 0, p.stdout + p.stderr
+    got = turns(p.stdout)
+    assert [t["intent"] for t in got] == ["coin_flipper__flip", "coin_flipper__roll"], p.stdout
+    assert re.fullmatch(r"It's (heads|tails)\. That was coin number \d+\.", got[0]["reply"]), got
+    assert re.fullmatch(r"You rolled \d+ on a 20 sided die\.", got[1]["reply"]), got
+
+    # uninstall (from the target folder) → the next start retrains without its intents
+    shutil.rmtree(target)
+    target.mkdir()
+    listed = run([ASSISTANT, "skill", "list"], extra_path=[target])
+    assert "coin_flipper" not in listed.stdout
+    p = run([ASSISTANT, "run", "--push-to-talk", "--input", flip], extra_path=[target])
+    got = turns(p.stdout)
+    assert len(got) == 1 and not got[0]["intent"].startswith("coin_flipper__"), p.stdout
+    assert "coin number" not in got[0]["reply"], got
+
+
+# ---------------------------------------------------------------------------- broken skills
+BROKEN_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "broken-skills"
+version = "0.1.0"
+
+[project.entry-points."offline_assistant.skills"]
+broken_syntax = "broken_syntax:skill"
+timer_again = "timer_again:skill"
+grumpy = "grumpy:skill"
+sleepy = "sleepy:skill"
+
+[tool.setuptools]
+packages = ["broken_syntax", "timer_again", "grumpy", "sleepy"]
+
+[tool.setuptools.package-data]
+"*" = ["*.yml"]
+"""
+
+SKILL_YML = """\
+skill:
+  id: {id}
+  name: {id}
+nlu:
+  - intent: {intent}
+    examples: |
+{examples}
+rules:
+  - rule: go
+    steps:
+      - intent: {intent}
+      - action: action_{intent}
+"""
+
+HEADER = "from assistant.skills import Skill\n\nskill = Skill.from_package(__name__)\n\n"
+
+
+def _package(root: Path, name: str, skill_id: str, intent: str, examples: list[str], code: str) -> None:
+    pkg = root / name
+    pkg.mkdir(parents=True)
+    (pkg / "skill.yml").write_text(SKILL_YML.format(id=skill_id, intent=intent, examples="".join(
+        f"      - {e}\n" for e in examples)), encoding="utf-8")
+    (pkg / "__init__.py").write_text(code, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory) -> Path:
+    """A wheel with four broken skills, installed into a temporary folder."""
+    src = tmp_path_factory.mktemp("broken-src")
+    (src / "pyproject.toml").write_text(BROKEN_PYPROJECT, encoding="utf-8")
+    _package(src, "broken_syntax", "broken_syntax", "hello", ["hello broken"],
+             HEADER + "@skill.action('hello')\ndef hello(ctx:\n    ctx.say('never')\n")
+    _package(src, "timer_again", "timer", "set_timer", ["set a timer please"],
+             HEADER + "@skill.action('set_timer')\ndef set_timer(ctx):\n    ctx.say('mine')\n")
+    _package(src, "grumpy", "grumpy", "grumble", [
+        "grumble for me", "be grumpy", "complain about something", "tell me something grumpy", "start grumbling",
+        "moan about the weather", "grumble a bit"],
+        HEADER + "@skill.action('grumble')\ndef grumble(ctx):\n    raise RuntimeError('grumpy on purpose')\n")
+    _package(src, "sleepy", "sleepy", "daydream", [
+        "start daydreaming", "daydream for me", "go and daydream", "let's daydream", "daydream a little",
+        "have a daydream", "begin a daydream"],
+        HEADER + "import time\n\n@skill.action('daydream')\ndef daydream(ctx):\n    time.sleep(60)\n"
+        "    ctx.say('too late')\n")
+    target = tmp_path_factory.mktemp("broken-site")
+    install(wheel(src, tmp_path_factory.mktemp("broken-dist")), target)
+    return target
+
+
+def test_broken_skills_give_their_message_and_the_rest_still_answers(broken, tmp_path):
+    recs = [piper_say(text, tmp_path / f"{i}.wav")
+            for i, text in enumerate(["Grumble for me.", "Start daydreaming.", "What time is it?"])]
+    p = run([ASSISTANT, "run", "--push-to-talk", *[x for r in recs for x in ("--input", r)]], extra_path=[broken])
+    out, err = p.stdout, p.stderr
+    assert p.returncode == 0, out + err
+    # load errors: skill, file and line
+    assert re.search(r"Skill 'broken_syntax' \(\S*broken_syntax/__init__\.py:\d+\): cannot be imported "
+                     r"\(broken_syntax:skill\): SyntaxError", err), err
+    assert re.search(r"Skill 'timer' \(\S*timer_again/skill\.yml, entry point timer_again:skill\) clashes with "
+                     r"skill 'timer' \(\S*skills/timer/skill\.yml, entry point skills\.timer:skill\): both use the "
+                     r"id 'timer'\. 'timer' was not loaded\.", err), err
+    got = turns(out)
+    assert [t["intent"] for t in got] == ["grumpy__grumble", "sleepy__daydream", "clock__ask_time"], out
+    # an action that raises, an action that runs over its 5 s budget: a short apology each…
+    assert got[0]["reply"] == "Sorry, the grumpy skill ran into a problem.", got
+    assert got[1]["reply"] == "Sorry, the sleepy skill ran into a problem.", got
+    # …the error in the log with the skill's action name (skill id) …
+    assert re.search(r"skill action action_grumpy__grumble failed: RuntimeError: grumpy on purpose", err), err
+    assert re.search(r"skill action action_sleepy__daydream failed: timed out after 5 s", err), err
+    # …and the assistant keeps running: the built-in clock answers in the same process
+    assert re.fullmatch(r"It's \d{1,2}:\d\d (AM|PM)\.", got[2]["reply"]), got
+    # the built-in timer is the one that was kept
+    assert "mine" not in out
