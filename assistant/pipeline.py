@@ -409,7 +409,7 @@ class Assistant:
             self._set_state(State.UNDERSTANDING)
             if self.nlu is None:
                 raise NLUError("The language engine is not running.", "Start the assistant with skills enabled.")
-            dialogue = self.nlu.message(self.sender_id, text)
+            dialogue = self.nlu.message(self.sender_id, text, interaction=interaction)
             result.intent, result.confidence = dialogue.intent, dialogue.confidence
             result.entities = list(dialogue.entities)
             self.bus.publish(IntentRecognized(interaction=interaction, intent=dialogue.intent,
@@ -417,6 +417,13 @@ class Assistant:
                                               entities=tuple(dict(e) for e in dialogue.entities), text=text))
             reply = " ".join(r.strip() for r in dialogue.replies if r and r.strip())
             self._say(interaction, result, reply, expects_answer=dialogue.expects_answer)
+            if not dialogue.expects_answer and dialogue.active_loop is None:
+                # The dialogue is over: drop its history in Rasa, which otherwise sends the
+                # whole conversation with every action call (turns get slowly heavier).
+                try:
+                    self.nlu.forget(self.sender_id)
+                except AssistantError as exc:
+                    log.warning("could not reset the conversation: %s", exc)
         except AssistantError as exc:
             log.warning("turn failed: %s", exc)
             result.error = exc.message
@@ -451,6 +458,7 @@ class Assistant:
 
         s = self.settings.asr
         streamer = StreamingTranscriber(self.asr, interval_s=s.partial_interval_s, hotwords=self._hotwords or None)
+        next_partial_at = 0.0
         while True:
             try:
                 item = audio_q.get(timeout=0.05)
@@ -485,9 +493,14 @@ class Assistant:
                         audio_q.queue.appendleft(nxt)  # type: ignore[attr-defined]
                         break
                     streamer.add(nxt)
-            if s.partials:
+            if s.partials and time.monotonic() >= next_partial_at:
+                t0 = time.monotonic()
                 partial = streamer.maybe_partial()
                 if partial is not None:
+                    # Leave the CPU idle for as long as the decode took (≤ 50 % duty cycle),
+                    # so the speculative final decode at the first trailing silence can start
+                    # at once instead of queueing behind partials.
+                    next_partial_at = time.monotonic() + (time.monotonic() - t0)
                     committed, pending = partial
                     self.bus.publish(PartialTranscript(interaction=interaction, committed=committed, pending=pending))
 

@@ -45,6 +45,8 @@ class StallMeter:
     def __init__(self, interval_ms: int = 5) -> None:
         self.interval = interval_ms / 1000
         self.gaps: list[float] = []
+        self.stalls: list[tuple[float, str]] = []  # (gap, what the engine was doing)
+        self.doing = ""
         self._last = time.monotonic()
         self.timer = QTimer()
         self.timer.setInterval(interval_ms)
@@ -52,17 +54,21 @@ class StallMeter:
 
     def _tick(self) -> None:
         now = time.monotonic()
-        self.gaps.append(now - self._last)
+        gap = now - self._last
+        self.gaps.append(gap)
+        if gap > 0.05:
+            self.stalls.append((gap, self.doing))
         self._last = now
 
     def start(self) -> None:
-        self.gaps, self._last = [], time.monotonic()
+        self.gaps, self.stalls, self._last = [], [], time.monotonic()
         self.timer.start()
 
     def stop(self) -> dict:
         self.timer.stop()
         gaps = sorted(self.gaps) or [0.0]
-        return {"ticks": len(self.gaps), "longest_stall_ms": max(0.0, (gaps[-1] - self.interval) * 1000),
+        worst = sorted(self.stalls, reverse=True)[:3]
+        return {"worst": [f"{g * 1000:.0f} ms during '{d}'" for g, d in worst], "ticks": len(self.gaps), "longest_stall_ms": max(0.0, (gaps[-1] - self.interval) * 1000),
                 "p99_gap_ms": gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))] * 1000}
 
 
@@ -92,6 +98,12 @@ def main() -> int:
     shown_ms = (time.monotonic() - T0) * 1000
     meter = StallMeter()
     rows = []
+    from assistant.events import Progress, StateChanged
+
+    def doing(ev) -> None:  # engine thread: remember the latest stage for the stall report
+        meter.doing = ev.message if isinstance(ev, Progress) else f"state {ev.state.value}"
+
+    assistant.bus.subscribe(doing, Progress, StateChanged)
 
     meter.start()
     t = time.monotonic()
@@ -125,6 +137,9 @@ def main() -> int:
     print(f"{'phase':44} {'duration':>9} {'ticks':>7} {'p99 gap':>9} {'longest stall':>14}")
     for name, dur, m in rows:
         print(f"{name:44} {dur:8.1f}s {m['ticks']:7d} {m['p99_gap_ms']:7.1f}ms {m['longest_stall_ms']:11.1f} ms")
+    for name, _, m in rows:
+        if m["worst"]:
+            print(f"  worst stalls in {name}: {'; '.join(m['worst'])}")
     worst = max(r[2]["longest_stall_ms"] for r in rows)
     print(f"longest event-loop stall overall: {worst:.1f} ms")
     window.quitting = True

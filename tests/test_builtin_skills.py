@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
-from audio_factory import espeak_say, piper_say
+from audio_factory import concat, espeak_say, piper_say
 
 from assistant.audio import BufferSink
 from assistant.events import EventBus, Reply
@@ -81,11 +81,15 @@ _counter = iter(range(10_000))
 
 
 def say(tmp: Path, text: str, voice: str = "piper") -> Path:
-    """A recording of ``text`` in one of the two voices."""
-    path = tmp / f"utt{next(_counter)}_{voice}.wav"
+    """A recording of ``text`` in one of the two voices, with half a second of silence
+    before it (a person presses the key, then speaks) and 1.5 s after."""
+    n = next(_counter)
+    raw = tmp / f"raw{n}_{voice}.wav"
     if voice == "piper":
-        return piper_say(text, path)
-    return espeak_say(text, path, voice="en-us", speed=150)
+        piper_say(text, raw)
+    else:
+        espeak_say(text, raw, voice="en-us", speed=150)
+    return concat([raw], tmp / f"utt{n}_{voice}.wav", lead_s=0.5, tail_s=1.5)
 
 
 def turn(app: Assistant, tmp: Path, text: str, voice: str = "piper"):

@@ -14,9 +14,11 @@ of the Rasa project (``core.yml``) collects the answer with one generic form:
 2. ``answer_form`` starts and asks ``utter_ask_answer`` (the text ``{answer_question}``); the
    pipeline listens again without the wake word because a form is active;
 3. the user's next words reach ``validate_answer_form`` (:class:`AnswerValidation`): for a
-   text question they are the answer; for yes/no they must be yes or no (else "Please
-   answer yes or no." and the question again); "stop" / "never mind" fills nothing, so the
-   form gives way to the control skill's rule;
+   text question they are the answer; for yes/no they must be yes or no — a clear request
+   for something else ("what time is it", a skill intent with confidence ≥
+   :data:`REDIRECT_CONFIDENCE`) drops the question and runs that request instead; anything
+   else gets "Please answer yes or no." and the question again, once; "stop" / "never
+   mind" fills nothing, so the form gives way to the control skill's rule;
 4. the form ends, and the core rule runs ``action_answer`` (:class:`AnswerDispatch`), which
    calls the skill's function in a fresh :class:`~assistant.skills.sdk.ActionContext` with
    ``ctx.answer`` / ``ctx.data`` set. The function may ask again.
@@ -49,6 +51,10 @@ CANCEL_INTENTS = frozenset({"control__stop"})
 #: Minimum confidence for a cancel intent to count.
 CANCEL_CONFIDENCE = 0.5
 YESNO_RETRY = "Please answer yes or no."
+#: A yes/no question is dropped for another request classified with at least this confidence.
+REDIRECT_CONFIDENCE = 0.7
+#: Said when a yes/no question gets no usable answer twice.
+GIVE_UP = "Okay, never mind."
 
 _YES = re.compile(r"^(?:oh |well |um |uh )?(yes|yeah|yep|yup|ya|aye|sure|certainly|of course|ok|okay|alright|all right|"
                   r"correct|right|affirmative|absolutely|definitely|please do|do it|go ahead|go for it|i do|"
@@ -108,8 +114,15 @@ class AnswerValidation(Action):
                 return [SlotSet(ANSWER_SLOT, yes)]
             if is_cancel(tracker):
                 return []
+            intent = (tracker.latest_message or {}).get("intent") or {}
+            name, conf = intent.get("name") or "", float(intent.get("confidence") or 0.0)
+            if "__" in name and conf >= REDIRECT_CONFIDENCE:
+                return [SlotSet(ANSWER_SLOT, {"redirect": name})]  # a new request: drop the question
+            data = dict(tracker.get_slot(DATA_SLOT) or {})
+            if data.get("_retried"):
+                return [SlotSet(ANSWER_SLOT, {"give_up": True})]
             dispatcher.utter_message(text=YESNO_RETRY)
-            return [SlotSet(ANSWER_SLOT, None)]
+            return [SlotSet(ANSWER_SLOT, None), SlotSet(DATA_SLOT, {**data, "_retried": True})]
         if is_cancel(tracker):
             return []
         if not text:
@@ -140,6 +153,11 @@ class AnswerDispatch(Action):
         answer = tracker.get_slot(ANSWER_SLOT)
         data = dict(tracker.get_slot(DATA_SLOT) or {})
         kind = tracker.get_slot(KIND_SLOT) or "text"
+        if isinstance(answer, dict):  # the yes/no question was dropped (see AnswerValidation)
+            if answer.get("redirect"):
+                return _reset() + await self._redirect(answer["redirect"], dispatcher, tracker, domain)
+            dispatcher.utter_message(text=GIVE_UP)
+            return _reset()
         skill_id, _, key = str(handler).partition(":")
         skill = self.host.skill(skill_id)
         fn = skill._continuations.get(key) if skill is not None else None
@@ -147,7 +165,7 @@ class AnswerDispatch(Action):
             log.error("no function %r waits for an answer (skill %r)", key, skill_id)
             raise SkillError(f"Skill '{skill_id}': the function {key!r} waiting for the answer is gone")
         ctx = ActionContext(skill, dispatcher, tracker, domain, self.host)
-        ctx.answer, ctx.data = answer, {k: v for k, v in data.items() if k != "_no"}
+        ctx.answer, ctx.data = answer, {k: v for k, v in data.items() if k not in ("_no", "_retried")}
         if kind == "confirm":
             if answer is True:
                 result = await _call(fn, ctx)
@@ -157,6 +175,22 @@ class AnswerDispatch(Action):
         else:
             result = await _call(fn, ctx, answer)
         return _reset() + ctx._finish(result)
+
+
+    async def _redirect(self, intent: str, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
+        """Run what a rule would run for ``intent`` now (the user asked for something else
+        instead of answering): a skill action is run right here with this turn's tracker;
+        a response is uttered; a form is started with ``FollowupAction``."""
+        name = self.host.action_for_intent(intent)
+        if not name:
+            return []
+        action = self.host.served_action(name)
+        if action is not None:
+            return list(await action.run(dispatcher, tracker, domain) or [])
+        if name.startswith("utter_"):
+            dispatcher.utter_message(response=name)
+            return []
+        return [FollowupAction(name)]
 
 
 def core_actions(host: "SkillHost") -> list[Action]:

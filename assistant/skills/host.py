@@ -107,6 +107,7 @@ class SkillHost:
         self._ids = itertools.count(1)
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._served: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ actions
     def actions(self, skills: Iterable["Skill"]) -> list["Action"]:
@@ -132,6 +133,7 @@ class SkillHost:
             self._skills[skill.id] = skill
             out.extend(skill.build_actions(self))
         out.extend(core_actions(self))
+        self._served = {a.name(): a for a in out}
         for skill in new:
             self._run_hooks(skill, skill._on_load, "on_load")
         return out
@@ -139,6 +141,22 @@ class SkillHost:
     def skills(self) -> list["Skill"]:
         """The skills bound to this host by :meth:`actions`, in load order."""
         return list(self._skills.values())
+
+    def action_for_intent(self, intent: str) -> str | None:
+        """The action a rule of a bound skill runs right after ``intent`` (global names),
+        e.g. ``timer__set_timer`` → ``timer__set_form``; None if no rule starts with it."""
+        for skill in self._skills.values():
+            for rule in skill.namespaced().rules:
+                steps = [s for s in rule.get("steps", []) if isinstance(s, dict)]
+                if rule.get("condition") or len(steps) < 2:
+                    continue
+                if steps[0].get("intent") == intent and steps[1].get("action"):
+                    return steps[1]["action"]
+        return None
+
+    def served_action(self, name: str) -> Any:
+        """The ``rasa_sdk.Action`` named ``name`` made by :meth:`actions`, or None."""
+        return self._served.get(name)
 
     def skill(self, skill_id: str) -> "Skill | None":
         """The bound skill with this id, or None."""

@@ -78,6 +78,7 @@ slots:
     mappings:
       - type: from_entity
         entity: sides
+        intent: roll          # only from this skill's request (lookups fire everywhere)
 
 nlu:
   - intent: flip
