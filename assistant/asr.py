@@ -302,7 +302,7 @@ class HallucinationGuard:
     Attributes:
         silence_dbfs: audio whose loudest 20 ms frame is below this RMS level (dBFS) is
             silence and is not decoded.
-        compression_ratio: drop segments whose gzip compression ratio is above this
+        compression_ratio: drop segments whose text's zlib compression ratio is above this
             (repetition loops). Whisper's default 2.4.
         no_speech_low, logprob_low: drop segments with ``no_speech_prob`` > ``no_speech_low``
             and ``avg_logprob`` < ``logprob_low`` (0.3 and -1.0).
@@ -613,7 +613,8 @@ class StreamingTranscriber:
       (preferably one ending a sentence) that leaves at least ``keep_s`` of audio as
       acoustic context, so the buffer stays well inside Whisper's 30 s window;
     * :meth:`finish` (at the VAD endpoint) decodes the rest and returns committed words +
-      the final tail.
+      the final tail (or, while the buffer holds the whole utterance, the final decode of
+      it, which may correct committed words: see :meth:`finish`).
 
     One decode costs about the same for a 1 s or an 11 s buffer (Whisper encodes a 30 s
     window), so ``interval_s`` sets the CPU load: base needs ~0.5–1 s per decode on two
@@ -627,8 +628,9 @@ class StreamingTranscriber:
         keep_s: audio to keep before the end of the buffer when trimming, seconds.
         prompt_chars: how much trimmed committed text to pass as the prompt.
         skip_silent_final: at :meth:`finish`, reuse the last hypothesis instead of decoding
-            again when the audio since the last decode holds no speech (Silero VAD) and
-            that decode heard ≥ ``FINAL_MARGIN_S`` past its last word. The endpoint comes
+            again when the audio since the last decode holds no speech (Silero VAD), the
+            last two decodes agreed on every word, and the last heard ≥
+            ``FINAL_MARGIN_S`` past its last word. The endpoint comes
             after ~0.7 s of silence, which the worker has usually decoded already, so this
             removes a whole decode (0.3–2 s) from the endpoint-to-reply latency.
 
@@ -685,6 +687,8 @@ class StreamingTranscriber:
             self._committed: list[Word] = []
             self._n_trimmed = 0  # committed words that lie before the buffer (prompt)
             self._hyp: list[Word] = []  # uncommitted tail of the last hypothesis
+            self._stable = False  # the last two hypotheses were identical
+            self._last_raw: list[Word] = []  # the last decode's words, committed ones included
             self._language = self.asr.language or "en"
             self.decodes = 0
             self.decode_ms_total = 0.0
@@ -760,6 +764,7 @@ class StreamingTranscriber:
         if res.language:
             self._language = res.language
         hyp = [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in res.words]
+        self._last_raw = hyp
         return self._new_part(hyp), res.decode_ms
 
     def _new_part(self, hyp: list[Word]) -> list[Word]:
@@ -786,9 +791,13 @@ class StreamingTranscriber:
         return cand
 
     def _tail_is_silent(self) -> bool:
-        """True if the audio added since the last decode holds no speech (Silero VAD, the
-        model shipped in faster-whisper, max probability < 0.5) and that decode saw at
-        least ``FINAL_MARGIN_S`` after the last word it heard, so the word was not cut."""
+        """True if the last hypothesis can stand as the final one: the last two decodes
+        agreed on every word (so the last did not drop or change one), that decode heard
+        at least ``FINAL_MARGIN_S`` after its last word (so the word was not cut), and
+        the audio added since holds no speech (Silero VAD, the model shipped in
+        faster-whisper, max probability < 0.5)."""
+        if not self._stable:
+            return False
         decoded_end_s = self._decoded_upto / SAMPLE_RATE
         words = self._committed + self._hyp
         if words and decoded_end_s - words[-1].end_s < FINAL_MARGIN_S:
@@ -849,6 +858,8 @@ class StreamingTranscriber:
             k = 0
             while k < min(len(hyp), len(self._hyp)) and _norm_word(hyp[k].text) == _norm_word(self._hyp[k].text):
                 k += 1
+            # the whole hypothesis agreed with the previous one (nothing new, nothing lost)
+            self._stable = k == len(hyp) == len(self._hyp)
             self._committed.extend(hyp[:k])
             self._hyp = hyp[k:]
             if k:
@@ -858,8 +869,18 @@ class StreamingTranscriber:
     def finish(self) -> Transcript:
         """Decode the rest at the endpoint and return the utterance's final transcript.
 
+        The final transcript is the committed words + the final decode's new words. While
+        the buffer has never been trimmed (utterances up to ``max_buffer_s``, i.e. nearly
+        all commands) the last decode covered the whole utterance with full context, so
+        its words are used as they are: they may *correct* committed words (LocalAgreement
+        commits what two consecutive decodes agree on, and they can agree on a wrong word:
+        base committed "asked not" for "ask not" in 1 of 28 random decode schedules of
+        jfk.flac, while its decode of the whole buffer said "ask not"). Show the final
+        text in place of the partials. If that decode has lost more than one word against
+        the committed words + tail, the latter are kept.
+
         Returns:
-            :class:`Transcript` of committed words + the final tail; ``words`` carry
+            :class:`Transcript` of the utterance; ``words`` carry
             stream times, ``audio_seconds`` is all audio added, ``decode_ms`` the final
             decode only (0 when the last hypothesis was reused: no audio since the last
             decode, or only non-speech, see ``skip_silent_final``). The next :meth:`add`
@@ -880,6 +901,11 @@ class StreamingTranscriber:
             else:
                 tail = self._hyp
             words = self._committed + tail
+            if self.decodes and self._n_trimmed == 0 and len(self._last_raw) >= len(words) - 1:
+                # The whole utterance is still in the buffer, so the last decode saw all of
+                # it with full context: prefer it to the committed words, which two partial
+                # decodes may have agreed on wrongly ("asked not" for "ask not", base).
+                words = list(self._last_raw)
             self._committed = list(words)
             self._hyp = []
             self._finished = True

@@ -274,6 +274,8 @@ def main() -> int:
               f"{r['stream_words_committed_before_end']}/{r['stream_words_total']} words committed before the "
               f"endpoint, final decode {fin}; "
               f"RSS after imports {r['rss_imports_mb']:.0f} MB, ru_maxrss {r['ru_maxrss_mb']:.0f} MB")
+        if r["stream_final_wer"] or r["wer_wt"]:
+            print(f"    streamed: {r['stream_final_text']!r}")
     if args.hotwords:
         hotword_bench(args.models)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

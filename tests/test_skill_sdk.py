@@ -27,7 +27,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from audio_factory import espeak_say, piper_say
+from audio_factory import concat, espeak_say, piper_say
 
 pytestmark = pytest.mark.rasa
 
@@ -36,9 +36,10 @@ ASSISTANT = ROOT / ".venv" / "bin" / "assistant"
 PY = ROOT / ".venv" / "bin" / "python"
 
 
-def run(args: list[str], *, extra_path: list[Path] = (), timeout: float = 900, cwd: Path | None = None):
+def run(args: list[str], *, extra_path: list[Path] = (), timeout: float = 900, cwd: Path | None = None,
+        env_extra: dict | None = None):
     """Run a command with the app's environment (plus ``extra_path`` on PYTHONPATH)."""
-    env = dict(os.environ)
+    env = {**os.environ, **(env_extra or {})}
     if extra_path:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in extra_path)
     else:
@@ -59,6 +60,13 @@ def install(whl: Path, target: Path) -> None:
     """``pip install --target`` (the app's environment, in a temporary location)."""
     p = run([PY, "-m", "pip", "install", "--no-deps", "--target", target, whl])
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def speak(text: str, path: Path, voice: str = "piper") -> Path:
+    """A recording of ``text`` with half a second of silence before it and 1.5 s after."""
+    raw = path.with_name(path.stem + ".raw.wav")
+    piper_say(text, raw) if voice == "piper" else espeak_say(text, raw, speed=150)
+    return concat([raw], path, lead_s=0.5, tail_s=1.5)
 
 
 def turns(stdout: str) -> list[dict]:
@@ -116,8 +124,8 @@ def test_installed_wheel_answers_from_a_recording_and_uninstall_removes_it(proje
     assert re.search(r"^coin_flipper\s+0\.1\.0\s+enabled\s+assistant-skill-coin-flipper", listed.stdout, re.M), \
         listed.stdout
 
-    flip = piper_say("Flip a coin.", tmp_path / "flip.wav")
-    roll = espeak_say("Roll a twenty sided die.", tmp_path / "roll.wav", speed=150)
+    flip = speak("Flip a coin.", tmp_path / "flip.wav", "espeak")
+    roll = speak("Roll a twenty sided die.", tmp_path / "roll.wav")
     p = run([ASSISTANT, "run", "--push-to-talk", "--input", flip, "--input", roll], extra_path=[target])
     assert p.returncode == 0, p.stdout + p.stderr
     got = turns(p.stdout)
@@ -134,6 +142,23 @@ def test_installed_wheel_answers_from_a_recording_and_uninstall_removes_it(proje
     got = turns(p.stdout)
     assert len(got) == 1 and not got[0]["intent"].startswith("coin_flipper__"), p.stdout
     assert "coin number" not in got[0]["reply"], got
+
+
+# ---------------------------------------------------------------------------- enable / disable
+def test_disable_and_enable_retrain_with_progress_and_cache(tmp_path):
+    """Switching a skill off retrains (progress printed); switching it back on finds the
+    model trained before in the cache."""
+    env = {"ASSISTANT_CONFIG_DIR": str(tmp_path / "config")}
+    p = run([ASSISTANT, "skill", "disable", "help"], env_extra=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Skill 'help' disabled" in p.stdout
+    assert "[training] " in p.stdout and "Language model for 9 skills" in p.stdout, p.stdout
+    assert 'disabled = [\n    "help",\n]' in (tmp_path / "config" / "settings.toml").read_text()
+    listed = run([ASSISTANT, "skill", "list"], env_extra=env)
+    assert re.search(r"^help\s+disabled", listed.stdout, re.M), listed.stdout
+    p = run([ASSISTANT, "skill", "enable", "help"], env_extra=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Language model for 10 skills already trained (cached)." in p.stdout, p.stdout
 
 
 # ---------------------------------------------------------------------------- broken skills
@@ -209,8 +234,8 @@ def broken(tmp_path_factory) -> Path:
 
 
 def test_broken_skills_give_their_message_and_the_rest_still_answers(broken, tmp_path):
-    recs = [piper_say(text, tmp_path / f"{i}.wav")
-            for i, text in enumerate(["Grumble for me.", "Start daydreaming.", "What time is it?"])]
+    recs = [speak(text, tmp_path / f"{i}.wav")
+            for i, text in enumerate(["Tell me something grumpy.", "Start daydreaming.", "What time is it?"])]
     p = run([ASSISTANT, "run", "--push-to-talk", *[x for r in recs for x in ("--input", r)]], extra_path=[broken])
     out, err = p.stdout, p.stderr
     assert p.returncode == 0, out + err

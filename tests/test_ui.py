@@ -186,10 +186,17 @@ def test_typed_request_gets_an_answer_through_rasa(window, qtbot, engine):
     assert reply == result.reply and ("AM" in reply or "PM" in reply or ":" in reply), reply
     task = next(t for t in reversed(window.controller.tasks) if t.name == "request")
     assert task.thread_id != GUI_THREAD
-    # the turn is readable by a screen reader: speaker, time and text
-    model = window.conversation.model()
-    spoken = model.data(model.index(model.rowCount() - 1), Qt.ItemDataRole.AccessibleTextRole)
-    assert spoken.startswith("Assistant, ") and reply in spoken
+    # what a screen reader gets through Qt's accessibility API: a list of turns, each with
+    # speaker, time and text
+    from PySide6.QtGui import QAccessible
+
+    iface = QAccessible.queryAccessibleInterface(window.conversation)
+    assert iface.role() == QAccessible.Role.List and iface.text(QAccessible.Text.Name) == "Conversation"
+    items = [iface.child(i) for i in range(iface.childCount())]
+    assert all(it.role() == QAccessible.Role.ListItem for it in items)
+    names = [it.text(QAccessible.Text.Name) for it in items]
+    assert names[-2].startswith("You, ") and names[-2].endswith(": what time is it"), names
+    assert names[-1].startswith("Assistant, ") and names[-1].endswith(reply), names
 
 
 def test_recording_shows_partial_then_final_transcript(window, qtbot, data_dir, engine):
@@ -519,3 +526,35 @@ def test_assistant_gui_listen_reaches_the_running_app(window, qtbot):
     assert pump_until(lambda: any("microphone" in t.lower() for t in window.notices.texts()), 30), \
         window.notices.texts()
     server.close()
+
+
+@pytest.mark.live
+def test_talk_button_listens_on_the_microphone_and_shows_the_level(window, qtbot, engine, pulseaudio, tmp_path):
+    """The live path: the Talk button opens the (virtual PulseAudio) microphone on the mic
+    loop thread; a spoken command played into it shows up as a user turn with a reply, and
+    the level meter follows the input. Muting closes the microphone."""
+    from assistant.audio import reinit_portaudio
+    from audio_factory import concat, piper_say
+
+    reinit_portaudio()  # PortAudio enumerated the devices before the virtual server existed
+    wav = concat([piper_say("What time is it?", tmp_path / "cmd.wav")], tmp_path / "mic.wav", lead_s=0.3,
+                 tail_s=1.5)
+    levels: list[float] = []
+    window.controller.event.connect(lambda ev: levels.append(window.level.dbfs))
+    n_user, n_reply = len(user_turns(window)), len(assistant_turns(window))
+    qtbot.mouseClick(window.talk_button, Qt.MouseButton.LeftButton)
+    assert pump_until(lambda: window.state_indicator.state == "listening", 20), window.notices.texts()
+    assert window.controller.mic_running and window.controller.mic.isRunning()
+    player = pulseaudio.play_into_mic(wav)
+    try:
+        assert pump_until(lambda: len(assistant_turns(window)) > n_reply, 120), (window.notices.texts(),
+                                                                                user_turns(window))
+    finally:
+        player.wait(30)
+    said = " ".join(user_turns(window)[n_user:]).lower()
+    assert "what time is it" in said, said
+    assert engine.results[-1].intent == "clock__ask_time"
+    assert max(levels) > -40, f"the level meter never moved: {max(levels):.0f} dBFS"
+    window.mute_action.trigger()
+    assert pump_until(lambda: not window.controller.mic_running, 10)
+    assert window.state_indicator.state == "muted"

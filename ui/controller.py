@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
 
 from assistant.errors import AssistantError
-from assistant.events import Event, EventBus, Notice, Progress
+from assistant.events import Event, EventBus, Progress
 from assistant.settings import Settings, load_settings, save_settings
 from ui.ui_settings import UISettings, load_ui_settings, save_ui_settings
 from ui.workers import Task, submit
@@ -411,7 +410,8 @@ class EngineController(QObject):
             self.settings_applied.emit(self.settings)
             return None
         assistant, new = self.assistant, self.settings.model_copy(deep=True)
-        mic_changed = (old.audio != new.audio) and self.mic_running
+        # the mic loop builds its source and endpointer when it starts: reopen it for those
+        mic_changed = (old.audio != new.audio or old.vad != new.vad) and self.mic_running
         skills_changed = (old.skills.disabled != new.skills.disabled)
         asr_changed = (old.asr.model, old.asr.compute_type, old.asr.language, old.asr.beam_size) != \
                       (new.asr.model, new.asr.compute_type, new.asr.language, new.asr.beam_size)
@@ -494,7 +494,6 @@ class EngineController(QObject):
                 voice.set_volume(tts_settings.volume)
                 try:
                     assistant.speaker.say(text)
-                    time.sleep(0.05)
                     assistant.speaker.wait(60)
                 finally:
                     voice.set_speed(old[0])
@@ -504,7 +503,6 @@ class EngineController(QObject):
             speaker = Speaker(voice, assistant._sink, bus=None)
             try:
                 speaker.say(text)
-                time.sleep(0.05)
                 speaker.wait(60)
             finally:
                 speaker.close()

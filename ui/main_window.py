@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -34,7 +34,6 @@ from assistant.events import (
     AudioLevel,
     FinalTranscript,
     InteractionFinished,
-    InteractionStarted,
     Notice,
     PartialTranscript,
     Progress,
@@ -261,8 +260,6 @@ class MainWindow(QMainWindow):
             self.show_notice(ev.level, ev.message, ev.hint)
         elif isinstance(ev, Progress):
             self._on_progress(ev)
-        elif isinstance(ev, InteractionStarted) and ev.trigger in ("text",):
-            pass
 
     def _set_partial(self, text: str) -> None:
         self.partial.setText(text)

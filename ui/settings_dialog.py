@@ -46,7 +46,7 @@ from assistant.settings import Settings
 from ui.a11y import acc
 from ui.latency import LatencyPage
 from ui.ui_settings import UISettings
-from ui.widgets import HotkeyCapture, LevelMeter, chord_label
+from ui.widgets import HotkeyCapture, LevelMeter
 from ui.workers import submit
 
 LANGUAGES = [("Automatic", None), ("English", "en"), ("German", "de"), ("French", "fr"), ("Spanish", "es"),
@@ -275,13 +275,6 @@ class SettingsDialog(QDialog):
         _labelled(form, "&Speaker:", self.output_device)
         self.mic_level = LevelMeter("Microphone level")
         form.addRow("Level:", self.mic_level)
-        self.gain = acc(QDoubleSpinBox(), "Input gain", "Amplify (positive) or attenuate (negative) the microphone, "
-                                                         "in decibels.")
-        self.gain.setRange(-20, 30)
-        self.gain.setSuffix(" dB")
-        self.gain.setSingleStep(1)
-        self.gain.setValue(self.settings.audio.input_gain_db)
-        _labelled(form, "&Gain:", self.gain)
         self.test_button = acc(QPushButton("&Test: record 3 s and play back"), "Test microphone",
                                "Record three seconds from the chosen microphone and play them back.")
         self.test_button.clicked.connect(self.test_microphone)
@@ -612,9 +605,8 @@ class SettingsDialog(QDialog):
     def _skill_toggled(self, item: QListWidgetItem) -> None:
         sid = item.data(Qt.ItemDataRole.UserRole)
         on = item.checkState() == Qt.CheckState.Checked
-        self.skills_status.setText(f"{item.text().split(' — ')[0]} will be {'enabled' if on else 'disabled'} when "
-                                   "you apply; the language engine is retrained then.")
-        _ = sid
+        self.skills_status.setText(f"{item.text().split(' — ')[0]} ({sid}) will be {'enabled' if on else 'disabled'} "
+                                   "when you apply; the language engine is retrained then.")
 
     def _latency_page(self) -> QWidget:
         def traces():
@@ -778,7 +770,6 @@ class SettingsDialog(QDialog):
         s = self.settings.model_copy(deep=True)
         s.audio.input_device = self.input_device.currentData()
         s.audio.output_device = self.output_device.currentData()
-        s.audio.input_gain_db = self.gain.value()
         s.tts.voice = self.voice.currentData() or s.tts.voice
         s.tts.speed = self.speed.value()
         s.tts.volume = self.volume.value()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QListView,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -258,7 +257,8 @@ class BubbleDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(bubble, pad * 1.5, pad * 1.5)
         hf = QFont(opt.font)
         hf.setBold(True)
-        hf.setPointSizeF(max(1.0, opt.font.pointSizeF() * 0.85)) if opt.font.pointSizeF() > 0 else None
+        if opt.font.pointSizeF() > 0:
+            hf.setPointSizeF(max(1.0, opt.font.pointSizeF() * 0.85))
         painter.setFont(hf)
         head_color = QColor(fg)
         if not hc:
@@ -298,6 +298,8 @@ class ConversationView(QListView):
         idx = self.model_.add(turn)
         self.scrollTo(idx)
         self.scrollToBottom()
+        if role != "user":
+            announce(self, turn.spoken())
         return turn
 
     def turns(self) -> list[Turn]:
@@ -307,6 +309,32 @@ class ConversationView(QListView):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
         self.scheduleDelayedItemsLayout()  # re-wrap bubbles to the new width
+
+    placeholder = ("Say the wake word (“Hey Jarvis”), press Ctrl+Space or the Talk button, "
+                   "or type a request below.")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().paintEvent(event)
+        if self.model_.rowCount() == 0:
+            p = QPainter(self.viewport())
+            color = self.palette().color(QPalette.ColorRole.PlaceholderText)
+            p.setPen(color)
+            m = self.fontMetrics().height() * 2
+            p.drawText(self.viewport().rect().adjusted(m, m, -m, -m),
+                       int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), self.placeholder)
+            p.end()
+
+
+def announce(widget: QWidget, text: str) -> None:
+    """Ask screen readers to speak ``text`` now (Qt ≥ 6.8 announcement event; AT-SPI on
+    Linux, UIA on Windows). Silently does nothing where unsupported."""
+    try:
+        from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+
+        if QAccessible.isActive():
+            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(widget, text))
+    except Exception:  # noqa: BLE001 - older Qt, no accessibility bridge
+        pass
 
 
 # --------------------------------------------------------------------------------------
@@ -391,6 +419,7 @@ class NoticeArea(QWidget):
                 return box
         box = NoticeBox(level, message, hint)
         box.dismissed.connect(lambda: self._removed(box))
+        announce(self, box.text())
         self._lay.insertWidget(0, box)
         boxes = self.boxes()
         for old in boxes[self.MAX:]:

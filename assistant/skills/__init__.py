@@ -10,6 +10,11 @@ Write a skill (see :mod:`assistant.skills.sdk` for a full example)::
     def tell_time(ctx):                    # ctx: ActionContext
         ctx.say("It's 5:10 PM.")
 
+Helpers for the common cases: ``ctx.say``, ``ctx.ask(text, then=fn)`` (wait for the answer),
+``ctx.ask_yesno``, ``ctx.confirm``, ``ctx.settings`` / ``ctx.set_setting``, ``ctx.schedule``,
+``ctx.speak_later``; hooks ``@skill.on_load``, ``@skill.on_settings_changed``,
+``@skill.extract`` (custom form slots), ``@skill.lookup_provider``. See docs/skills.md.
+
 Run skills (what the pipeline does)::
 
     host = SkillHost(bus, settings.skills)
@@ -28,7 +33,8 @@ from assistant.skills.duration import duration_adjective, format_duration, parse
 from assistant.skills.host import SkillHost, TimerHandle
 from assistant.skills.loader import ENTRY_POINT_GROUP, LoadResult, compose_project, load_skills, vocabulary
 from assistant.skills.manifest import Manifest, SettingField
-from assistant.skills.sdk import ActionContext, Skill, SkillLoadError
+from assistant.skills.sdk import ActionContext, Skill, SkillContext, SkillLoadError
+from assistant.skills.when import parse_when, spoken_when
 
 __all__ = [
     "SEP",
@@ -38,6 +44,7 @@ __all__ = [
     "Manifest",
     "SettingField",
     "Skill",
+    "SkillContext",
     "SkillHost",
     "SkillLoadError",
     "TimerHandle",
@@ -46,5 +53,7 @@ __all__ = [
     "format_duration",
     "load_skills",
     "parse_duration",
+    "parse_when",
+    "spoken_when",
     "vocabulary",
 ]

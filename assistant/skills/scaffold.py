@@ -107,6 +107,7 @@ nlu:
       - throw a [d6](sides)
       - roll a die with [eight](sides) sides
       - roll a [twelve](sides) sided dice
+      - roll a [20](sides)-sided die
   - intent: pick
     examples: |
       - help me choose
@@ -121,7 +122,7 @@ nlu:
       - start counting flips again
       - forget how many coins you flipped
       - set the coin count to zero
-  - lookup: sides
+  - lookup: sides          # as said and as the speech recogniser writes them ("a 20-sided die")
     examples: |
       - four
       - six
@@ -129,6 +130,12 @@ nlu:
       - ten
       - twelve
       - twenty
+      - 4
+      - 6
+      - 8
+      - 10
+      - 12
+      - 20
       - d4
       - d6
       - d8

@@ -118,8 +118,13 @@ def _named(handles: list, text: str) -> list:
 
 @skill.action("cancel_timer")
 def cancel_timer(ctx: ActionContext) -> list[dict]:
-    """Cancel the named timer, the only one, every one ("all"), or ask which one."""
+    """Cancel the named timer, the only one, every one ("all"), or ask which one. Said
+    while "For how long?" waits for an answer, it drops that question."""
     text = ctx.text.lower()
+    if (ctx.tracker.active_loop or {}).get("name") == skill.global_name("form", "set_form"):
+        ctx.end_dialogue()
+        ctx.say("Okay, no new timer.")
+        return [SlotSet("timer_name", None), SlotSet("duration", None)]
     wants_alarm = bool(re.search(r"\balarms?\b", text))
     pool = _alarms(ctx) if wants_alarm else _timers(ctx)
     name = ctx.entity("timer_name")
