@@ -35,8 +35,8 @@ Choices, with the measurements behind them (2 shared cores, Whisper base / tiny.
      -0.58…-2.5; every real utterance (jfk, "Hey Jane, turn the lights off.", "Alexa.",
      "Hey Jarvis.", read speech, the office-lights command) had no_speech_prob ≤ 0.29 and
      avg_logprob ≥ -0.97;
-  4. with hotwords, a segment that merely recites ≥ 3 phrases of the hotword list in list
-     order is dropped (base did exactly that on the quiet frames of jfk.flac:
+  4. with hotwords, a segment made only of ≥ 3 phrases of the hotword list (in list order
+     or looping over a few of them) is dropped (base did exactly that on the quiet frames of jfk.flac:
      no_speech_prob 0.36, avg_logprob -0.52, so step 3 does not catch it).
 
   Dropped segments are listed in :attr:`Transcript.dropped` for traces.
@@ -354,17 +354,26 @@ def compression_ratio(text: str) -> float:
 
 
 def _echoes_hotwords(text: str, hotwords: str) -> bool:
-    """True if ``text`` is a piece of the hotword string spanning at least 3 of its phrases.
+    """True if ``text`` is made only of hotword phrases, at least 3 of them.
 
     On quiet non-speech Whisper base sometimes just recites its prompt ("turn on the office
-    lights, set a timer, hey jarvis, light rose, ice moco"). Three list entries in list
-    order is not something a user says, while one or two adjacent entries may be.
+    lights, set a timer, hey jarvis, light rose, ice moco"), in list order or looping over
+    a few entries ("set a timer, hey jarvis, set a timer, hey jarvis, …"). A sentence built
+    only from three or more list entries is not something a user says, while one or two
+    entries ("hey jarvis, set a timer") may be.
     """
-    t = normalize_text(text)
-    if not t or t not in normalize_text(hotwords):
+    words = normalize_text(text).split()
+    phrases = sorted({tuple(normalize_text(p).split()) for p in hotwords.split(",")} - {()}, key=len, reverse=True)
+    if not words or not phrases:
         return False
-    phrases = {normalize_text(p) for p in hotwords.split(",")} - {""}
-    return sum(f" {p} " in f" {t} " for p in phrases) >= 3
+    i = count = 0
+    while i < len(words):
+        match = next((p for p in phrases if tuple(words[i : i + len(p)]) == p), None)
+        if match is None:
+            return False
+        i += len(match)
+        count += 1
+    return count >= 3
 
 
 def _auto_threads() -> int:

@@ -76,12 +76,20 @@ class PulseAudio:
 
     def record_speaker(self, out: Path) -> subprocess.Popen:
         """Start recording what the app plays (monitor of sink ``spk``) into ``out`` (WAV,
-        16 kHz mono int16). Stop it with ``terminate()``."""
-        return subprocess.Popen(
+        16 kHz mono int16). Stop it with ``terminate()``. Returns once the server lists the
+        new recording stream, so that nothing played afterwards is missed (on a loaded
+        machine ``parecord`` took up to half a second to connect)."""
+        before = set(self.pactl("list", "short", "source-outputs").splitlines())
+        proc = subprocess.Popen(
             ["parecord", "--device=spk.monitor", "--rate=16000", "--channels=1", "--format=s16le",
              "--file-format=wav", str(out)],
             env={**os.environ, **self.env},
         )
+        deadline = time.monotonic() + 20
+        while not set(self.pactl("list", "short", "source-outputs").splitlines()) - before:
+            assert proc.poll() is None and time.monotonic() < deadline, "parecord did not connect"
+            time.sleep(0.02)
+        return proc
 
 
 @pytest.fixture(scope="session")
@@ -125,3 +133,17 @@ def pulseaudio():
     except subprocess.TimeoutExpired:
         proc.kill()
     shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def no_microphone(tmp_path, monkeypatch):
+    """PortAudio with no reachable sound server, as on a machine without a sound card, even
+    when the session's virtual PulseAudio is running: ``PULSE_SERVER`` points at a socket
+    that does not exist and PortAudio enumerates its devices again (and again afterwards)."""
+    from assistant.audio import reinit_portaudio
+
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-such-server")
+    reinit_portaudio()
+    yield
+    monkeypatch.undo()
+    reinit_portaudio()

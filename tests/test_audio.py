@@ -373,7 +373,9 @@ def test_microphone_that_disappears_raises_device_error(live):
          "-L", f"module-native-protocol-unix socket={runtime}/pulse/native auth-anonymous=1",
          "-L", "module-null-sink sink_name=out rate=48000",
          "-L", "module-null-source source_name=gone rate=48000"],
-        env={**os.environ, **env, "HOME": str(runtime)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # no session bus: the fixture's server already owns the D-Bus name org.PulseAudio1
+        env={**os.environ, **env, "HOME": str(runtime), "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/no-bus"},
+        stdout=subprocess.DEVNULL, stderr=open(runtime / "pa.log", "wb"),
     )
     old = {k: os.environ.get(k) for k in env}
     try:
@@ -383,7 +385,7 @@ def test_microphone_that_disappears_raises_device_error(live):
                                 capture_output=True, timeout=10).returncode == 0
             if ok:
                 break
-            assert proc.poll() is None and time.monotonic() < deadline, "second PulseAudio did not start"
+            assert proc.poll() is None and time.monotonic() < deadline, (runtime / "pa.log").read_text()
             time.sleep(0.1)
         os.environ.update(env)
         audio.reinit_portaudio()

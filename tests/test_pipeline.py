@@ -28,8 +28,8 @@ WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven"
 def spoken_times(text: str) -> set[tuple[int, int]]:
     """(hour 1–12, minute) pairs found in a transcript like "It's 5:10 PM" / "5.10 p.m." /
     "five o'clock"."""
-    # "5:10", "5.10", "5 10" and Whisper's "510 am"
-    found = {(int(h) % 12 or 12, int(m)) for h, m in re.findall(r"\b(\d{1,2})[:. ]?(\d{2})\b", text)}
+    # "5:10", "5.10", "5 10", "2.25am" and Whisper's "510 am"
+    found = {(int(h) % 12 or 12, int(m)) for h, m in re.findall(r"(?<!\d)(\d{1,2})[:. ]?(\d{2})(?!\d)", text)}
     found |= {(WORDS[w] % 12 or 12, 0) for w in re.findall(r"\b(\w+) o'?clock", text.lower()) if w in WORDS}
     found |= {(int(h) % 12 or 12, 0) for h in re.findall(r"\b(\d{1,2}) ?o'?clock", text.lower())}
     return found

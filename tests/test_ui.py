@@ -379,7 +379,7 @@ def test_every_settings_page_is_reachable_by_keyboard(window, qtbot):
     assert pump_until(lambda: not dlg.isVisible(), 5)
 
 
-def test_in_window_shortcut_without_a_microphone_shows_what_to_do(window, qtbot):
+def test_in_window_shortcut_without_a_microphone_shows_what_to_do(window, qtbot, no_microphone):
     """Ctrl+Space (the in-window listen shortcut) on a machine with no sound card: the
     failure is shown in the window with a hint, not only logged."""
     assert QTest.qWaitForWindowActive(window)
@@ -509,7 +509,7 @@ def test_wayland_without_portal_reports_hotkey_not_available(tmp_path):
     assert "assistant-gui --listen" in res["message"]  # and what to do instead
 
 
-def test_assistant_gui_listen_reaches_the_running_app(window, qtbot):
+def test_assistant_gui_listen_reaches_the_running_app(window, qtbot, no_microphone):
     """The Wayland fallback for a global hotkey: a desktop shortcut runs
     ``assistant-gui --listen``, which hands "listen" to the running app over a local socket
     and exits. Here the running app has no microphone, so listening shows what to do."""
