@@ -119,8 +119,17 @@ HOTWORD_RETRY_MIN_SPEECH_S = 0.3
 """If a hotword-biased decode yields nothing usable although Silero VAD kept at least this
 much speech, WhisperASR.transcribe decodes again without hotwords."""
 FINAL_MARGIN_S = 0.3
-"""StreamingTranscriber.finish may reuse the last hypothesis only if that decode heard at
-least this much audio after its last word (so the word was not cut off)."""
+"""StreamingTranscriber.finish may reuse the last hypothesis only if the last this-many
+seconds of the audio that decode heard were non-speech (Silero VAD): the last word was not
+cut off."""
+EXACT_WORD_TIMES_AFTER_S = 8.0
+"""StreamingTranscriber asks Whisper for word timestamps (an extra alignment pass) only when
+its buffer is longer than this, seconds: it may then be trimmed at a word end (max_buffer_s
+is 15 s). Shorter buffers use segment_words."""
+SPECULATIVE_MARGIN_S = 0.1
+"""A speculative decode (forced once the VAD has heard trailing silence) may stand as the
+final transcript, without a second decode agreeing with it, if the last this-many seconds
+it heard were non-speech. The pipeline's endpointer already heard 150 ms of silence."""
 
 Hotwords = Union[str, Sequence[str], None]
 
@@ -159,6 +168,8 @@ class Transcript:
         audio_seconds: duration of the audio given, seconds.
         decode_ms: wall time of decoding (for streaming: of the final decode only), ms.
         dropped: texts of segments removed as hallucinations (for traces and debugging).
+        segments: ``(start_s, end_s, text)`` of every kept Whisper segment, times from
+            Whisper's timestamp tokens (present with or without word timestamps).
     """
 
     text: str
@@ -167,6 +178,34 @@ class Transcript:
     audio_seconds: float
     decode_ms: float
     dropped: tuple[str, ...] = field(default=())
+    segments: tuple[tuple[float, float, str], ...] = field(default=())
+
+
+def segment_words(segments: Sequence[tuple[float, float, str]]) -> list[Word]:
+    """Words with times interpolated inside their segment, in proportion to their length in
+    characters — a cheap stand-in for Whisper's word alignment.
+
+    The alignment pass (``word_timestamps=True``) re-runs the decoder over the hotword
+    prompt: with the skills' 540-character hotword list it made a decode of a 2 s command
+    take 1.7 s instead of 0.8 s (base, 2 cores). Streaming uses these approximate words for
+    short buffers, where times only serve the end-of-speech margin check.
+
+    Args:
+        segments: ``(start_s, end_s, text)`` as in :attr:`Transcript.segments`.
+
+    Returns:
+        One :class:`Word` per whitespace-separated token; ``probability`` is NaN.
+    """
+    out: list[Word] = []
+    for start, end, text in segments:
+        toks = text.split()
+        total = sum(len(t) for t in toks) or 1
+        t = float(start)
+        for tok in toks:
+            d = (float(end) - float(start)) * len(tok) / total
+            out.append(Word(t, t + d, tok, float("nan")))
+            t += d
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -591,7 +630,7 @@ class WhisperASR:
             log.debug("nothing usable with hotwords; decoding again without them")
             retry = self.transcribe(x, None, initial_prompt, word_timestamps=word_timestamps)
             return Transcript(retry.text, retry.words, retry.language, seconds,
-                              decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped)
+                              decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped, retry.segments)
         words = [
             Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
             for seg in kept
@@ -599,7 +638,8 @@ class WhisperASR:
             if w.word.strip()
         ]
         text = " ".join(" ".join(seg.text.split()) for seg in kept).strip()
-        return Transcript(text, words, info.language or lang, seconds, decode_ms, tuple(dropped))
+        segments = tuple((float(seg.start), float(seg.end), " ".join(seg.text.split())) for seg in kept)
+        return Transcript(text, words, info.language or lang, seconds, decode_ms, tuple(dropped), segments)
 
 
 # --------------------------------------------------------------------------- streaming
@@ -637,9 +677,11 @@ class StreamingTranscriber:
         keep_s: audio to keep before the end of the buffer when trimming, seconds.
         prompt_chars: how much trimmed committed text to pass as the prompt.
         skip_silent_final: at :meth:`finish`, reuse the last hypothesis instead of decoding
-            again when the audio since the last decode holds no speech (Silero VAD), the
-            last two decodes agreed on every word, and the last heard ≥
-            ``FINAL_MARGIN_S`` past its last word. The endpoint comes
+            again when the audio since the last decode holds no speech (Silero VAD), and
+            either the last two decodes agreed on every word and the last decode ended with
+            ≥ ``FINAL_MARGIN_S`` of non-speech, or the last decode was forced
+            (``maybe_partial(force=True)``, the pipeline's speculative final decode at
+            trailing silence) and ended with ≥ ``SPECULATIVE_MARGIN_S`` of it. The endpoint comes
             after ~0.7 s of silence, which the worker has usually decoded already, so this
             removes a whole decode (0.3–2 s) from the endpoint-to-reply latency.
 
@@ -697,6 +739,7 @@ class StreamingTranscriber:
             self._n_trimmed = 0  # committed words that lie before the buffer (prompt)
             self._hyp: list[Word] = []  # uncommitted tail of the last hypothesis
             self._stable = False  # the last two hypotheses were identical
+            self._speculative = False  # the last decode was forced at trailing silence
             self._last_raw: list[Word] = []  # the last decode's words, committed ones included
             self._language = self.asr.language or "en"
             self.decodes = 0
@@ -767,12 +810,17 @@ class StreamingTranscriber:
     def _decode(self) -> tuple[list[Word], float]:
         """Decode the buffer; return the hypothesis words beyond what is committed."""
         offset = self._buf_start / SAMPLE_RATE
-        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=True)
+        # Exact word times matter once the buffer may be trimmed at a word end; for short
+        # buffers (commands) the segment-interpolated words are enough and save the
+        # alignment pass (see segment_words).
+        exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
+        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=exact)
         self.decodes += 1
         self.decode_ms_total += res.decode_ms
         if res.language:
             self._language = res.language
-        hyp = [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in res.words]
+        words = res.words if exact else segment_words(res.segments)
+        hyp = [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in words]
         self._last_raw = hyp
         return self._new_part(hyp), res.decode_ms
 
@@ -801,18 +849,18 @@ class StreamingTranscriber:
 
     def _tail_is_silent(self) -> bool:
         """True if the last hypothesis can stand as the final one: the last two decodes
-        agreed on every word (so the last did not drop or change one), that decode heard
-        at least ``FINAL_MARGIN_S`` after its last word (so the word was not cut), and
-        the audio added since holds no speech (Silero VAD, the model shipped in
-        faster-whisper, max probability < 0.5)."""
-        if not self._stable:
+        agreed on every word (so the last did not drop or change one), or the last decode
+        was the speculative one forced at trailing silence; and Silero VAD (the model
+        shipped in faster-whisper, max probability < 0.5) hears no speech in the last
+        ``FINAL_MARGIN_S`` (speculative: ``SPECULATIVE_MARGIN_S``) of the decoded audio —
+        so that decode heard the end of the last word — nor in the audio added since."""
+        if not (self._stable or self._speculative):
             return False
-        decoded_end_s = self._decoded_upto / SAMPLE_RATE
-        words = self._committed + self._hyp
-        if words and decoded_end_s - words[-1].end_s < FINAL_MARGIN_S:
-            return False
+        margin = SPECULATIVE_MARGIN_S if self._speculative else FINAL_MARGIN_S
         with self._in_lock:
-            tail = np.concatenate(self._pending) if self._pending else np.zeros(0, np.float32)
+            pending = list(self._pending)
+        heard = self._buf[-int(margin * SAMPLE_RATE) :] if len(self._buf) else np.zeros(0, np.float32)
+        tail = np.concatenate([heard, *pending]).astype(np.float32, copy=False)
         if len(tail) == 0:
             return True
         from faster_whisper.vad import get_vad_model
@@ -869,6 +917,7 @@ class StreamingTranscriber:
                 k += 1
             # the whole hypothesis agreed with the previous one (nothing new, nothing lost)
             self._stable = k == len(hyp) == len(self._hyp)
+            self._speculative = force
             self._committed.extend(hyp[:k])
             self._hyp = hyp[k:]
             if k:

@@ -84,6 +84,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=24, help="number of commands (≥ 20)")
     ap.add_argument("--asr-model", default="base")
     ap.add_argument("--no-realtime", action="store_true", help="feed recordings as fast as possible")
+    ap.add_argument("--timeline", action="store_true",
+                    help="print each interaction's events in ms relative to the endpoint")
     args = ap.parse_args()
 
     from audio_factory import concat, espeak_say, piper_say
@@ -140,6 +142,14 @@ def main() -> int:
         if fin is not None and fin.audio_seconds > 0:
             rtf.append(fin.decode_ms / 1000 / fin.audio_seconds)
         print(f"  {i:2d} {r.transcript!r:45.45} {r.intent:22s} {r.trace.summary()}", flush=True)
+        if args.timeline:
+            from assistant.events import SpeechEnded
+
+            end = r.trace.first(SpeechEnded)
+            for ev in r.trace.events:
+                extra = getattr(ev, "decode_ms", None)
+                print(f"       {(ev.t - end.t) * 1000 if end else 0:+8.0f} ms  {type(ev).__name__}"
+                      + (f" decode {extra:.0f} ms" if extra is not None else ""), flush=True)
         if r.expects_answer:  # leave no dialogue open for the next command
             app.handle_text("never mind")
         app.wait_idle()
