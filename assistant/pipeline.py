@@ -216,6 +216,24 @@ class Assistant:
         self._progress("language engine", 0.8, "Starting the language engine")
         self.nlu.start()
 
+    def reload_skills(self) -> None:
+        """Load the installed skills again (after enabling, disabling, installing or
+        removing one), recompose the Rasa project, retrain if its content hash changed
+        (``Progress`` events show it) and restart the Rasa sidecar. Pending timers of the
+        old skill host are cancelled. Blocks for the training (seconds to a minute): call
+        it from a worker thread.
+
+        Raises:
+            NLUError: Rasa could not be trained or started; requests then end with an
+                error notice until a reload succeeds.
+        """
+        if self.nlu is not None:
+            self.nlu.stop()
+        if self.host is not None:
+            self.host.close()
+        self._start_nlu()
+        self._progress("ready", 1.0, "Ready")
+
     def close(self) -> None:
         """Stop audio, the voice, timers and the Rasa sidecar."""
         self._stop_audio.set()

@@ -13,7 +13,7 @@ import datetime as _dt
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, TypeVar
 
 import platformdirs
 import tomli_w
@@ -159,23 +159,28 @@ def _drop_none(obj: Any) -> Any:
     return obj
 
 
-def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
-    """Read settings.
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_toml_model(path: Path, model: type[M], what: str = "settings") -> tuple[M, str | None]:
+    """Read a TOML file into a pydantic model; a corrupt file is moved aside, not lost.
 
     Args:
-        path: file to read; default :func:`settings_path`.
+        path: the TOML file (missing → defaults, no notice).
+        model: the pydantic model class; its defaults are used when the file is unusable.
+        what: how the notice names the file ("settings", "appearance settings").
 
     Returns:
-        ``(settings, notice)``. ``notice`` is None normally; if the file was corrupt it says
-        where the file was moved, and ``settings`` are the defaults.
+        ``(value, notice)``. ``notice`` is None normally; if the file could not be parsed or
+        validated it was renamed to ``<name>.corrupt-<UTC time>`` and the notice says where,
+        and ``value`` is ``model()``.
     """
-    path = path or settings_path()
     if not path.exists():
-        return Settings(), None
+        return model(), None
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
-        return Settings.model_validate(data), None
+        return model.model_validate(data), None
     except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, OSError) as exc:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = path.with_name(f"{path.name}.corrupt-{stamp}")
@@ -185,10 +190,23 @@ def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
         except OSError:
             where = "it could not be moved aside"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return Settings(), (
-            f"The settings file {path} could not be read ({first}); {where} and the "
+        return model(), (
+            f"The {what} file {path} could not be read ({first}); {where} and the "
             "defaults are used. Fix or delete that copy and re-apply your settings."
         )
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
+    """Read settings (see :func:`load_toml_model`).
+
+    Args:
+        path: file to read; default :func:`settings_path`.
+
+    Returns:
+        ``(settings, notice)``. ``notice`` is None normally; if the file was corrupt it says
+        where the file was moved, and ``settings`` are the defaults.
+    """
+    return load_toml_model(path or settings_path(), Settings)
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:

@@ -375,8 +375,16 @@ def _sink_volume(pa) -> int:
     return int(re.search(r"(\d+)%", pa.pactl("get-sink-volume", "@DEFAULT_SINK@")).group(1))
 
 
+@pytest.fixture
+def restore_volume(pulseaudio):
+    """Put the virtual speaker back to 100 %, unmuted: later tests measure what it plays."""
+    yield
+    pulseaudio.pactl("set-sink-volume", "@DEFAULT_SINK@", "100%")
+    pulseaudio.pactl("set-sink-mute", "@DEFAULT_SINK@", "0")
+
+
 @pytest.mark.parametrize("voice", VOICES)
-def test_system_volume_with_pactl(app, tmp_path, pulseaudio, voice):
+def test_system_volume_with_pactl(app, tmp_path, pulseaudio, restore_volume, voice):
     r = turn(app, tmp_path, "Set the volume to forty percent.", voice)
     assert r.intent == "volume__change_volume" and r.reply == "Volume 40 percent.", r
     assert _sink_volume(pulseaudio) == 40

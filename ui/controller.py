@@ -459,16 +459,7 @@ class EngineController(QObject):
         assistant = self.assistant
 
         def work() -> None:
-            fn = getattr(assistant, "reload_skills", None) or getattr(assistant, "restart_nlu", None)
-            if callable(fn):
-                fn()
-                return
-            if assistant.nlu is not None:
-                assistant.nlu.stop()
-            if assistant.host is not None:
-                assistant.host.close()
-            assistant._start_nlu()
-            assistant.bus.publish(Progress(task="ready", fraction=1.0, message="Ready"))
+            assistant.reload_skills()
 
         def failed(exc: BaseException) -> None:
             message, hint = error_text(exc)

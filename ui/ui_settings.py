@@ -7,14 +7,12 @@ moved aside (``ui.toml.corrupt-<UTC time>``) and defaults are used, with a notic
 
 from __future__ import annotations
 
-import datetime as _dt
-import tomllib
 from pathlib import Path
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.settings import config_dir
+from assistant.settings import config_dir, load_toml_model
 
 
 class UISettings(BaseModel):
@@ -47,23 +45,7 @@ def ui_settings_path() -> Path:
 def load_ui_settings(path: Path | None = None) -> tuple[UISettings, str | None]:
     """Read ``ui.toml``; returns ``(settings, notice)`` exactly like
     :func:`assistant.settings.load_settings`."""
-    path = path or ui_settings_path()
-    if not path.exists():
-        return UISettings(), None
-    try:
-        with path.open("rb") as f:
-            return UISettings.model_validate(tomllib.load(f)), None
-    except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, OSError) as exc:
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-        try:
-            path.replace(aside)
-            where = f"it was moved to {aside}"
-        except OSError:
-            where = "it could not be moved aside"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return UISettings(), (f"The appearance settings file {path} could not be read ({first}); {where} "
-                              "and the defaults are used.")
+    return load_toml_model(path or ui_settings_path(), UISettings, "appearance settings")
 
 
 def save_ui_settings(settings: UISettings, path: Path | None = None) -> Path:
