@@ -65,8 +65,10 @@ def test_run_input_what_time(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "clock__ask_time" in p.stdout
     assert "latency:" in p.stdout and "first audio" in p.stdout
+    reply_line = next(line for line in p.stdout.splitlines() if line.strip().startswith("reply:"))
+    assert near_now(spoken_times(reply_line)), p.stdout  # the reply text, exactly
     heard = WhisperASR("base").transcribe(read_audio(reply)).text
-    assert near_now(spoken_times(heard)), (p.stdout, heard)
+    assert near_now(spoken_times(heard), heard=True), (p.stdout, heard)
     events = json.loads(trace.read_text())["events"]
     assert [e["type"] for e in events][0] == "InteractionStarted"
     chrome = json.loads(trace.with_name("t.chrome.json").read_text())

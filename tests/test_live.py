@@ -78,8 +78,10 @@ def test_live_wake_and_reply(pulseaudio, tmp_path):
     text = "\n".join(app.lines)
     assert rc == 0, text
     assert "clock__ask_time" in text, text
+    reply_line = next(line for line in app.lines if line.strip().startswith("reply:"))
+    assert near_now(spoken_times(reply_line)), text  # the reply text, exactly
     heard = _speaker_text(out)
-    assert near_now(spoken_times(heard)), (text, heard)
+    assert near_now(spoken_times(heard), heard=True), (text, heard)
 
 
 def test_live_timer_alert_spoken(pulseaudio, tmp_path):
