@@ -129,7 +129,11 @@ def test_partials_before_final(app, tmp_path):
         unsub()
     assert results and results[0].intent == "clock__ask_time"
     assert len(seen) >= 2, seen
-    assert any(s and s.lower() in results[0].transcript.lower() for s in seen)
+    from assistant.asr import normalize_text
+
+    final = normalize_text(results[0].transcript)
+    # a partial's words (punctuation aside: a later decode may add a comma) appear in the final
+    assert any(normalize_text(s) and normalize_text(s) in final for s in seen), (seen, results[0].transcript)
 
 
 def test_timer_dialogue_two_recordings(app, tmp_path):
