@@ -375,7 +375,7 @@ def test_microphone_that_disappears_raises_device_error(live):
          "-L", "module-null-source source_name=gone rate=48000"],
         # no session bus: the fixture's server already owns the D-Bus name org.PulseAudio1
         env={**os.environ, **env, "HOME": str(runtime), "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/no-bus"},
-        stdout=subprocess.DEVNULL, stderr=open(runtime / "pa.log", "wb"),
+        stdout=subprocess.DEVNULL, stderr=(pa_log := open(runtime / "pa.log", "wb")),
     )
     old = {k: os.environ.get(k) for k in env}
     try:
@@ -404,6 +404,7 @@ def test_microphone_that_disappears_raises_device_error(live):
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+        pa_log.close()
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
