@@ -128,6 +128,12 @@ class PiperTTS:
             split at a clause mark or word boundary. Bounds memory (ONNX Runtime's arena
             grows ~2.7 MB per phoneme of the longest chunk and keeps it) and the wait for
             the first audio. 0 disables splitting.
+        noise_scale, noise_w_scale: VITS sampling noise of the audio and of the phoneme
+            durations; ``None`` keeps the voice's ``.onnx.json`` values (joe: 0.667 / 0.8).
+            Piper draws that noise inside the ONNX graph from an unseeded generator, so the
+            same text never gives the same samples twice; ``0.0`` for both makes synthesis
+            deterministic (the tests' recordings use that, so a clean checkout hears the
+            same audio on every run).
 
     Raises:
         ModelError: the voice files are missing, fail their checksum, the ``.onnx.json`` is
@@ -145,8 +151,12 @@ class PiperTTS:
         *,
         warmup: bool = True,
         max_chunk_phonemes: int = 200,
+        noise_scale: Optional[float] = None,
+        noise_w_scale: Optional[float] = None,
     ) -> None:
         self.voice = str(voice)
+        self.noise_scale = None if noise_scale is None else float(noise_scale)
+        self.noise_w_scale = None if noise_w_scale is None else float(noise_w_scale)
         self.max_chunk_phonemes = int(max_chunk_phonemes)
         self.model_path, self.config_path = resolve_tts_voice(self.voice)
         self.threads = max(1, int(threads))
@@ -229,7 +239,12 @@ class PiperTTS:
         from piper.config import SynthesisConfig
 
         with self._lock:
-            return SynthesisConfig(length_scale=self.length_scale, volume=self._volume)
+            return SynthesisConfig(
+                length_scale=self.length_scale,
+                noise_scale=self.noise_scale,
+                noise_w_scale=self.noise_w_scale,
+                volume=self._volume,
+            )
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
         """Synthesize ``text`` sentence by sentence.

@@ -9,8 +9,10 @@ can go straight into ``FileSource`` or the virtual microphone. Typical use::
     concat([wake, cmd], tmp_path / "hey_jarvis_time.wav", gap_s=0.4)
 
 Piper output is cached under ``<repo>/.cache/test-audio/`` keyed by text, parameters and the
-voice's checksum, so reruns cost nothing (Piper adds random noise, so the cache also keeps
-reruns identical). Remember (DESIGN.md) that the wake-word models were trained on
+voice's checksum, so reruns cost nothing. Piper's own sampling noise is unseeded, so
+``piper_say`` synthesizes with it set to 0: a clean checkout hears exactly the same
+recordings as the last one (before this, a phrase that decoded right on one run could be
+misheard on the next, which made end-to-end tests flaky). Remember (DESIGN.md) that the wake-word models were trained on
 Piper-like speech: Piper positives flatter them; use espeak-ng voices and real recordings
 (``tests/data``) as well.
 """
@@ -44,7 +46,9 @@ def _joe():
         if _voice is None:
             from assistant.tts import PiperTTS
 
-            _voice = PiperTTS("joe", warmup=False)
+            # Noise 0: Piper's sampling noise is unseeded, and a test recording must be
+            # the same on every clean checkout (see PiperTTS's noise_scale).
+            _voice = PiperTTS("joe", warmup=False, noise_scale=0.0, noise_w_scale=0.0)
         return _voice
 
 
@@ -90,8 +94,9 @@ def piper_say(text: str, path: Union[str, Path], length_scale: float = 1.0, samp
         sample_rate: output rate in Hz (resampled from the voice's 22,050 Hz with soxr).
 
     Returns:
-        ``path``. Cached in ``.cache/test-audio/`` by (text, length_scale, sample_rate, voice
-        checksum).
+        ``path``. Deterministic: synthesized without Piper's sampling noise
+        (``noise_scale = noise_w_scale = 0``), so every checkout gets the same samples.
+        Cached in ``.cache/test-audio/`` by (text, length_scale, sample_rate, voice checksum).
 
     Raises:
         ModelError: the joe voice is not installed or fails its checksum.
@@ -99,7 +104,7 @@ def piper_say(text: str, path: Union[str, Path], length_scale: float = 1.0, samp
     from models.registry import TTS_VOICES
 
     voice_sha = TTS_VOICES["joe"].files[0].sha256[:16]
-    key = hashlib.sha256(f"piper|{voice_sha}|{length_scale!r}|{sample_rate}|{text}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"piper|noise0|{voice_sha}|{length_scale!r}|{sample_rate}|{text}".encode()).hexdigest()[:24]
     cached = CACHE / f"piper-{key}.wav"
     if not cached.is_file():
         tts = _joe()
