@@ -35,7 +35,7 @@ from typing import Iterator, Optional, Union
 import numpy as np
 import soxr
 
-from assistant.errors import AssistantError, AudioInputError, DeviceError
+from assistant.errors import AssistantError, AudioInputError, DeviceError, SettingsError
 
 try:  # PortAudio is a system library: reading files must work without it.
     import sounddevice as sd
@@ -553,6 +553,9 @@ class MicrophoneSource:
         queue_s: capacity of the block queue, seconds of audio.
         stall_timeout_s: if the device delivers nothing for this long, ``blocks()`` raises
             :class:`DeviceError` instead of hanging.
+        gain_db: input gain in dB applied to the 16 kHz signal before it is cut into blocks
+            (``10 ** (gain_db / 20)`` as a linear factor; samples that would exceed int16
+            full scale are clipped). Settable while capturing through :attr:`gain_db`.
 
     Attributes:
         sample_rate: always 16000 (the rate of the blocks).
@@ -566,9 +569,12 @@ class MicrophoneSource:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, device: Union[str, int, None] = None, block_ms: float = 80, queue_s: float = 10.0, stall_timeout_s: float = 5.0) -> None:
+    def __init__(self, device: Union[str, int, None] = None, block_ms: float = 80, queue_s: float = 10.0,
+                 stall_timeout_s: float = 5.0, gain_db: float = 0.0) -> None:
         _require_portaudio()
         self.block_samples = _block_samples(block_ms)
+        self._gain = 1.0
+        self.gain_db = gain_db
         self.device_index = find_device(device, "input")
         info = _device_info(self.device_index, "input")
         self.device_name = str(info.get("name", "default"))
@@ -599,6 +605,25 @@ class MicrophoneSource:
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"The microphone {self.device_name!r} cannot be opened ({exc}).", _DEVICES_HINT) from exc
 
+    @property
+    def gain_db(self) -> float:
+        """Input gain, dB (0 = as captured). Setting it takes effect from the next
+        PortAudio callback (one float assignment, no lock needed).
+
+        Raises:
+            SettingsError: on set, for a value outside -60…+40 dB or not finite.
+        """
+        return self._gain_db
+
+    @gain_db.setter
+    def gain_db(self, value: float) -> None:
+        value = float(value)
+        if not math.isfinite(value) or not -60.0 <= value <= 40.0:
+            raise SettingsError(f"Input gain must be between -60 and +40 dB, got {value}.",
+                                "Set audio.input_gain_db in settings.toml to a value from -20 to 30.")
+        self._gain_db = value
+        self._gain = 10.0 ** (value / 20.0)
+
     # PortAudio thread -------------------------------------------------------------
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
         try:
@@ -613,6 +638,9 @@ class MicrophoneSource:
             mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
             if self._resampler is not None:
                 mono = self._resampler.resample_chunk(np.ascontiguousarray(mono))
+            gain = self._gain
+            if gain != 1.0:
+                mono = mono * gain
             buf = np.concatenate([self._pending, mono]) if len(self._pending) else mono
             n = self.block_samples
             full = len(buf) // n

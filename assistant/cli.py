@@ -101,7 +101,8 @@ def cmd_run(args) -> int:
             print(f"Listening. Say '{settings.wake.model.replace('_', ' ')}'" if wake else "Listening (push-to-talk).",
                   "Ctrl+C to quit.", flush=True)
             stop = threading.Event()
-            source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms)
+            source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms,
+                                      gain_db=settings.audio.input_gain_db)
 
             def show(r) -> None:
                 print("\n".join(iter_results([r])), flush=True)
@@ -215,6 +216,7 @@ def cmd_models(args) -> int:
 
     rows = [("asr", n, m) for n, m in registry.ASR_MODELS.items()]
     rows += [("wake", n, m) for n, m in registry.WAKE_MODELS.items()]
+    rows += [("vad", n, m) for n, m in registry.VAD_MODELS.items()]
     rows += [("tts", n, m) for n, m in registry.TTS_VOICES.items()]
     for role, name, model in rows:
         status = ""
@@ -223,12 +225,13 @@ def cmd_models(args) -> int:
                 status = str(registry.resolve_asr_model(name))
             elif role == "wake":
                 status = str(registry.resolve_wake_model(name))
+            elif role == "vad":
+                status = str(registry.resolve_vad_model(name))
             else:
                 status = str(registry.resolve_tts_voice(name)[0])
         print(f"{role:5s} {name:12s} {model.pip:60s} {model.licence}  {status}".rstrip(), flush=True)
     if args.verify:
         registry.resolve_wake_features()
-        print(f"vad   silero       {registry.resolve_vad_model()}", flush=True)
         print("all model checksums verified", flush=True)
     return 0
 

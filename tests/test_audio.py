@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from assistant import audio
-from assistant.errors import AssistantError, AudioInputError, DeviceError
+from assistant.errors import AssistantError, AudioInputError, DeviceError, SettingsError
 
 SR = 16000
 
@@ -288,11 +288,11 @@ def test_list_and_find_devices(live):
         audio.AudioPlayer("no such speaker")
 
 
-@pytest.mark.live
-def test_microphone_captures_what_is_played_into_vmic(live, data_dir):
-    wav = data_dir / "wyoming_hey_jarvis.wav"
+def capture_clip(live, wav: Path, gain_db: float = 0.0) -> np.ndarray:
+    """Play ``wav`` into the virtual microphone and capture it through PortAudio with
+    ``MicrophoneSource(gain_db=...)``; returns the 16 kHz int16 capture (clip + ~2.5 s)."""
     ref = audio.read_audio(wav)
-    with audio.MicrophoneSource(block_ms=80) as mic:
+    with audio.MicrophoneSource(block_ms=80, gain_db=gain_db) as mic:
         assert mic.sample_rate == 16000
         blocks = mic.blocks()
         first = next(blocks)  # the stream is running: now play into the virtual mic
@@ -304,11 +304,37 @@ def test_microphone_captures_what_is_played_into_vmic(live, data_dir):
             got.append(block)
             if len(got) >= n_blocks:
                 break
-        rec = np.concatenate(got)
         player.wait(20)
+    return np.concatenate(got)
+
+
+@pytest.mark.live
+def test_microphone_captures_what_is_played_into_vmic(live, data_dir):
+    wav = data_dir / "wyoming_hey_jarvis.wav"
+    ref = audio.read_audio(wav)
+    rec = capture_clip(live, wav)
     corr, lag = aligned_correlation(ref, rec)
     assert corr >= 0.9, f"correlation {corr:.3f} at lag {lag}"
     assert -0.05 * SR <= lag < len(rec) - len(ref) // 2  # the clip was captured, not just its tail
+
+
+@pytest.mark.live
+def test_microphone_input_gain_scales_the_capture(live, data_dir):
+    """audio.input_gain_db: -12 dB through the real virtual microphone gives a quarter of
+    the amplitude (10^(-12/20) = 0.251) of the same clip at 0 dB, same waveform."""
+    wav = data_dir / "wyoming_hey_jarvis.wav"
+    ref = audio.read_audio(wav).astype(np.float64)
+    levels = []
+    for gain in (0.0, -12.0):
+        rec = capture_clip(live, wav, gain_db=gain)
+        corr, lag = aligned_correlation(ref, rec)
+        assert corr >= 0.9, (gain, corr)
+        seg = rec[max(0, lag): max(0, lag) + len(ref)].astype(np.float64)
+        levels.append(float(np.sqrt(np.mean(seg ** 2))))
+    ratio = levels[1] / levels[0]
+    assert 0.21 <= ratio <= 0.30, f"RMS ratio {ratio:.3f} for -12 dB (expected 0.251)"
+    with pytest.raises(SettingsError):
+        audio.MicrophoneSource(gain_db=float("nan"))
 
 
 @pytest.mark.live

@@ -261,22 +261,27 @@ def test_action_server_protocol_without_rasa():
                       bus=bus) as server:
         assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/webhook")
         base = server.url.rsplit("/", 1)[0]
+        auth = {"token": server.token}
         assert httpx.get(f"{base}/health").json() == {"status": "ok"}
         assert {a["name"] for a in httpx.get(f"{base}/actions").json()} == {
             "action_demo__status", "action_demo__reject", "action_slow__wait"}
         r = httpx.post(server.url, json=call("action_demo__status"))
+        assert r.status_code == 401 and not finished  # no token: refused, nothing ran
+        r = httpx.post(server.url, json=call("action_demo__status"), params={"token": "guess"})
+        assert r.status_code == 401 and not finished
+        r = httpx.post(server.url, json=call("action_demo__status"), params={"token": server.token})
         assert r.status_code == 200
         body = r.json()
         assert body["events"][0]["event"] == "slot" and body["events"][0]["name"] == "last_status"
         assert body["responses"][0]["text"] == "All systems are fine."
-        r = httpx.post(server.url, json=call("action_demo__reject"))
+        r = httpx.post(server.url, json=call("action_demo__reject"), params=auth)
         assert r.status_code == 400 and r.json() == {"error": "not now", "action_name": "action_demo__reject"}
-        r = httpx.post(server.url, json=call("action_nobody"))
+        r = httpx.post(server.url, json=call("action_nobody"), params=auth)
         assert r.status_code == 404 and r.json()["action_name"] == "action_nobody"
-        r = httpx.post(server.url, content=b"not json")
+        r = httpx.post(server.url, content=b"not json", params=auth)
         assert r.status_code == 400
         t0 = time.monotonic()
-        r = httpx.post(server.url, json=call("action_slow__wait"), timeout=10)
+        r = httpx.post(server.url, json=call("action_slow__wait"), timeout=10, params=auth)
         assert time.monotonic() - t0 < 2.0
         assert r.status_code == 200
         assert r.json() == {"events": [], "responses": [{"text": "Sorry, the slow skill ran into a problem."}]}

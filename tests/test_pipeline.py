@@ -26,19 +26,20 @@ WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven"
 
 
 def spoken_times(text: str) -> set[tuple[int, int]]:
-    """(hour 1–12, minute) pairs found in a transcript like "It's 5:10 PM" / "5.10 p.m." /
-    "five o'clock"."""
-    # "5:10", "5.10", "5 10", "2.25am" and Whisper's "510 am"
-    found = {(int(h) % 12 or 12, int(m)) for h, m in re.findall(r"(?<!\d)(\d{1,2})[:. ]?(\d{2})(?!\d)", text)}
+    """(hour 1–12, minute) pairs found in a transcript like "It's 5:10 in the afternoon" /
+    "5.10 p.m." / "5-10" / Whisper's digit by digit "5-0-2" / "five o'clock"."""
+    # "5:10", "5.10", "5 10", "5-10", "5-0-2" → "510" / "502"; then h + mm, and Whisper's "510 am"
+    squashed = re.sub(r"(?<=\d)[\s:.\-]+(?=\d)", "", text)
+    found = {(int(h) % 12 or 12, int(m)) for h, m in re.findall(r"(?<!\d)(\d{1,2})(\d{2})(?!\d)", squashed)}
     found |= {(WORDS[w] % 12 or 12, 0) for w in re.findall(r"\b(\w+) o'?clock", text.lower()) if w in WORDS}
     found |= {(int(h) % 12 or 12, 0) for h in re.findall(r"\b(\d{1,2}) ?o'?clock", text.lower())}
     return found
 
 
 #: Whisper's teen/ty confusion on the Piper voice (measured, base and tiny.en alike: Piper
-#: "It's 3:14 AM." → "It's 3.40am.", "three fourteen" → "3.40"; "It's 3:14 in the morning."
-#: is heard right). Minutes 16–19 have no "-ty" minute to be confused with.
-TEEN_TY = {13: 30, 14: 40, 15: 50}
+#: "It's 3:14 AM." → "It's 3.40am.", "five sixteen A.M." → "5.60am"). Minutes 17–19 have not
+#: been seen confused (benchmarks/time_readback_bench.py prints what is).
+TEEN_TY = {13: 30, 14: 40, 15: 50, 16: 60}
 
 
 def near_now(times: set[tuple[int, int]], slack_min: int = 3, heard: bool = False) -> bool:

@@ -494,7 +494,7 @@ def test_clock_answers_with_digits():
 
     actions = {a.name(): a for a in SkillHost(EventBus()).actions([load_skills().by_id()["clock"]])}
     (said,), _ = _run(actions["action_clock__tell_time"], _tracker())
-    assert re.fullmatch(r"It's (1[0-2]|[1-9]):[0-5]\d (AM|PM)\.", said)
+    assert re.fullmatch(r"It's (1[0-2]|[1-9]):[0-5]\d (in the morning|in the afternoon|in the evening|at night)\.", said)
     (said,), _ = _run(actions["action_clock__tell_date"], _tracker())
     assert re.fullmatch(r"Today is \w+day, \w+ \d{1,2}, \d{4}\.", said)
 
@@ -609,7 +609,7 @@ def test_e2e_what_time_is_it(assistant_nlu):
     sidecar, _ = assistant_nlu
     r = _say(sidecar, "time", "what time is it")
     assert r.intent == "clock__ask_time"
-    assert len(r.replies) == 1 and re.fullmatch(r"It's \d{1,2}:\d\d (AM|PM)\.", r.replies[0])
+    assert len(r.replies) == 1 and re.fullmatch(r"It's \d{1,2}:\d\d (in the morning|in the afternoon|in the evening|at night)\.", r.replies[0])
     assert not r.expects_answer
 
 

@@ -159,3 +159,11 @@ def test_shipped_vad_model_is_checked_and_bad_models_raise(tmp_path):
     bad.write_bytes(b"\x00" * 5000)
     with pytest.raises(ModelError, match="cannot be loaded"):
         SileroVAD(bad)
+    # the shipped models come from the registry, checksum-verified
+    from models.registry import VAD_MODELS, resolve_vad_model
+
+    assert SileroVAD().model_path == resolve_vad_model("silero")
+    assert resolve_vad_model("silero-onnx").name == "silero_vad_v6.onnx"
+    assert set(VAD_MODELS) == {"silero", "silero-onnx"}
+    with pytest.raises(ModelError, match="Unknown VAD model"):
+        resolve_vad_model("webrtc")

@@ -69,12 +69,13 @@ class MicLoop(QThread):
     failed = Signal(str, str)
 
     def __init__(self, assistant: Any, device: str | None, block_ms: int, push_to_talk: bool,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, gain_db: float = 0.0) -> None:
         super().__init__(parent)
         self.setObjectName("mic-loop")
         self.assistant = assistant
         self.device = device
         self.block_ms = block_ms
+        self.gain_db = gain_db
         self.push_to_talk = push_to_talk
         self.stop_event = threading.Event()
         self._source = None
@@ -85,7 +86,7 @@ class MicLoop(QThread):
         try:
             from assistant.audio import MicrophoneSource
 
-            source = MicrophoneSource(self.device, block_ms=self.block_ms)
+            source = MicrophoneSource(self.device, block_ms=self.block_ms, gain_db=self.gain_db)
             with self._lock:
                 self._source = source
                 if self.stop_event.is_set():
@@ -362,7 +363,7 @@ class EngineController(QObject):
         if not self.is_ready or self.mic_running or self._closing:
             return
         s = self.settings.audio
-        mic = MicLoop(self.assistant, s.input_device, s.block_ms, push_to_talk, self)
+        mic = MicLoop(self.assistant, s.input_device, s.block_ms, push_to_talk, self, gain_db=s.input_gain_db)
         mic.failed.connect(self._mic_failed)
         mic.finished.connect(lambda: self.mic_changed.emit(self.mic_running))
         self.mic = mic

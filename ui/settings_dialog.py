@@ -115,10 +115,11 @@ class MicMonitor(QThread):
     failed = Signal(str, str)
     recorded = Signal(object)
 
-    def __init__(self, device: str | None, seconds: float = 0.0) -> None:
+    def __init__(self, device: str | None, seconds: float = 0.0, gain_db: float = 0.0) -> None:
         super().__init__()
         self.device = device
         self.seconds = seconds
+        self.gain_db = gain_db
         self._stop = threading.Event()
         self._source = None
 
@@ -126,7 +127,7 @@ class MicMonitor(QThread):
         from assistant.audio import MicrophoneSource, dbfs
 
         try:
-            source = MicrophoneSource(self.device, block_ms=80)
+            source = MicrophoneSource(self.device, block_ms=80, gain_db=self.gain_db)
             self._source = source
             blocks, got = [], 0
             last = 0.0
@@ -152,6 +153,13 @@ class MicMonitor(QThread):
 
             if not self._stop.is_set():
                 self.failed.emit(*error_text(exc))
+
+    def set_gain(self, gain_db: float) -> None:
+        """Change the input gain (dB) of the running capture, so the level meter follows
+        the gain slider."""
+        self.gain_db = gain_db
+        if self._source is not None:
+            self._source.gain_db = gain_db
 
     def stop(self) -> None:
         self._stop.set()
@@ -275,6 +283,14 @@ class SettingsDialog(QDialog):
         _labelled(form, "&Speaker:", self.output_device)
         self.mic_level = LevelMeter("Microphone level")
         form.addRow("Level:", self.mic_level)
+        self.input_gain = SliderRow(
+            -20.0, 30.0, 1.0, self.settings.audio.input_gain_db, lambda v: f"{v:+.0f} dB", "Input gain",
+            "Amplifies the microphone before the wake word and speech recognition, in decibels. "
+            "Raise it if the level meter stays low while you speak; lower it if it hits the top.")
+        self.input_gain.slider.valueChanged.connect(self._gain_changed)
+        lbl = QLabel("Input &gain:")
+        lbl.setBuddy(self.input_gain.slider)
+        form.addRow(lbl, self.input_gain)
         self.test_button = acc(QPushButton("&Test: record 3 s and play back"), "Test microphone",
                                "Record three seconds from the chosen microphone and play them back.")
         self.test_button.clicked.connect(self.test_microphone)
@@ -703,11 +719,15 @@ class SettingsDialog(QDialog):
         self._stop_monitor()
         if not self.isVisible() or self._n_inputs <= 0:
             return  # devices not listed yet, or no microphone at all
-        mon = MicMonitor(self.input_device.currentData())
+        mon = MicMonitor(self.input_device.currentData(), gain_db=self.input_gain.value())
         mon.level.connect(self.mic_level.set_level)
         mon.failed.connect(lambda m, h: self.mic_status.setText(f"{m} {h}"))
         self._monitor = mon
         mon.start()
+
+    def _gain_changed(self, *_: Any) -> None:
+        if self._monitor is not None:
+            self._monitor.set_gain(self.input_gain.value())
 
     def _stop_monitor(self) -> None:
         mon, self._monitor = self._monitor, None
@@ -720,7 +740,7 @@ class SettingsDialog(QDialog):
         self._stop_monitor()
         self.test_button.setEnabled(False)
         self.test_status.setText("Recording 3 seconds… speak now.")
-        tester = MicMonitor(self.input_device.currentData(), seconds=3.0)
+        tester = MicMonitor(self.input_device.currentData(), seconds=3.0, gain_db=self.input_gain.value())
         tester.level.connect(self.mic_level.set_level)
         tester.failed.connect(self._test_failed)
         tester.recorded.connect(self._play_back)
@@ -770,6 +790,7 @@ class SettingsDialog(QDialog):
         s = self.settings.model_copy(deep=True)
         s.audio.input_device = self.input_device.currentData()
         s.audio.output_device = self.output_device.currentData()
+        s.audio.input_gain_db = self.input_gain.value()
         s.tts.voice = self.voice.currentData() or s.tts.voice
         s.tts.speed = self.speed.value()
         s.tts.volume = self.volume.value()

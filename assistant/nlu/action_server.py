@@ -28,11 +28,14 @@ would warn on every call.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 import traceback
+import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Optional
@@ -89,6 +92,11 @@ class ActionServer:
         bus: if given, :class:`~assistant.events.ActionStarted` and
             :class:`~assistant.events.ActionFinished` are published for every call, stamped
             with :attr:`interaction`.
+        token: shared secret every ``POST /webhook`` must carry as its ``?token=`` query
+            parameter (what Rasa's ``EndpointConfig`` sends when ``action_endpoint`` in
+            ``endpoints.yml`` has ``token:``); a request without it gets 401 and runs
+            nothing, so another local process cannot launch apps or write notes through
+            the skills. ``None`` generates a random one (read :attr:`token`).
 
     Raises:
         ValueError: two actions share a name, or ``timeout_s`` is not positive.
@@ -104,6 +112,7 @@ class ActionServer:
         on_error: Optional[ErrorCallback] = None,
         *,
         bus: Optional[EventBus] = None,
+        token: Optional[str] = None,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
@@ -118,6 +127,8 @@ class ActionServer:
         self.timeout_s = float(timeout_s)
         self.on_error = on_error
         self.bus = bus
+        #: Shared secret of ``POST /webhook`` (``?token=``); write it into ``endpoints.yml``.
+        self.token = token if token is not None else secrets.token_urlsafe(24)
         #: Interaction id stamped on published events (set by the caller per turn).
         self.interaction = ""
         self._server: Optional[ThreadingHTTPServer] = None
@@ -310,6 +321,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         if path != "/webhook":
             self._send_json(404, {"error": f"no route {path}"})
+            return
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        given = (query.get("token") or [""])[0]
+        if not hmac.compare_digest(given.encode("utf-8"), self.owner.token.encode("utf-8")):
+            log.warning("action server: refused a webhook call without the right token from %s", self.client_address[0])
+            self._send_json(401, {"error": "missing or wrong token"})
             return
         try:
             if self.headers.get("Content-Encoding") == "deflate":

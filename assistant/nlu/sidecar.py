@@ -681,8 +681,12 @@ class RasaSidecar:
                                                    on_error=self._on_action_error, bus=self.bus)
             self._action_server.start()
             self._check_actions()
-            (self.workdir / "endpoints.yml").write_text(
-                dump_yaml({"action_endpoint": {"url": self._action_server.url}}), encoding="utf-8")
+            endpoints = self.workdir / "endpoints.yml"  # holds the webhook token: owner-only
+            endpoints.touch(mode=0o600)
+            endpoints.chmod(0o600)
+            endpoints.write_text(dump_yaml({"action_endpoint": {"url": self._action_server.url,
+                                                                "token": self._action_server.token}}),
+                                 encoding="utf-8")
             (self.workdir / "credentials.yml").write_text(dump_yaml({"rest": None}), encoding="utf-8")
             self._running = True
             try:

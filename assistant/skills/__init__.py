@@ -8,7 +8,7 @@ Write a skill (see :mod:`assistant.skills.sdk` for a full example)::
 
     @skill.action("tell_time")
     def tell_time(ctx):                    # ctx: ActionContext
-        ctx.say("It's 5:10 PM.")
+        ctx.say("It's 5:10 in the afternoon.")
 
 Helpers for the common cases: ``ctx.say``, ``ctx.ask(text, then=fn)`` (wait for the answer),
 ``ctx.ask_yesno``, ``ctx.confirm``, ``ctx.settings`` / ``ctx.set_setting``, ``ctx.schedule``,

@@ -1,8 +1,13 @@
 """Clock skill: "what time is it", "what's the date", "what day is it".
 
-Answers use digits ("It's 5:10 PM.", "Today is Saturday, November 22, 2026.") so Piper
-reads the numbers and an ASR round trip can check them. The time is the computer's local
-time; the ``hour_format`` setting chooses 12- or 24-hour answers.
+Answers use digits ("It's 5:10 in the afternoon.", "Today is Saturday, November 22, 2026.")
+so Piper reads the numbers and an ASR round trip can check them. The time is the computer's
+local time; the ``hour_format`` setting chooses 12- or 24-hour answers.
+
+The 12-hour answer names the part of the day instead of saying "A.M." / "P.M.": spoken by
+the shipped voice, "five twenty-eight A.M." fuses into "five twenty A.M." and "eighteen A.M."
+into "a.k.a." (``benchmarks/time_readback_bench.py`` measures how often Whisper hears the
+time wrong in each style).
 """
 
 from __future__ import annotations
@@ -14,12 +19,25 @@ from assistant.skills import ActionContext, Skill
 skill = Skill.from_package(__name__)
 
 
+def day_period(hour: int) -> str:
+    """The part of the day of ``hour`` (0–23) as said after a 12-hour time: 5–11 "in the
+    morning", 12–17 "in the afternoon", 18–21 "in the evening", 22–4 "at night"."""
+    if 5 <= hour < 12:
+        return "in the morning"
+    if 12 <= hour < 18:
+        return "in the afternoon"
+    if 18 <= hour < 22:
+        return "in the evening"
+    return "at night"
+
+
 def spoken_time(now: datetime, hour_format: str = "12h") -> str:
-    """``now`` as said aloud with digits: ``"5:10 PM"`` (12h) or ``"17:10"`` (24h)."""
+    """``now`` as said aloud with digits: ``"5:10 in the afternoon"`` (12h) or ``"17:10"``
+    (24h)."""
     if hour_format == "24h":
         return f"{now.hour}:{now.minute:02d}"
     hour = now.hour % 12 or 12
-    return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}"
+    return f"{hour}:{now.minute:02d} {day_period(now.hour)}"
 
 
 def spoken_date(now: datetime) -> str:
