@@ -104,11 +104,13 @@ class SpeechStarted(Event):
 class SpeechEnded(Event):
     """Endpoint: VAD saw ``silence_ms`` of silence after speech ending at ``audio_time``
     seconds (stream position); ``timeout`` is True if the utterance hit the maximum length
-    or no speech came at all."""
+    or no speech came at all; ``by_user`` is True if the user ended it (push-to-talk key
+    released, :meth:`assistant.pipeline.Assistant.end_utterance`) before the VAD did."""
 
     audio_time: float = 0.0
     silence_ms: float = 0.0
     timeout: bool = False
+    by_user: bool = False
 
 
 @dataclass(frozen=True)

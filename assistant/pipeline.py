@@ -134,6 +134,7 @@ class Assistant:
         self._turn_audio: queue.Queue | None = None
         self._stop_audio = threading.Event()
         self._listen_request: str | None = None
+        self._end_request = False  # set by end_utterance(), read by run()
         self._pending_replies: queue.Queue[Reply] = queue.Queue()
         self._results_by_id: dict[str, TurnResult] = {}
         self._discard: set[str] = set()  # interactions to leave out of results
@@ -292,6 +293,15 @@ class Assistant:
         """Start listening as if the wake word was heard (hotkey, mic button, push-to-talk).
         Interrupts speech (barge-in). Takes effect on the next audio block."""
         self._listen_request = trigger
+
+    def end_utterance(self) -> None:
+        """End the utterance being listened to now, without waiting for the VAD's
+        end-of-speech silence (push-to-talk key released). What was said goes on to the
+        final transcript as at a normal endpoint (:class:`SpeechEnded` with ``by_user``);
+        if nothing was said yet, the interaction ends quietly. No effect when not listening.
+        Takes effect on the next audio block (≤ ``audio.block_ms``)."""
+        if self.state == State.LISTENING:
+            self._end_request = True
 
     def stop(self, reason: str = "user") -> None:
         """Stop speaking and cancel the current interaction (stop button, Escape)."""
@@ -554,6 +564,27 @@ class Assistant:
         held: list[np.ndarray] = []
         speculating = False
         last_level = 0.0
+
+        def end_of_speech(ev) -> None:  # the endpoint (VAD or user): hand the utterance over
+            nonlocal audio_q
+            self.bus.publish(SpeechEnded(interaction=listening_interaction, audio_time=ev.audio_time,
+                                         silence_ms=ev.silence_ms, timeout=ev.timeout, by_user=ev.forced))
+            if ev.timeout and not endpointer.had_speech:
+                audio_q.put(False)
+                with self._lock:
+                    self._follow_up = False
+            else:
+                audio_q.put(None)
+            self._set_state(State.UNDERSTANDING)
+            audio_q = None
+            if self.wake is not None:
+                self.wake.reset()
+            if sync_turns:
+                self._turn_thread.join()
+                self.wait_idle()
+                if push_to_talk and self._listen_request is None:
+                    self._listen_request = "push_to_talk"
+
         for block in source.blocks():
             if stop_event.is_set():
                 break
@@ -571,6 +602,7 @@ class Assistant:
                     wake_event = det
             if trigger is not None and self.state != State.LISTENING:
                 self._listen_request = None
+                self._end_request = False  # a release before this listening began is stale
                 if self.speaker is not None and self.speaker.is_speaking and trigger != "follow_up":
                     self.stop("barge-in")
                     if self.speaker is not None:
@@ -600,23 +632,7 @@ class Assistant:
                         self.bus.publish(SpeechStarted(interaction=listening_interaction, audio_time=ev.audio_time))
                         audio_q.put(endpointer.utterance())
                     elif ev.kind == "speech_end":
-                        self.bus.publish(SpeechEnded(interaction=listening_interaction, audio_time=ev.audio_time,
-                                                     silence_ms=ev.silence_ms, timeout=ev.timeout))
-                        if ev.timeout and not endpointer.had_speech:
-                            audio_q.put(False)
-                            with self._lock:
-                                self._follow_up = False
-                        else:
-                            audio_q.put(None)
-                        self._set_state(State.UNDERSTANDING)
-                        audio_q = None
-                        if self.wake is not None:
-                            self.wake.reset()
-                        if sync_turns:
-                            self._turn_thread.join()
-                            self.wait_idle()
-                            if push_to_talk and self._listen_request is None:
-                                self._listen_request = "push_to_talk"
+                        end_of_speech(ev)
                         break
                 else:
                     if speech_before and audio_q is not None:
@@ -633,6 +649,10 @@ class Assistant:
                             held.clear()
                             speculating = False
                             audio_q.put(block)
+                if self._end_request and audio_q is not None:  # push-to-talk released
+                    self._end_request = False
+                    for ev in endpointer.end_now():
+                        end_of_speech(ev)
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
                 break
         else:

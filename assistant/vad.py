@@ -132,12 +132,15 @@ class VADEvent:
             (≥ ``end_silence_ms`` for a normal end; for "no speech at all", the whole wait).
         timeout: ``speech_end`` only: True if no speech started within
             ``start_timeout_s`` or the utterance reached ``max_utterance_s``.
+        forced: ``speech_end`` only: made by :meth:`Endpointer.end_now` (the user ended the
+            utterance), not by the VAD.
     """
 
     kind: str
     audio_time: float
     silence_ms: float = 0.0
     timeout: bool = False
+    forced: bool = False
 
 
 _WAITING, _SPEECH, _DONE = "waiting", "speech", "done"
@@ -331,6 +334,26 @@ class Endpointer:
             self._finish()
             return [VADEvent("speech_end", self._pos / sr, silence_ms=self._silence * 1000 / sr, timeout=True)]
         return []
+
+    def end_now(self) -> list[VADEvent]:
+        """End the utterance at the current position, whatever the VAD says (push-to-talk
+        released). Audio fed so far stays in :meth:`utterance`; a partial chunk still
+        pending (< 32 ms) is dropped.
+
+        Returns:
+            ``[speech_end]`` with ``forced=True`` — at the end of the last speech chunk and
+            the silence seen since, or, if no speech started, at the current position with
+            ``timeout=True`` (nothing was said) — or ``[]`` if it had already ended.
+        """
+        if self._state == _DONE:
+            return []
+        sr = SAMPLE_RATE
+        in_speech = self._state == _SPEECH
+        self._finish()
+        self._pending = np.zeros(0, np.int16)
+        if in_speech:
+            return [VADEvent("speech_end", self._last_speech_end / sr, silence_ms=self._silence * 1000 / sr, forced=True)]
+        return [VADEvent("speech_end", self._pos / sr, silence_ms=self._pos * 1000 / sr, timeout=True, forced=True)]
 
     def _finish(self) -> None:
         self._utt_end = self._pos

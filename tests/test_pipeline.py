@@ -8,11 +8,12 @@ import datetime as dt
 import os
 import re
 import signal
+import threading
 import time
 
 import numpy as np
 import pytest
-from audio_factory import concat, espeak_say, piper_say
+from audio_factory import concat, espeak_say, piper_say, read_16k, write_wav
 
 from assistant.audio import BufferSink, FileSource
 from assistant.events import EventBus, Notice, PartialTranscript, State, TTSStarted
@@ -135,6 +136,48 @@ def test_partials_before_final(app, tmp_path):
     final = normalize_text(results[0].transcript)
     # a partial's words (punctuation aside: a later decode may add a comma) appear in the final
     assert any(normalize_text(s) and normalize_text(s) in final for s in seen), (seen, results[0].transcript)
+
+
+def test_push_to_talk_release_ends_the_utterance(app, tmp_path):
+    """Push-to-talk: releasing the key (``end_utterance``) ends the utterance at once. With
+    end-of-speech silence set to 3 s, a command followed by 4 s of silence, arriving in real
+    time, is answered after ~0.4 s of silence when the key is released then; a tap with
+    nothing said ends the interaction quietly."""
+    from assistant.events import SpeechEnded, SpeechStarted
+
+    cmd = concat([piper_say("What time is it?", tmp_path / "c.wav")], tmp_path / "cmd.wav", lead_s=0.5, tail_s=4.0)
+    speech_s = len(read_16k(tmp_path / "c.wav")) / 16000
+    ended: list = []
+    unsubs = [app.bus.subscribe(ended.append, SpeechEnded),
+              app.bus.subscribe(lambda e: threading.Timer(speech_s + 0.4, app.end_utterance).start(), SpeechStarted)]
+    old = app.settings.vad.end_silence_ms
+    app.settings.vad.end_silence_ms = 3000
+    src = FileSource(cmd, realtime=True, pad_silence_s=0.0)
+    try:
+        results = app.run(src, push_to_talk=True, sync_turns=True, max_interactions=1)
+    finally:
+        app.settings.vad.end_silence_ms = old
+        src.close()
+        for u in unsubs:
+            u()
+    assert len(results) == 1 and results[0].intent == "clock__ask_time", results
+    assert len(ended) == 1 and ended[0].by_user and not ended[0].timeout, ended
+    assert ended[0].silence_ms < 2000, ended  # the VAD alone would have waited 3000 ms
+
+    # a tap: pressed and released before anything is said
+    ended.clear()
+    unsub = app.bus.subscribe(ended.append, SpeechEnded)
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 3, np.int16))
+    src = FileSource(silence, realtime=True, pad_silence_s=0.0)
+    threading.Timer(0.8, app.end_utterance).start()
+    try:
+        results = app.run(src, push_to_talk=True, sync_turns=True)
+    finally:
+        src.close()
+        unsub()
+    assert len(ended) == 1 and ended[0].by_user and ended[0].timeout, ended
+    assert all(not r.transcript and not r.intent and not r.reply for r in results), results  # nothing said, nothing answered
+    assert app.state == State.IDLE
 
 
 def test_timer_dialogue_two_recordings(app, tmp_path):

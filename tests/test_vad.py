@@ -85,6 +85,28 @@ def test_endpointer_on_command_followed_by_silence(vad, data_dir):
     assert len(utt) / SR > events[1].audio_time - events[0].audio_time
 
 
+def test_end_now_ends_in_speech_or_before_it(vad, data_dir):
+    """Push-to-talk release: ``end_now`` ends the utterance where the VAD would not have."""
+    x = audio.read_audio(data_dir / "hey_jane.wav")
+    ep = Endpointer.from_settings(vad, VADSettings(end_silence_ms=3000))
+    ep.reset()
+    cut = int(1.6 * SR)  # mid-command, speech still going on
+    events = []
+    for i in range(0, cut, 1280):
+        events += ep.process(x[i : min(i + 1280, cut)])
+    assert [e.kind for e in events] == ["speech_start"]
+    (end,) = ep.end_now()
+    assert end.kind == "speech_end" and end.forced and not end.timeout
+    assert events[0].audio_time < end.audio_time <= cut / SR + 0.05
+    assert ep.done and ep.end_now() == [] and ep.process(x[cut:]) == []
+    assert abs(len(ep.utterance()) / SR - (cut / SR - events[0].audio_time)) < 0.5  # pre-roll + up to the cut
+
+    ep.reset()
+    ep.process(np.zeros(SR, np.int16))
+    (end,) = ep.end_now()  # released before anything was said
+    assert end.forced and end.timeout and not ep.had_speech
+
+
 def test_utterance_at_start_plus_later_blocks_is_the_gapless_stream(vad, data_dir):
     """How the pipeline streams an utterance to ASR: ``utterance()`` at ``speech_start``,
     then every following block while speech goes on."""

@@ -343,6 +343,12 @@ class EngineController(QObject):
         else:
             self.start_microphone(push_to_talk=True)
 
+    def end_utterance(self) -> None:
+        """Push-to-talk released: end the utterance now instead of at the VAD's endpoint
+        (:meth:`assistant.pipeline.Assistant.end_utterance`). Returns at once."""
+        if self.is_ready and self.assistant is not None:
+            self.assistant.end_utterance()
+
     def toggle_listening(self, trigger: str = "hotkey") -> None:
         """Hotkey in toggle mode: stop if listening or speaking, else listen."""
         from assistant.events import State

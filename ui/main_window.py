@@ -455,9 +455,9 @@ class MainWindow(QMainWindow):
             self.controller.listen_now("hotkey")
 
     def _hotkey_released(self) -> None:
-        # Push-to-talk release: the engine ends the utterance at the next pause (VAD
-        # endpointing), so nothing to do here; kept for backends/engines that end on release.
-        pass
+        # Push-to-talk: releasing the chord ends the utterance at once (no VAD silence wait).
+        if self.controller.settings.hotkey.mode == "push_to_talk":
+            self.controller.end_utterance()
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
