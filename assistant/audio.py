@@ -573,8 +573,7 @@ class MicrophoneSource:
                  stall_timeout_s: float = 5.0, gain_db: float = 0.0) -> None:
         _require_portaudio()
         self.block_samples = _block_samples(block_ms)
-        self._gain = 1.0
-        self.gain_db = gain_db
+        self.gain_db = gain_db  # sets _gain_db and the linear _gain read by the callback
         self.device_index = find_device(device, "input")
         info = _device_info(self.device_index, "input")
         self.device_name = str(info.get("name", "default"))
