@@ -167,3 +167,86 @@ def test_desktop_entries_and_launch(tmp_path, monkeypatch):
     assert command_line(app) == ["touch", str(marker)]
     launch(app).wait(10)
     assert marker.exists()
+
+
+# ---------------------------------------------------------------------------- ASR variants
+# Whisper's int8 decode differs by the CPU kernels CTranslate2 selects (AVX2 hears "12 time
+# 7" where GENERIC hears "12 times 7"), and people say the same thing many ways. Every
+# parser that reads numbers and operators accepts the variants a reasonable ASR writes.
+from assistant.skills.duration import parse_duration  # noqa: E402
+from skills.calculator.mathparse import evaluate, parse_conversion, to_expression  # noqa: E402
+from skills.volume import direction  # noqa: E402
+
+
+@pytest.mark.parametrize("text", [
+    "What is twelve times seven?", "What is 12 times 7?", "What is 12 time 7?", "what's 12 x 7",
+    "12x7", "12 X 7", "12 × 7 =", "12*7", "twelve into seven", "12 by 7", "multiply 12 by 7",
+    "12 multiplied by 7", "12 multiplied with 7", "What is 12. Times 7.", "what is 12, times 7?",
+    "What is twelve times seven equals?",
+])
+def test_calculator_multiplication_variants(text):
+    assert evaluate(to_expression(text)) == 84
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("what is 2 plus to", 4), ("what is to plus two", 4), ("12 times to", 24), ("what is for plus for", 8),
+    ("what is 4 times for?", 16), ("add 5 and 3", 8), ("subtract 3 from 10", 7), ("divide 12 by 4", 3),
+    ("What is 15 % of 80?", 12), ("what is 15 percent of 80", 12), ("what is 15 per cent of 80", 12),
+    ("what is 1,000 divided by 8", 125), ("what is twenty-five times four", 100), ("100 - 1", 99),
+])
+def test_calculator_number_and_operator_variants(text, answer):
+    assert evaluate(to_expression(text)) == pytest.approx(answer)
+
+
+@pytest.mark.parametrize("text", ["set a timer to go", "what time is it", "for you"])
+def test_calculator_homophones_only_where_a_number_must_be(text):
+    from skills.calculator.mathparse import MathError
+
+    with pytest.raises(MathError):
+        to_expression(text)
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("set a timer for five minutes", 300), ("Set a timer for 5 minutes.", 300), ("timer for 5min", 300),
+    ("set a timer for for minutes", 240), ("a timer for to minutes", 120), ("twenty-five minutes", 1500),
+    ("a 5-minute timer", 300), ("5 minutes,", 300), ("timer for 3 minute", 180), ("1,000 seconds", 1000),
+    ("set a timer to 10 minutes", 600), ("an hour and a half", 5400), ("Ten seconds.", 10),
+])
+def test_duration_variants(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["set a timer", "set a timer for", "for you to see"])
+def test_duration_needs_a_unit(text):
+    assert parse_duration(text) is None
+
+
+@pytest.mark.parametrize("text, at", [
+    ("remind me in for minutes to stretch", "2026-11-22 14:09"),
+    ("remind me at for pm to call mum", "2026-11-22 16:00"),
+    ("remind me to go in to hours", "2026-11-22 16:05"),
+    ("Remind me to call mum at six P.M.", "2026-11-22 18:00"),
+    ("remind me at 6pm.", "2026-11-22 18:00"),
+    ("remind me at 7.30 pm", "2026-11-22 19:30"),
+])
+def test_reminder_time_variants(text, at):
+    w = parse_when(text, NOW)
+    assert w is not None and w.at.strftime("%Y-%m-%d %H:%M") == at, w
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Set the volume to forty percent.", ("set", 40)), ("set the volume to forty-percent", ("set", 40)),
+    ("Set the volume to 40 %.", ("set", 40)), ("set the volume to 40 per cent", ("set", 40)),
+    ("set the volume two forty", ("set", 40)), ("volume 40", ("set", 40)), ("volume 2 percent", ("set", 2)),
+])
+def test_volume_variants(text, expected):
+    assert direction(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Convert five miles to kilometers.", "convert 5 miles two kilometers", "Convert 5 miles, to kilometers?",
+    "five miles in kilometers", "convert 5 miles into kilometers",
+])
+def test_conversion_variants(text):
+    c = parse_conversion(text)
+    assert (c.amount, c.source, c.target) == (5.0, "miles", "kilometers"), c

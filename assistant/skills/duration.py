@@ -26,6 +26,9 @@ UNITS: dict[str, float] = {
 }
 _FRACTIONS = {"half": 0.5, "halves": 0.5, "quarter": 0.25, "quarters": 0.25}
 _ARTICLES = {"a", "an"}
+#: Words Whisper writes for a number right before a unit ("for minutes" for "four
+#: minutes", "to hours" for "two hours"); read as that number only before a unit word.
+HOMOPHONES = {"to": 2.0, "too": 2.0, "for": 4.0, "fore": 4.0, "won": 1.0, "ate": 8.0}
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
 
 
@@ -51,8 +54,10 @@ def parse_duration(text: str) -> float | None:
     # "second" would become the ordinal "2nd" in alpha2digit: protect it as "sec(s)".
     s = re.sub(r"\bseconds\b", "secs", s)
     s = re.sub(r"\bsecond\b", "sec", s)
+    s = s.replace("-", " ")
     s = alpha2digit(s, "en", threshold=0)
-    s = s.replace("-", " ").replace(",", " ")
+    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s).replace(",", " ")
+    s = re.sub(r"(\d)([a-z])", r"\1 \2", s)  # "5min", "90secs"
 
     total = 0.0
     found = False
@@ -60,7 +65,10 @@ def parse_duration(text: str) -> float | None:
     from_article = False  # pending came from "a"/"an" (may be replaced by "half"/"quarter")
     after_and = False
     last_unit: float | None = None
-    for tok in _TOKEN.findall(s):
+    tokens = _TOKEN.findall(s)
+    for i, tok in enumerate(tokens):
+        if tok in HOMOPHONES and pending is None and i + 1 < len(tokens) and tokens[i + 1] in UNITS:
+            tok = str(HOMOPHONES[tok])  # "set a timer for minutes" → 4 minutes
         if tok[0].isdigit():
             pending, from_article, after_and = float(tok), False, False
         elif tok == "and":

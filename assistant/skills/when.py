@@ -30,6 +30,7 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 #: Hour used when only a day is given ("tomorrow"), and for parts of the day.
 PART_HOURS = {"morning": 9, "afternoon": 15, "evening": 19, "night": 20, "tonight": 20}
 
+_HOMOPHONE = {"to": "2", "too": "2", "for": "4"}
 _UNIT = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)"
 _AMOUNT = r"(?:\d+(?:\.\d+)?|an?|a couple of|a few|half an?|a half)"
 _REL = re.compile(rf"\b(?:in|after)\s+(?:about\s+|around\s+)?({_AMOUNT}(?:\s+and\s+a\s+(?:half|quarter))?\s+{_UNIT}"
@@ -69,7 +70,9 @@ class When:
 
 
 def normalize(text: str) -> str:
-    """Lower case, "p.m." → "pm", number words → digits ("six thirty" → "6 30")."""
+    """Lower case, "p.m." → "pm", number words → digits ("six thirty" → "6 30"), stray
+    punctuation dropped, and "to"/"for" read as 2/4 where only a number fits ("in for
+    minutes", "at to pm": variants Whisper writes)."""
     s = (text or "").lower()
     s = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", s)
     s = re.sub(r"(\d)([ap]m)\b", r"\1 \2", s)
@@ -81,6 +84,11 @@ def normalize(text: str) -> str:
     s = re.sub(r"\bsec\b", "second", s)
     s = re.sub(r"[?!,;]", " ", s)
     s = re.sub(r"\.(?!\d)", " ", s)
+    # Whisper's "in for minutes" / "at to pm": a homophone where only a number fits.
+    s = re.sub(r"\b(in|after)\s+(to|too|for)\s+(?=" + _UNIT + r"\b)",
+               lambda m: f"{m.group(1)} {_HOMOPHONE[m.group(2)]} ", s)
+    s = re.sub(r"\b(at|by)\s+(to|too|for)\s+(?=(?:[ap]m|o'?\s?clock)\b)",
+               lambda m: f"{m.group(1)} {_HOMOPHONE[m.group(2)]} ", s)
     return " ".join(s.split())
 
 

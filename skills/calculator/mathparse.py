@@ -28,36 +28,85 @@ class MathError(ValueError):
     """The expression cannot be read or computed; ``str()`` is a sentence to say."""
 
 
+_NUM = r"(?:\d+(?:\.\d+)?|\()"  # what may start an operand once number words are digits
 _WORDS = [
-    (r"\bmultiplied by\b|\btimes\b|×|\bx\b(?=\s*[\d(])", " * "),
-    (r"\bdivided by\b|\bover\b|÷", " / "),
-    (r"\bplus\b|\badded to\b", " + "),
-    (r"\bminus\b|\btake away\b|\bsubtract\b", " - "),
-    (r"\bto the power of\b|\braised to(?: the power of)?\b|\bto the\b(?=\s*\d)", " ** "),
+    (r"\bmultiplied (?:by|with)\b|\btimes\b|\btime\b(?=\s*" + _NUM + r")|×|(?<!\*)\*(?!\*)|\bx\b(?=\s*" + _NUM + ")"
+     r"|(?<=\d)\s*x\s*(?=\d)|(?<=\d)\s+(?:into|by)\s+(?=" + _NUM + ")", " * "),
+    (r"\bdivided (?:by|with)\b|\bdivide by\b|\bover\b|÷|/", " / "),
+    (r"\bplus\b|\badded to\b|\+", " + "),
+    (r"\bminus\b|\btake away\b|\bsubtract\b|\bless\b(?=\s*" + _NUM + r")", " - "),
+    (r"\bto the power of\b|\braised to(?: the power of)?\b|\bto the\b(?=\s*\d)|\^", " ** "),
     (r"\bsquared\b", " ** 2 "),
     (r"\bcubed\b", " ** 3 "),
     (r"\bmod(?:ulo)?\b", " % "),
 ]
+#: Verb-first phrasings ("multiply 12 by 7") → operand order and operator, tried in order.
+_VERBS = [
+    (re.compile(r"\b(?:multiply|times)\s+(.+?)\s+(?:by|and|with|times)\s+(.+)$"), r"\1 * \2"),
+    (re.compile(r"\bdivide\s+(.+?)\s+(?:by|into)\s+(.+)$"), r"\1 / \2"),
+    (re.compile(r"\badd\s+(.+?)\s+(?:and|to|plus)\s+(.+)$"), r"\1 + \2"),
+    (re.compile(r"\bsubtract\s+(.+?)\s+from\s+(.+)$"), r"\2 - \1"),
+    (re.compile(r"\btake\s+(.+?)\s+(?:away\s+)?from\s+(.+)$"), r"\2 - \1"),
+]
+#: Words Whisper writes for a spoken number where a number must be ("12 times to",
+#: "what is for plus 4"): "to"/"too" → 2, "for"/"fore" → 4, "won" → 1, "ate" → 8.
+_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "won": "1", "ate": "8"}
+_OPS = {"*", "/", "+", "-", "**", "%", "("}
 _FILLER = re.compile(
     r"^(?:(?:hey|ok|okay|so|please|can you|could you|would you|tell me|i want to know|do you know|quick question)\s+)*"
     r"(?:what(?:'s| is| are| does)?|how much is|calculate|compute|work out|figure out|solve|evaluate|how much does)?\s*"
     r"(?:the (?:result|answer|value|sum) of\s+)?")
 
 
+def _number_homophones(s: str) -> str:
+    """Replace "to"/"for"/... by the digit where an operand must be: after an operator or at
+    the start, and before an operator or at the end (``"12 * to"`` → ``"12 * 2"``)."""
+    toks = s.split()
+    out = []
+    for i, t in enumerate(toks):
+        if t in _HOMOPHONES:
+            before = i == 0 or toks[i - 1] in _OPS
+            after = i == len(toks) - 1 or toks[i + 1] in _OPS or toks[i + 1] == ")"
+            if before and after:
+                t = _HOMOPHONES[t]
+        out.append(t)
+    return " ".join(out)
+
+
 def to_expression(text: str) -> str:
     """A spoken or typed calculation → an expression string for :func:`evaluate`.
+
+    Accepts the forms people say and the variants Whisper writes for them, whatever CPU
+    kernels decoded the audio: number words or digits ("twelve"/"12", "1,000"), "times",
+    "time", "x", "×", "*", "into" and "by" between numbers, "multiplied by/with",
+    "multiply A by B", "divide A by B", "add A and B", "subtract A from B", "percent",
+    "per cent" or "%", "to"/"too" for two and "for" for four where a number must be,
+    and stray punctuation ("12. Times 7?", "12 × 7 =").
+
+    Args:
+        text: the request as transcribed or typed.
+
+    Returns:
+        An expression over numbers, ``+ - * / % **``, parentheses and ``sqrt`` (e.g.
+        ``"12 * 7"``).
 
     Raises:
         MathError: nothing that looks like a calculation.
     """
-    s = (text or "").lower().replace(",", "")
-    s = re.sub(r"[?!]", " ", s)
+    s = (text or "").lower()
+    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)  # 1,000 → 1000
+    s = s.replace(",", " ").replace("=", " ")
+    s = re.sub(r"[?!;:\"“”]", " ", s)
     s = re.sub(r"(?<=\d)\.(?!\d)|(?<!\d)\.(?=\D|$)", " ", s)
-    s = s.replace("-", " - ").replace("−", " - ")
+    s = s.replace("−", "-").replace("–", "-")
+    s = re.sub(r"(?<=\w)-(?=[a-z])", " ", s)  # "twenty-five", "fifty-percent"
+    s = s.replace("-", " - ")
     s = re.sub(r"\bhalf of\b", "0.5 times ", s)
     s = re.sub(r"\b(twice|double)\b", "2 times ", s)
     s = alpha2digit(s, "en", threshold=0)
     s = _FILLER.sub("", s.strip(), count=1)
+    for rx, repl in _VERBS:
+        s = rx.sub(repl, s)
     s = re.sub(r"\b(equal|equals|make|makes|come to|please|exactly|approximately|about)\b", " ", s)
     s = re.sub(r"(\d+(?:\.\d+)?)\s*(?:%|percent|per cent)\s+of\b", r"(\1 / 100) * ", s)
     s = re.sub(r"(\d+(?:\.\d+)?)\s*(?:%|percent|per cent)", r"(\1 / 100)", s)
@@ -66,7 +115,10 @@ def to_expression(text: str) -> str:
     for pattern, repl in _WORDS:
         s = re.sub(pattern, repl, s)
     s = re.sub(r"\bthe\b|\bof\b|\bis\b|\band\b", " ", s)
-    s = " ".join(s.split())
+    s = " ".join(s.replace("(", " ( ").replace(")", " ) ").split())
+    s = _number_homophones(s)
+    s = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", s))
+    s = re.sub(r"sqrt \(", "sqrt(", s)
     if not re.search(r"\d", s) or re.search(r"[a-z](?<!sqrt)", s.replace("sqrt", "")):
         raise MathError("Sorry, I didn't understand the calculation.")
     return s
@@ -209,7 +261,8 @@ _CONV_FILLER = re.compile(r"^(?:(?:hey|ok|okay|please|can you|could you|tell me)
 
 
 def parse_conversion(text: str) -> Conversion:
-    """Read a conversion request.
+    """Read a conversion request ("convert 5 miles to kilometers", "how many grams in a
+    pound", and Whisper's variants: "five miles two kilometers", stray punctuation).
 
     Raises:
         MathError: not understood.
@@ -221,6 +274,8 @@ def parse_conversion(text: str) -> Conversion:
     s = re.sub(r"\s+(?:please|for me)$", "", s)
     s = re.sub(r"\b(?:degrees) (c|f)\b", lambda m: "degrees " + {"c": "celsius", "f": "fahrenheit"}[m.group(1)], s)
     s = _CONV_FILLER.sub("", s, count=1).strip()
+    # "5 miles two kilometers": Whisper's "two" for "to" between the units.
+    s = re.sub(r"^(-?[\d.]+\s*[a-z/ ]+?)\s+(?:2|too)\s+([a-z/ ]+)$", r"\1 to \2", s)
     for rx in _CONV:
         m = rx.search(s)
         if m:

@@ -29,10 +29,13 @@ def direction(text: str, step: int = 10) -> tuple[str, int]:
 
     Returns:
         ``("set", percent)`` for "to 40 percent" / "40%" / "volume 40", ``("down", step)``
-        for "quieter", "too loud", ``("up", step)`` otherwise; "a lot" / "much" doubles
+        for "quieter", "too loud", ``("up", step)`` otherwise (Whisper's variants are
+        accepted: "forty-percent", "40 %", "per cent", "two forty" for "to forty"); "a lot" / "much" doubles
         the step, "a bit" / "a little" halves it.
     """
-    t = alpha2digit((text or "").lower(), "en")
+    t = alpha2digit((text or "").lower().replace("-", " "), "en")
+    t = re.sub(r"\b(?:2|too)\s+(?=\d)", "to ", t)  # Whisper's "two forty" / "too 40" for "to 40"
+    t = re.sub(r"(\d)\s*(?:pc|pct)\b", r"\1 %", t)
     m = re.search(r"(\d{1,3})\s*(?:%|percent|per cent)", t) or re.search(r"\b(?:to|at|volume)\s+(\d{1,3})\b", t)
     if m:
         return "set", max(0, min(100, int(m.group(1))))
