@@ -2,3 +2,8 @@
 bridge, the skill host, TTS, the pipeline state machine, settings, traces and the CLI."""
 
 __version__ = "0.1.0"
+
+# Before anything can import onnxruntime: its telemetry reads the environment at import.
+from assistant import offline as _offline  # noqa: E402
+
+_offline.apply()

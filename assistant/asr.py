@@ -66,8 +66,26 @@ Choices, with the measurements behind them (2 shared cores, Whisper base / tiny.
   the guard above removes. With some lists base writes nothing at all for clear speech
   (jfk.flac with 112 one-word phrases, while 40–120 other phrases gave WER 0): when a
   biased decode yields nothing usable although VAD kept ≥ 0.3 s of speech, it is
-  repeated once without hotwords. Lists are cut to fit Whisper's context (trailing
-  phrases first; faster-whisper keeps ≤ 223 tokens), so put the important ones first.
+  repeated once without hotwords.
+* **Biasing must not invent words** (issue 9: on real voices 83 of 86 misses began with a
+  vocabulary phrase nobody said, "milk, can I have a light roast…"). Three measures,
+  measured with ``benchmarks/leak_bench.py`` (README: figures):
+
+  1. *Whole phrases only.* faster-whisper keeps the first 223 tokens of ``hotwords`` and
+     cuts the rest mid-phrase; the app's list (built-in skills first, ~174 tokens, then a
+     third-party skill's values) ended in an unfinished list, which Whisper continued into
+     the transcript, and the third-party values — the ones the user speaks — were cut.
+     :meth:`WhisperASR._fit_prompt` now cuts at a phrase boundary to ≤ 223 tokens.
+  2. *Every skill keeps its first phrases*: the pipeline builds the list with
+     :func:`interleave_vocabularies` (skills' phrases in turn) instead of concatenating.
+  3. *Bias guard* (:func:`merge_biased`, on by default): when a biased transcript begins
+     with a vocabulary phrase (the shape of every leak seen), the audio is decoded again
+     without hotwords and vocabulary words the plain decode does not support are dropped
+     (a corrected spelling, "light roast" for "light rose", is kept). Commands rarely
+     begin with an entity value, so the second decode is rare.
+
+  ``hotwords`` and ``initial_prompt`` reach Whisper the same way (after
+  ``<|startofprev|>``, hotwords first); :attr:`WhisperASR.bias_via` chooses.
 * **Word timestamps** (``word_timestamps=True``: one extra cross-attention alignment pass,
   0.06 s next to a 2.5 s encoder pass for base on jfk.flac under load) are needed for
   streaming buffer trimming; with/without medians in the bench are within run-to-run
@@ -115,6 +133,10 @@ TOKENS_PER_S = 12
 second plus timestamp tokens; a repetition loop on noise otherwise runs to Whisper's
 448-token limit and costs 2–11 s instead of ~1 s (measured, base on 2 loaded cores)."""
 TOKENS_SLACK = 24
+PROMPT_MAX_TOKENS = 223
+"""faster-whisper keeps at most this many tokens of ``hotwords`` (the first ones) and of
+``initial_prompt`` (the last ones); WhisperASR cuts the hotword list at a phrase boundary to
+fit instead."""
 HOTWORD_RETRY_MIN_SPEECH_S = 0.3
 """If a hotword-biased decode yields nothing usable although Silero VAD kept at least this
 much speech, WhisperASR.transcribe decodes again without hotwords."""
@@ -285,6 +307,40 @@ def format_hotwords(hotwords: Hotwords) -> Optional[str]:
     return ", ".join(out) or None
 
 
+def interleave_vocabularies(groups: Iterable[Sequence[str]]) -> list[str]:
+    """One hotword list from several skills' vocabularies, taking their phrases in turn
+    (the 1st of each skill, then the 2nd of each, …), de-duplicated case-insensitively.
+
+    Whisper keeps ~223 prompt tokens of hotwords and :class:`WhisperASR` drops the phrases
+    at the end of a longer list, so a plain concatenation (built-in skills first) loses
+    most of the values of a skill installed later — the one that owns the domain the user
+    is speaking in. Taken in turn, every skill keeps its first phrases.
+
+    Args:
+        groups: per skill, its phrases in its own order of importance
+            (e.g. ``[s.vocabulary() for s in skills]``).
+
+    Returns:
+        The phrases, stripped, whitespace collapsed.
+    """
+    lists = []
+    for g in groups:  # each skill's own duplicates first, so that they take no turn
+        own: dict[str, str] = {}
+        for p in g:
+            p = " ".join(str(p).split())
+            if p:
+                own.setdefault(p.lower(), p)
+        lists.append(list(own.values()))
+    seen: set[str] = set()
+    out: list[str] = []
+    for i in range(max((len(g) for g in lists), default=0)):
+        for g in lists:
+            if i < len(g) and g[i] and g[i].lower() not in seen:
+                seen.add(g[i].lower())
+                out.append(g[i])
+    return out
+
+
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 
 
@@ -415,6 +471,137 @@ def _echoes_hotwords(text: str, hotwords: str) -> bool:
     return count >= 3
 
 
+def hotword_phrases(hotwords: Hotwords) -> list[tuple[str, ...]]:
+    """The normalised phrases of a hotword list, as word tuples, longest first.
+
+    Args:
+        hotwords: as for :func:`format_hotwords` (a string is split at commas).
+
+    Returns:
+        e.g. ``[("extra", "cheese"), ("milk",)]``; empty for ``None``.
+    """
+    hw = format_hotwords(hotwords)
+    if not hw:
+        return []
+    found = {tuple(normalize_text(p).split()) for p in hw.split(",")} - {()}
+    return sorted(found, key=len, reverse=True)
+
+
+def _phrase_ids(keys: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> list[int]:
+    """For each normalised word, the number of the hotword-phrase occurrence it is part of
+    (greedy, longest phrase first at each position), or -1."""
+    ids = [-1] * len(keys)
+    i = n = 0
+    while i < len(keys):
+        p = next((p for p in phrases if tuple(keys[i : i + len(p)]) == p), None)
+        if p is None:
+            i += 1
+            continue
+        for j in range(i, i + len(p)):
+            ids[j] = n
+        i += len(p)
+        n += 1
+    return ids
+
+
+def starts_with_phrase(text: str, phrases: Sequence[tuple[str, ...]]) -> bool:
+    """True if ``text`` (normalised) begins with one of ``phrases`` (see
+    :func:`hotword_phrases`). This is the shape of the hotword leak: "milk, can I have a
+    light roast" — 83 of 86 real-voice misses (issue 9)."""
+    words = tuple(normalize_text(text).split())
+    return any(words[: len(p)] == p for p in phrases)
+
+
+BIAS_MATCH_MIN = 0.4
+""":func:`merge_biased` keeps a vocabulary phrase that the biased decode wrote *instead of*
+other words of the unbiased decode only if the two spellings are at least this similar
+(``difflib`` character ratio of the normalised spans without spaces): "light roast" for
+"light rose" (0.84), "ice moco" for "iced mocha" (0.71), but not "cheese" for "okay"."""
+
+
+def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[str, ...]], *,
+                 word_timestamps: bool = True) -> Transcript:
+    """Keep what contextual biasing corrected, drop what it invented.
+
+    Whisper with a hotword prompt sometimes writes a vocabulary phrase nobody said, most
+    often in front of the command ("milk, can I have…"). The decode without hotwords of the
+    same audio is the evidence: the two word sequences are aligned
+    (``difflib.SequenceMatcher`` on normalised words) and, per difference,
+
+    * words only the biased decode has, if they are all hotword-phrase words: the first
+      phrase of them is dropped (every leak seen was one phrase: "milk, …", "large, I
+      want …"), the others are kept — the plain decode may have lost real words there
+      (espeak "Add black olives and …": biased "bread, black olives, and …", plain "and
+      …"); words only the biased decode has that are not all vocabulary are kept;
+    * where the biased decode wrote other words than the plain one, its words are kept
+      unless they are all hotword-phrase words that do not sound like the plain words
+      (character similarity < :data:`BIAS_MATCH_MIN`): then the plain words are used;
+    * words only the plain decode has are put back when the biased transcript was made of
+      vocabulary phrases only (the command was replaced by them), and otherwise left out.
+
+    Args:
+        biased: the hotword-biased transcript.
+        plain: the transcript of the same audio without hotwords.
+        phrases: :func:`hotword_phrases` of the hotword list.
+        word_timestamps: whether the caller asked for words (else ``words`` stays empty).
+
+    Returns:
+        A :class:`Transcript` whose ``decode_ms`` is the sum of both and whose ``dropped``
+        also lists the invented words removed (``"bias: milk,"``). ``biased`` itself when
+        nothing changes.
+    """
+    import difflib
+
+    def tokens(t: Transcript) -> list[Word]:
+        return list(t.words) if t.words else segment_words(t.segments)
+
+    b, u = tokens(biased), tokens(plain)
+    bk = [normalize_text(w.text) for w in b]
+    uk = [normalize_text(w.text) for w in u]
+    sub = _phrase_ids(" ".join(bk).split(), phrases)
+    # map the phrase numbers of normalised sub-words back to tokens ("light-roast" is two)
+    bid, k = [], 0
+    for key in bk:
+        n = len(key.split())
+        bid.append(sub[k] if n > 0 and min(sub[k : k + n]) >= 0 else -1)
+        k += n
+    bmask = [i >= 0 for i in bid]
+    out: list[Word] = []
+    removed: list[str] = []
+    restore: list[tuple[int, list[Word]]] = []
+    ops = difflib.SequenceMatcher(None, uk, bk, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            out += b[j1:j2]
+        elif tag == "insert":
+            if all(bmask[j1:j2]):  # the invented phrase is the first; later ones may be real
+                removed += [w.text for w, i in zip(b[j1:j2], bid[j1:j2]) if i == bid[j1]]
+                out += [w for w, i in zip(b[j1:j2], bid[j1:j2]) if i != bid[j1]]
+            else:
+                out += b[j1:j2]
+        elif tag == "replace":
+            sb, su = "".join(bk[j1:j2]).replace(" ", ""), "".join(uk[i1:i2]).replace(" ", "")
+            if all(bmask[j1:j2]) and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
+                removed += [w.text for w in b[j1:j2]]
+                out += u[i1:i2]
+            else:
+                out += b[j1:j2]
+        else:  # delete: words only the plain decode has
+            restore.append((len(out), u[i1:i2]))
+    if not removed:
+        return biased
+    if restore and all(bmask):
+        # the biased decode was vocabulary only: the command itself comes from the plain one
+        for pos, ws in reversed(restore):
+            out[pos:pos] = ws
+    log.debug("bias guard removed %r (plain decode: %r)", removed, plain.text)
+    text = _join(out)
+    segs = ((out[0].start_s, out[-1].end_s, text),) if out else ()
+    return Transcript(text, out if word_timestamps else [], biased.language, biased.audio_seconds,
+                      biased.decode_ms + plain.decode_ms,
+                      biased.dropped + tuple(f"bias: {r}" for r in removed), segs)
+
+
 def _auto_threads() -> int:
     # CTranslate2 uses 4 intra-op threads when given 0; on a 2-core machine that
     # oversubscribes the cores the audio thread and the other models need.
@@ -439,6 +626,12 @@ class WhisperASR:
         temperatures: decoding temperatures; more than one enables Whisper's fallback
             re-decoding (slow, see module doc).
         guard: hallucination thresholds.
+        bias_guard: default of :meth:`transcribe`'s ``bias_guard``: never let hotwords add
+            a vocabulary phrase the audio does not support (see :func:`merge_biased`).
+        bias_via: how the ``hotwords`` of :meth:`transcribe` reach Whisper:
+            ``"hotwords"`` (faster-whisper's ``hotwords``) or ``"prompt"`` (as
+            ``initial_prompt`` text ending in a full stop). Both put the phrases after
+            ``<|startofprev|>``; they differ in where the caller's prompt goes.
 
     Attributes:
         model_path: the folder loaded.
@@ -466,6 +659,8 @@ class WhisperASR:
         vad_filter: bool = True,
         temperatures: Sequence[float] = (0.0,),
         guard: HallucinationGuard = HallucinationGuard(),
+        bias_guard: bool = True,
+        bias_via: str = "prompt",
     ) -> None:
         import ctranslate2
         from faster_whisper import WhisperModel
@@ -515,6 +710,13 @@ class WhisperASR:
         self.vad_filter = bool(vad_filter)
         self.temperatures = tuple(float(t) for t in temperatures) or (0.0,)
         self.guard = guard
+        self.bias_guard = bool(bias_guard)
+        if bias_via not in ("hotwords", "prompt"):
+            raise ValueError(f"bias_via must be 'hotwords' or 'prompt', not {bias_via!r}")
+        self.bias_via = bias_via
+        self.vad_parameters: Optional[dict] = None
+        """faster-whisper ``VadOptions`` fields for ``vad_filter`` (``None`` = its defaults:
+        threshold 0.5, speech_pad_ms 400, min_silence_duration_ms 2000)."""
         self._lock = threading.Lock()
         self.load_seconds = time.perf_counter() - t0
 
@@ -527,30 +729,35 @@ class WhisperASR:
         faster-whisper raises ValueError when prompt + ``max_new_tokens`` exceed it, and a
         long skill vocabulary can fill it. Each window may generate ``TOKENS_PER_S`` per
         second of audio + ``TOKENS_SLACK``; the hotwords get what is left beside the
-        prompt and at least half that budget (trailing phrases are dropped first), then
-        the budget takes the rest.
+        prompt and at least half that budget, and at most ``PROMPT_MAX_TOKENS`` (with
+        ``bias_via="prompt"``: together with the prompt); trailing phrases are dropped
+        first, whole phrases only. Then the budget takes the rest.
 
         Returns:
             (hotwords to use, ``max_new_tokens``).
         """
         enc = self._model.hf_tokenizer
 
-        def n_tokens(text: Optional[str]) -> int:
+        def n_tokens(text: Optional[str], cap: int = PROMPT_MAX_TOKENS) -> int:
             if not text or not text.strip():
                 return 0
-            return min(len(enc.encode(" " + text.strip(), add_special_tokens=False).ids), 223)
+            return min(len(enc.encode(" " + text.strip(), add_special_tokens=False).ids), cap)
 
         fixed = 1 + 4 + 1  # <|startofprev|>, sot/language/task/notimestamps, margin
         p_len = n_tokens(prompt)
         want = int(TOKENS_PER_S * min(seconds, 30.0)) + TOKENS_SLACK
         floor = int(TOKENS_PER_S / 2 * min(seconds, 30.0)) + TOKENS_SLACK
         room = 448 - fixed - p_len - floor
-        if hotwords and n_tokens(hotwords) > room:
+        # faster-whisper silently cuts hotwords to their first 223 tokens (and a prompt to its
+        # last 223), i.e. in the middle of a phrase: an unfinished list, which Whisper then
+        # continued into the transcript ("milk, can I have…", DESIGN.md). Cut whole phrases.
+        room = min(room, PROMPT_MAX_TOKENS - (p_len + 1 if self.bias_via == "prompt" else 0))
+        if hotwords and n_tokens(hotwords, 10_000) > room:
             phrases = hotwords.split(", ")
             lo, hi = 0, len(phrases)  # the largest k with the first k phrases fitting
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if n_tokens(", ".join(phrases[:mid])) <= room:
+                if n_tokens(", ".join(phrases[:mid]), 10_000) <= room:
                     lo = mid
                 else:
                     hi = mid - 1
@@ -566,6 +773,7 @@ class WhisperASR:
         initial_prompt: Optional[str] = None,
         *,
         word_timestamps: bool = True,
+        bias_guard: Optional[bool] = None,
     ) -> Transcript:
         """Transcribe one utterance.
 
@@ -579,22 +787,43 @@ class WhisperASR:
                 text that is not in ``audio``.
             word_timestamps: compute per-word times and probabilities (needed by
                 streaming; otherwise ``Transcript.words`` is empty).
+            bias_guard: check a hotword-biased transcript that *begins* with a hotword
+                phrase against a decode without hotwords and drop vocabulary words the
+                latter does not support (:func:`merge_biased`); ``None`` = the model's
+                :attr:`bias_guard` setting (on by default).
 
         Returns:
             :class:`Transcript`; ``text == ""`` for silence, noise and dropped
             hallucinations. ``decode_ms`` times the whole lazy segment generator (both
             decodes when a hotword-biased decode gave nothing usable although VAD heard
-            speech, and was repeated without hotwords).
+            speech, and was repeated without hotwords, or when the bias guard decoded
+            again without them).
 
         Raises:
             TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
         """
         x = to_float32(audio)
+        biased = self._transcribe(x, hotwords, initial_prompt, word_timestamps)
+        guard = self.bias_guard if bias_guard is None else bool(bias_guard)
+        phrases = hotword_phrases(hotwords)
+        if not (guard and phrases and biased.text and starts_with_phrase(biased.text, phrases)):
+            return biased
+        plain = self._transcribe(x, None, initial_prompt, word_timestamps)
+        return merge_biased(biased, plain, phrases, word_timestamps=word_timestamps)
+
+    def _transcribe(self, x: np.ndarray, hotwords: Hotwords, initial_prompt: Optional[str],
+                    word_timestamps: bool) -> Transcript:
+        """One decode (with the hallucination guard) of float32 audio; see :meth:`transcribe`."""
         seconds = len(x) / SAMPLE_RATE
         lang = self.language or ""
         if len(x) == 0 or loudest_frame_dbfs(x) < self.guard.silence_dbfs:
             return Transcript("", [], lang or "en", seconds, 0.0)
         hw, budget = self._fit_prompt(seconds, format_hotwords(hotwords), initial_prompt)
+        prompt, hw_arg = initial_prompt or None, hw
+        if hw and self.bias_via == "prompt":
+            # the list as text said before the audio, closed by a full stop; the caller's
+            # own prompt (streaming: committed text) stays last, nearest the audio
+            prompt, hw_arg = hw + "." + (" " + initial_prompt if initial_prompt else ""), None
         with self._lock:
             t0 = time.perf_counter()
             segments, info = self._model.transcribe(
@@ -603,10 +832,11 @@ class WhisperASR:
                 beam_size=self.beam_size,
                 temperature=list(self.temperatures),
                 condition_on_previous_text=False,
-                initial_prompt=initial_prompt or None,
-                hotwords=hw,
+                initial_prompt=prompt,
+                hotwords=hw_arg,
                 word_timestamps=word_timestamps,
                 vad_filter=self.vad_filter,
+                vad_parameters=dict(self.vad_parameters) if self.vad_parameters else None,
                 compression_ratio_threshold=self.guard.compression_ratio,
                 log_prob_threshold=self.guard.logprob_low,
                 no_speech_threshold=0.6,
@@ -628,7 +858,7 @@ class WhisperASR:
             # hallucinations) for clear speech — e.g. jfk.flac with 112 single-word
             # phrases. VAD heard speech, so decode once more without the bias.
             log.debug("nothing usable with hotwords; decoding again without them")
-            retry = self.transcribe(x, None, initial_prompt, word_timestamps=word_timestamps)
+            retry = self._transcribe(x, None, initial_prompt, word_timestamps)
             return Transcript(retry.text, retry.words, retry.language, seconds,
                               decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped, retry.segments)
         words = [

@@ -366,6 +366,32 @@ def _first_line(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
+#: Largest recording read from standard input (bytes): 10 minutes of 48 kHz stereo float.
+MAX_STDIN_BYTES = 10 * 60 * 48000 * 2 * 4
+
+
+def _read_stdin() -> np.ndarray:
+    """Read a whole recording from standard input (``-``) and decode it like a file."""
+    import sys
+    import tempfile
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise AudioInputError("No recording on standard input (it is a terminal).",
+                              "Pipe a recording in, e.g. assistant transcribe - < command.wav.")
+    data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise AudioInputError(f"The recording on standard input is larger than {MAX_STDIN_BYTES >> 20} MB.",
+                              "Give a shorter recording, or save it to a file.")
+    with tempfile.TemporaryDirectory(prefix="assistant-stdin-") as tmp:
+        f = Path(tmp) / "stdin"
+        f.write_bytes(data)
+        try:
+            return read_audio(f)
+        except AudioInputError as exc:
+            message = exc.message.replace(f"Audio file {f}", "The recording on standard input")
+            raise AudioInputError(message.replace(str(f), "standard input"), exc.hint) from None
+
+
 def read_audio(path: PathLike) -> np.ndarray:
     """Decode an audio file to 16 kHz mono int16.
 
@@ -375,21 +401,31 @@ def read_audio(path: PathLike) -> np.ndarray:
     that is there (with a logged warning where the decoder reports it).
 
     Args:
-        path: the file.
+        path: the file, or ``"-"`` for a recording on standard input (read whole, up to
+            :data:`MAX_STDIN_BYTES`). Other non-regular files (FIFOs, devices such as
+            ``/dev/zero``, sockets) are refused: they can block forever or never end.
 
     Returns:
         ``np.ndarray`` of int16, shape ``(n,)``, 16,000 samples per second, ``n > 0``.
 
     Raises:
-        AudioInputError: the file is missing, a folder, unreadable, empty (0 bytes), not
-            audio (neither decoder recognises it), has no audio stream, or holds no samples
+        AudioInputError: the file is missing, a folder, not a regular file, unreadable,
+            empty (0 bytes), not audio (neither decoder recognises it), has no audio
+            stream, or holds no samples
             (e.g. a WAV header without data). The message names the file.
     """
+    if str(path) == "-":
+        return _read_stdin()
     p = Path(path).expanduser()
     if not p.exists():
         raise AudioInputError(f"Audio file not found: {p}.", "Check the path and file name.")
     if p.is_dir():
         raise AudioInputError(f"{p} is a folder, not an audio file.", "Give the path of a recording.")
+    if not p.is_file():  # a FIFO would block forever, /dev/zero never ends
+        kind = ("a named pipe" if p.is_fifo() else "a device" if p.is_char_device() or p.is_block_device()
+                else "a socket" if p.is_socket() else "not a regular file")
+        raise AudioInputError(f"{p} is not a regular audio file ({kind}).",
+                              "Give the path of a recording, or - to read one from standard input.")
     try:
         size = p.stat().st_size
         with p.open("rb"):

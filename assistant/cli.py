@@ -4,15 +4,17 @@
 
     assistant run [--push-to-talk] [--device MIC] [--output-device SPK]     live microphone
     assistant run --input FILE [--input FILE2 ...] [--output reply.wav] [--trace t.json]
-    assistant ask "what time is it" [--output reply.wav]                   typed request
-    assistant transcribe FILE [--model base|tiny.en|DIR]
+    assistant ask "what time is it" [--output reply.wav] [--wait]          typed request
+    assistant transcribe FILE|- [--model base|tiny.en|DIR]
     assistant say TEXT [--output f.wav] [--voice joe|VOICE.onnx] [--speed 1.0]
     assistant devices
     assistant models [--verify]
 
 User mistakes (unreadable file, missing model, no microphone, no Python 3.10 for Rasa) print
 one ``error:`` line and one ``hint:`` line and exit with status 2; nothing prints a traceback
-unless ``--debug`` is given.
+unless ``--debug`` is given, not even for a bug (an ``error: internal error`` line, a hint
+to run again with ``--debug``, status 70) or for one logged by a worker thread. The exit
+statuses are listed in :data:`EXIT_CODES` (and in ``assistant --help``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # backstop: nothing is ever downloaded
@@ -31,28 +34,108 @@ from assistant.errors import AssistantError  # noqa: E402
 from assistant.settings import Settings, load_settings  # noqa: E402
 
 
+#: Exit statuses of every ``assistant`` command (shown by ``assistant --help``).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING_HEARD, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_FAILED: "a request failed (the error is printed with its turn)",
+    EXIT_USAGE: "bad input: wrong option or value, unreadable file, missing model or device, no Rasa Python",
+    EXIT_NOTHING_HEARD: "nothing heard: no speech (or no wake word) in the recording",
+    EXIT_INTERNAL: "internal error (a bug): run again with --debug for the traceback",
+    EXIT_INTERRUPTED: "interrupted (Ctrl+C)",
+}
+#: A recording shorter than this cannot hold a spoken command (s).
+MIN_COMMAND_S = 0.3
+DEBUG_HINT = "hint: run the same command with --debug to see the details (traceback)."
+
+
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+class _UserLogFormatter(logging.Formatter):
+    """Log lines for users (no ``--debug``): the message only, never a traceback; a record
+    that carried one says how to see it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        had_details = bool(record.exc_info or record.exc_text or record.stack_info)
+        record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(record) + (" (run with --debug for details)" if had_details else "")
+
+
+def _one_line_thread_errors(args) -> None:  # threading.excepthook without --debug
+    if issubclass(args.exc_type, SystemExit):
+        return
+    name = getattr(args.thread, "name", "?")
+    _err(f"error: internal error in thread {name!r}: {args.exc_type.__name__}: {args.exc_value}")
+    _err(DEBUG_HINT)
+
+
+def _set_option(section, field: str, value, flag: str) -> None:
+    """Assign a command-line override to a settings section, turning pydantic's
+    validation error into a one-line :class:`~assistant.errors.SettingsError` naming the
+    option and its allowed range (from the field's ``ge``/``gt``/``le``/``lt`` constraints)."""
+    from pydantic import ValidationError
+
+    from assistant.errors import SettingsError
+
+    try:
+        setattr(section, field, value)
+    except ValidationError as exc:
+        info = type(section).model_fields[field]
+        bounds = {}
+        for m in info.metadata:
+            for k in ("ge", "gt", "le", "lt"):
+                if getattr(m, k, None) is not None:
+                    bounds[k] = getattr(m, k)
+        lo = bounds.get("ge", bounds.get("gt"))
+        hi = bounds.get("le", bounds.get("lt"))
+        if lo is not None and hi is not None:
+            allowed = f"it must be from {lo:g} to {hi:g}"
+        else:
+            allowed = exc.errors()[0].get("msg", "invalid value").rstrip(".").lower()
+        raise SettingsError(f"{flag} {value!r} is out of range: {allowed}.",
+                            f"Run again with a value {'from %g to %g' % (lo, hi) if lo is not None and hi is not None else 'that fits'}.") from None
+
+
+def _nothing_heard(path: Path, name: str | None = None, *, wake_model: str | None = None) -> str:
+    """The one line for a recording in which nothing was heard (``name``: how to call it)."""
+    from assistant.audio import read_audio
+
+    seconds = len(read_audio(path)) / 16000
+    path = name or path
+    if seconds < MIN_COMMAND_S:
+        return (f"Nothing was said in {path}: it is only {seconds:.2f} s long, too short for a command "
+                f"(at least {MIN_COMMAND_S:g} s).")
+    if wake_model:
+        return (f"No wake word ('{wake_model}') heard in {path}. "
+                "Use --push-to-talk to treat the recording as a command.")
+    return f"No speech heard in {path}."
+
+
+def _heard(r) -> bool:
+    """False for an interaction that ended because nothing was said (endpointer timeout)."""
+    return bool(r.transcript or r.reply or r.error)
+
+
 def _settings(args) -> Settings:
     settings, notice = load_settings()
-    if notice:
-        _err(f"warning: {notice}")
+    for line in (notice or "").splitlines():  # one line per bad key / unknown key
+        _err(f"warning: {line}")
     if getattr(args, "asr_model", None):
         settings.asr.model = args.asr_model
     if getattr(args, "voice", None):
         settings.tts.voice = args.voice
-    if getattr(args, "speed", None):
-        settings.tts.speed = args.speed
+    if getattr(args, "speed", None) is not None:
+        _set_option(settings.tts, "speed", args.speed, "--speed")
     if getattr(args, "wake_model", None):
         settings.wake.model = args.wake_model
     if getattr(args, "device", None) is not None:
         settings.audio.input_device = args.device
     if getattr(args, "output_device", None) is not None:
         settings.audio.output_device = args.output_device
-    if getattr(args, "end_silence_ms", None):
-        settings.vad.end_silence_ms = args.end_silence_ms
+    if getattr(args, "end_silence_ms", None) is not None:
+        _set_option(settings.vad, "end_silence_ms", args.end_silence_ms, "--end-silence-ms")
     return settings
 
 
@@ -80,32 +163,52 @@ def cmd_run(args) -> int:
 
     settings = _settings(args)
     files = [Path(f) for f in (args.input or [])]
-    for f in files:  # fail fast, before loading models, on unreadable input
-        read_audio(f)
+    stdin_copy = None
+    shown: dict[Path, str] = {}  # how a file is named in messages
+    for i, f in enumerate(files):  # fail fast, before loading models, on unreadable input
+        audio = read_audio(f)
+        if str(f) == "-":  # standard input can be read once: keep a copy for the pipeline
+            import tempfile
+
+            from assistant.audio import write_wav
+
+            stdin_copy = tempfile.TemporaryDirectory(prefix="assistant-stdin-")
+            files[i] = write_wav(Path(stdin_copy.name) / "stdin.wav", audio, 16000)
+            shown[files[i]] = "standard input"
+    source = None
+    if not files:  # no microphone: say so before seconds of model loading
+        source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms,
+                                  gain_db=settings.audio.input_gain_db)
     sink = BufferSink() if (files or args.output) else None
     bus = EventBus()
     _print_events(bus, args.verbose)
     wake = not args.push_to_talk
     app = Assistant(settings, bus, sink=sink, use_wake_word=wake)
+    nothing_heard = []
     try:
         app.start()
         results = []
         if files:
             for f in files:
                 got = app.process_file(f, push_to_talk=args.push_to_talk or app.state.value == "listening")
-                if not got and wake and not app._listen_request:
-                    _err(f"No wake word ('{settings.wake.model}') heard in {f}. "
-                         "Use --push-to-talk to treat the recording as a command.")
-                results.extend(got)
+                heard = [r for r in got if _heard(r)]  # not the endpointer's "nothing said" timeouts
+                if not heard:
+                    nothing_heard.append(f)
+                    # listened: a wake word was heard (or an answer was awaited), then nothing said
+                    listened = bool(got) or app._listen_request is not None
+                    _err(_nothing_heard(f, shown.get(f), wake_model=None if args.push_to_talk or not wake or listened
+                                        else settings.wake.model))
+                results.extend(heard)
         else:
             print(f"Listening. Say '{settings.wake.model.replace('_', ' ')}'" if wake else "Listening (push-to-talk).",
                   "Ctrl+C to quit.", flush=True)
             stop = threading.Event()
-            source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms,
-                                      gain_db=settings.audio.input_gain_db)
 
             def show(r) -> None:
-                print("\n".join(iter_results([r])), flush=True)
+                if _heard(r):
+                    print("\n".join(iter_results([r])), flush=True)
+                else:
+                    _err("(nothing heard)")
                 if args.once:
                     stop.set()
 
@@ -117,6 +220,7 @@ def cmd_run(args) -> int:
                 results = list(app.results)
             finally:
                 source.close()
+                source = None
         if files:
             for line in iter_results(results):
                 print(line, flush=True)
@@ -130,11 +234,17 @@ def cmd_run(args) -> int:
                 last.write(trace_path, chrome=False)
                 last.write(trace_path.with_name(trace_path.stem + ".chrome.json"), chrome=True)
                 print(f"trace: {trace_path} (+ {trace_path.stem}.chrome.json)", flush=True)
-        if files and not results:
-            return 1
-        return 0 if all(not r.error for r in results) else 1
+        if any(r.error for r in results):
+            return EXIT_FAILED
+        if files and (nothing_heard or not results) or not files and results and not any(map(_heard, results)):
+            return EXIT_NOTHING_HEARD
+        return EXIT_OK
     finally:
+        if source is not None:
+            source.close()
         app.close()
+        if stdin_copy is not None:
+            stdin_copy.cleanup()
 
 
 def cmd_ask(args) -> int:
@@ -149,30 +259,90 @@ def cmd_ask(args) -> int:
     app = Assistant(settings, bus, sink=sink, use_wake_word=False)
     try:
         app.start()
+        before = {h.id for h in app.host.pending()} if app.host is not None else set()
         results = [app.handle_text(t) for t in args.text]
         for line in iter_results(results):
             print(line, flush=True)
+        # Timers and reminders set by these requests live in this process, which is about to end.
+        scheduled = [h for h in app.host.pending() if h.id not in before] if app.host is not None else []
+        if scheduled and args.wait:
+            _wait_for_scheduled(app, scheduled)
+        elif scheduled:
+            for h in scheduled:
+                _err(_scheduled_note(h))
         if args.output and sink is not None:
             sink.to_wav(args.output)
-        return 0 if all(not r.error for r in results) else 1
+        return EXIT_OK if all(not r.error for r in results) else EXIT_FAILED
     finally:
         app.close()
+
+
+def _describe_scheduled(h) -> str:
+    what = f"the {h.skill_id or 'scheduled announcement'}" + (f" '{h.label}'" if h.label else "")
+    due = time.strftime("%H:%M:%S", time.localtime(h.wall_due))
+    return f"{what} due at {due} (in {_duration(h.remaining())})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _scheduled_note(h) -> str:
+    """The line ``ask`` prints, when it ends, for a timer/reminder its requests scheduled.
+
+    A handle whose ``data`` has an ``"id"`` is one a skill saved to disk (reminders,
+    alarms: restored when the assistant starts again); the others (timers) exist only in
+    this process."""
+    if "id" in (h.data or {}):
+        return (f"note: {_describe_scheduled(h)} is saved, but this command ends now: it will be "
+                "announced only if the assistant is running then ('assistant run' or the app).")
+    return (f"note: {_describe_scheduled(h)} will not go off: it runs inside this command, which ends now. "
+            "Add --wait to wait for it, or set it in 'assistant run' or the app.")
+
+
+def _wait_for_scheduled(app, handles) -> None:
+    """``ask --wait``: stay until every handle has fired and its announcement was spoken,
+    printing each announcement's reply as it comes."""
+    from assistant.pipeline import iter_results
+
+    seen = []
+    app.on_result = lambda r: (seen.append(r), print("\n".join(iter_results([r])), flush=True))
+    last = max(handles, key=lambda h: h.due)
+    _err(f"Waiting {_duration(last.remaining())} for {len(handles)} scheduled announcement(s) (Ctrl+C to stop).")
+    while any(h.pending for h in handles):
+        time.sleep(0.1)
+    deadline = time.monotonic() + 5.0  # the callbacks run on the scheduler thread; let them publish
+    while len(seen) < sum(1 for h in handles if h.fired) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.wait_idle(120.0)
 
 
 def cmd_transcribe(args) -> int:
     from assistant.asr import WhisperASR
     from assistant.audio import read_audio
 
-    audio = read_audio(args.file)
     settings = _settings(args)
+    if args.beam_size is not None:
+        _set_option(settings.asr, "beam_size", args.beam_size, "--beam-size")
+    audio = read_audio(args.file)
     asr = WhisperASR(args.model or settings.asr.model, compute_type=settings.asr.compute_type,
-                     beam_size=args.beam_size or settings.asr.beam_size, language=settings.asr.language)
+                     beam_size=settings.asr.beam_size, language=settings.asr.language)
     result = asr.transcribe(audio)
-    print(result.text, flush=True)
     if args.verbose:
         _err(f"{result.audio_seconds:.2f} s of audio decoded in {result.decode_ms:.0f} ms "
              f"(RTF {result.decode_ms / 1000 / max(result.audio_seconds, 1e-9):.3f})")
-    return 0
+    if not result.text.strip():
+        _err("No speech heard on standard input." if args.file == "-" else _nothing_heard(Path(args.file)))
+        return EXIT_NOTHING_HEARD
+    print(result.text, flush=True)
+    return EXIT_OK
 
 
 def cmd_say(args) -> int:
@@ -238,7 +408,10 @@ def cmd_models(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``assistant`` command."""
-    p = argparse.ArgumentParser(prog="assistant", description="Offline voice assistant")
+    p = argparse.ArgumentParser(
+        prog="assistant", description="Offline voice assistant",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status:\n" + "\n".join(f"  {code:<4d}{text}" for code, text in EXIT_CODES.items()))
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     p.add_argument("-v", "--verbose", action="store_true", help="show progress and partial transcripts")
     sub = p.add_subparsers(dest="command", required=True)
@@ -252,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the assistant on the microphone or on recordings")
     common(r)
-    r.add_argument("--input", action="append", metavar="FILE", help="process a recording instead of the microphone (repeatable: one conversation)")
+    r.add_argument("--input", action="append", metavar="FILE", help="process a recording instead of the microphone (repeatable: one conversation; - reads standard input)")
     r.add_argument("--output", metavar="WAV", help="write the spoken replies to a WAV file")
     r.add_argument("--trace", metavar="JSON", help="write the last interaction's trace (and .chrome.json)")
     r.add_argument("--push-to-talk", action="store_true", help="no wake word: listen at once")
@@ -268,10 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(a)
     a.add_argument("text", nargs="+", help="one request per argument (one conversation)")
     a.add_argument("--output", metavar="WAV")
+    a.add_argument("--wait", action="store_true",
+                   help="stay until the timers and reminders these requests set have gone off "
+                        "(without it, ask says which ones will not go off when it ends)")
     a.set_defaults(func=cmd_ask)
 
     t = sub.add_parser("transcribe", help="transcribe a recording")
-    t.add_argument("file")
+    t.add_argument("file", help="a recording (- reads standard input)")
     t.add_argument("--model", help="base, tiny.en or a CTranslate2 Whisper folder")
     t.add_argument("--beam-size", type=int)
     t.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
@@ -299,6 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not debug:  # tracebacks only with --debug, from every thread and every logger
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_UserLogFormatter("%(levelname)s %(name)s: %(message)s"))
+        threading.excepthook = _one_line_thread_errors
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
@@ -309,7 +489,13 @@ def main(argv: list[str] | None = None) -> int:
             _err(f"hint: {exc.hint}")
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        if debug:
+            raise
+        _err(f"error: internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        _err(DEBUG_HINT)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

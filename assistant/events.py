@@ -174,6 +174,21 @@ class Reply(Event):
 
 
 @dataclass(frozen=True)
+class Announcement(Event):
+    """A skill wants to say ``text`` outside a dialogue turn (a timer is done, a reminder is
+    due), published by :meth:`assistant.skills.host.SkillHost.speak`.
+
+    Only the pipeline turns it into a :class:`Reply` (its own interaction, spoken when the
+    assistant is idle), so every announcement reaches the window, the trace and the speaker
+    exactly once. ``source`` is ``"skill:<id>"``; ``expects_answer`` as in :class:`Reply`.
+    """
+
+    text: str = ""
+    expects_answer: bool = False
+    source: str = "skill"
+
+
+@dataclass(frozen=True)
 class TTSStarted(Event):
     """Synthesis of ``text`` began."""
 
@@ -219,6 +234,29 @@ class Progress(Event):
     task: str = ""
     fraction: float = -1.0
     message: str = ""
+
+
+@dataclass(frozen=True)
+class NLURestarting(Notice):
+    """The language engine (Rasa sidecar) stopped and is being restarted.
+
+    A :class:`Notice` (stage ``"nlu"``, level ``"warning"``), so everything that shows
+    notices shows it; typed so that nobody has to search message texts. ``reason`` says
+    what was seen (e.g. ``"process exited with code -9"``). Followed by :class:`NLUReady`
+    once Rasa answers again, or by an error :class:`Notice` if the restart failed.
+    """
+
+    stage: str = "nlu"
+    level: str = "warning"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class NLUReady(Event):
+    """The language engine answers requests again after a restart (``restarted`` True) or
+    after its first start (False). Clears what :class:`NLURestarting` showed."""
+
+    restarted: bool = False
 
 
 E = TypeVar("E", bound=Event)

@@ -34,12 +34,14 @@ import numpy as np
 
 from assistant.errors import AssistantError, NLUError
 from assistant.events import (
+    Announcement,
     AudioLevel,
     EventBus,
     FinalTranscript,
     IntentRecognized,
     InteractionFinished,
     InteractionStarted,
+    NLURestarting,
     Notice,
     PartialTranscript,
     PlaybackFinished,
@@ -59,11 +61,18 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 DIDNT_CATCH = "Sorry, I didn't catch that."
+DIDNT_UNDERSTAND = "Sorry, I didn't understand that. Please ask in words."
 ONE_MOMENT = "One moment."
 #: Trailing silence (ms) after which the final decode starts speculatively, before the
 #: endpoint (``vad.end_silence_ms``) fires; if speech resumes the result is just a partial.
 SPECULATE_AFTER_MS = 150
 SPECULATE = object()  # queue marker: decode now, the utterance may be over
+#: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
+#: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
+#: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
+#: 0.32 s (measured on Piper and espeak-ng "Hey Jarvis. What time is it?" with no pause:
+#: 0.16-0.24 s still cut "what"; 0.48+ brings back the end of "Jarvis").
+WAKE_PRE_ROLL_S = 0.32
 
 
 @dataclass
@@ -135,7 +144,7 @@ class Assistant:
         self._stop_audio = threading.Event()
         self._listen_request: str | None = None
         self._end_request = False  # set by end_utterance(), read by run()
-        self._pending_replies: queue.Queue[Reply] = queue.Queue()
+        self._pending_replies: queue.Queue[Announcement] = queue.Queue()
         self._results_by_id: dict[str, TurnResult] = {}
         self._discard: set[str] = set()  # interactions to leave out of results
         self._finished = threading.Condition()
@@ -145,8 +154,8 @@ class Assistant:
         self._hotwords: list[str] = []
         self.bus.subscribe(self._on_playback_finished, PlaybackFinished)
         self.bus.subscribe(self._on_stop, StopRequested)
-        self.bus.subscribe(self._on_reply, Reply)
-        self.bus.subscribe(self._on_notice, Notice)
+        self.bus.subscribe(self._on_announcement, Announcement)
+        self.bus.subscribe(self._on_nlu_restarting, NLURestarting)
 
     # ------------------------------------------------------------------ start-up
     def _progress(self, task: str, fraction: float, message: str) -> None:
@@ -209,7 +218,9 @@ class Assistant:
             self.bus.publish(Notice(stage="skills", level="warning", message=str(getattr(err, "message", err)),
                                     hint=getattr(err, "hint", "")))
         project = compose_project(self.skills)
-        self._hotwords = vocabulary(self.skills) if s.asr.hotwords else []
+        from assistant.asr import interleave_vocabularies  # every skill keeps its first phrases (issue 9)
+
+        self._hotwords = interleave_vocabularies([sk.vocabulary() for sk in self.skills]) if s.asr.hotwords else []
         actions = self.host.actions(self.skills)
         self.nlu = RasaSidecar(project, actions, s.nlu, bus=self.bus)
         self._progress("language engine", 0.6, "Training the language engine (cached after the first time)")
@@ -313,16 +324,14 @@ class Assistant:
         with self._lock:
             self._follow_up = False
 
-    def _on_notice(self, ev: Notice) -> None:
+    def _on_nlu_restarting(self, ev: NLURestarting) -> None:
         # The Rasa sidecar died and is restarting: tell the user instead of going silent.
-        if ev.stage == "nlu" and "restart" in ev.message.lower() and self.speaker is not None:
+        if self.speaker is not None:
             self.speaker.say(ONE_MOMENT, interaction=ev.interaction or self._interaction)
 
-    def _on_reply(self, ev: Reply) -> None:
-        # Replies from skills outside a dialogue turn (a timer firing) are spoken as their own
-        # interaction when the assistant is idle, else queued until it is.
-        if ev.source == "dialogue" or ev.interaction:
-            return
+    def _on_announcement(self, ev: Announcement) -> None:
+        # Skills speaking outside a dialogue turn (a timer firing): the one Reply of it is
+        # published here, as its own interaction when the assistant is idle, else queued.
         self._pending_replies.put(ev)
         if self.state == State.IDLE:
             self._speak_pending()
@@ -429,10 +438,13 @@ class Assistant:
                     self._finish_interaction(interaction, "cancelled")
                     return
             result.transcript = text
-            if not text.strip():
+            if not any(ch.isalnum() for ch in text):
+                # Nothing, or no letters/digits at all ("🙂", "👍", "..."): not a command.
+                # Rasa would still pick its likeliest intent for it (an emoji came out as "stop").
                 with self._lock:
                     self._follow_up = False
-                self._say(interaction, result, DIDNT_CATCH, expects_answer=False)
+                self._say(interaction, result, DIDNT_UNDERSTAND if audio_q is None and text.strip() else DIDNT_CATCH,
+                          expects_answer=False)
                 return
             self._set_state(State.UNDERSTANDING)
             if self.nlu is None:
@@ -564,6 +576,8 @@ class Assistant:
         held: list[np.ndarray] = []
         speculating = False
         last_level = 0.0
+        recent: list[np.ndarray] = []  # audio while not listening, for WAKE_PRE_ROLL_S
+        recent_samples = 0
 
         def end_of_speech(ev) -> None:  # the endpoint (VAD or user): hand the utterance over
             nonlocal audio_q
@@ -595,6 +609,11 @@ class Assistant:
 
                 self.bus.publish(AudioLevel(dbfs=dbfs(block)))
             trigger = self._listen_request
+            if self.state != State.LISTENING:
+                recent.append(block)
+                recent_samples += len(block)
+                while recent and recent_samples - len(recent[0]) >= WAKE_PRE_ROLL_S * SAMPLE_RATE:
+                    recent_samples -= len(recent.pop(0))
             if trigger is None and self.state != State.LISTENING and self.wake is not None and self.use_wake_word:
                 det = self.wake.process(block)
                 if det is not None:
@@ -624,7 +643,12 @@ class Assistant:
                                                      kwargs={"interaction": listening_interaction, "audio_q": audio_q},
                                                      daemon=True)
                 self._turn_thread.start()
-                continue
+                # The block that started listening belongs to the utterance (a recording or
+                # an answer that starts at once); after a wake word, so does the audio just
+                # before the detection (see WAKE_PRE_ROLL_S).
+                if trigger == "wake":
+                    block = np.concatenate(recent)[-int(WAKE_PRE_ROLL_S * SAMPLE_RATE):]
+                recent, recent_samples = [], 0
             if self.state == State.LISTENING and audio_q is not None:
                 speech_before = endpointer.in_speech
                 for ev in endpointer.process(block):

@@ -29,18 +29,26 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _load_settings():
+    """Load settings.toml and print each notice (bad value, unknown key, file moved aside)
+    as one ``warning:`` line on stderr. Returns the settings."""
+    from assistant.settings import load_settings
+
+    settings, notice = load_settings()
+    for line in (notice or "").splitlines():
+        _err(f"warning: {line}")
+    return settings
+
+
 def retrain(settings=None, *, quiet: bool = False) -> int:
     """Load the enabled skills, compose the Rasa project and train it (cached), printing
     progress and any skill that was refused. Returns the number of refused skills."""
     from assistant.events import EventBus, Progress
     from assistant.nlu.sidecar import RasaSidecar
-    from assistant.settings import load_settings
     from assistant.skills import compose_project, load_skills
 
     if settings is None:
-        settings, notice = load_settings()
-        if notice:
-            _err(f"warning: {notice}")
+        settings = _load_settings()
     result = load_skills(disabled=settings.skills.disabled)
     for err in result.errors:
         _err(f"warning: {err.message}")
@@ -72,10 +80,9 @@ def cmd_new(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from assistant.settings import load_settings
     from assistant.skills.testing import run_conversations
 
-    settings, _ = load_settings()
+    settings = _load_settings()
     report = run_conversations(args.path, settings=settings.nlu,
                                progress=(lambda m: print(f"[training] {m}", flush=True)) if getattr(args, "verbose", False) else None)
     print(report.summary(), flush=True)
@@ -83,10 +90,9 @@ def cmd_test(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from assistant.settings import load_settings
     from assistant.skills import ENTRY_POINT_GROUP, load_skills
 
-    settings, _ = load_settings()
+    settings = _load_settings()
     result = load_skills(disabled=settings.skills.disabled)
     eps = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     rows = []
@@ -146,15 +152,39 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
-def _switch(args, enable: bool) -> int:
-    from assistant.settings import load_settings, save_settings
+def _known_skill_id(name: str, disabled: list[str]) -> str:
+    """The skill id ``name`` refers to (a skill id or an entry point name of an installed
+    skill, or an id already in the disabled list).
 
-    settings, notice = load_settings()
-    if notice:
-        _err(f"warning: {notice}")
-    disabled = [d for d in settings.skills.disabled if d != args.id]
+    Raises:
+        SkillError: (exit code 2) no such skill; the message lists the known ones.
+    """
+    import difflib
+
+    from assistant.skills import ENTRY_POINT_GROUP, load_skills
+
+    result = load_skills()
+    ids = {s.id for s in result.skills} | {e.skill for e in result.errors if e.skill}
+    eps = {ep.name: ep.value.split(":")[0] for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in ids or name in disabled:
+        return name
+    if name in eps:
+        return next((s.id for s in result.skills if s.package == eps[name]), name)
+    known = sorted(ids | set(eps) | set(disabled))
+    close = difflib.get_close_matches(name, known, n=1)
+    raise SkillError(f"No installed skill {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                     + "; settings.toml was not changed.",
+                     "Known skills: " + ", ".join(known) + ". See 'assistant skill list'.")
+
+
+def _switch(args, enable: bool) -> int:
+    from assistant.settings import save_settings
+
+    settings = _load_settings()
+    skill_id = _known_skill_id(args.id, settings.skills.disabled)
+    disabled = [d for d in settings.skills.disabled if d not in (args.id, skill_id)]
     if not enable:
-        disabled.append(args.id)
+        disabled.append(skill_id)
     settings.skills.disabled = disabled
     path = save_settings(settings)
     print(f"Skill '{args.id}' {'enabled' if enable else 'disabled'} ({path}).", flush=True)

@@ -17,6 +17,7 @@ Two export formats:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ from assistant.events import (
     TTSStarted,
     WakeWordDetected,
 )
+from assistant.private_files import write_private
+
+log = logging.getLogger(__name__)
 
 #: Stages drawn as bars: (name, start event type, end event type).
 STAGES: tuple[tuple[str, type, type], ...] = (
@@ -154,13 +158,19 @@ class Trace:
 
     def write(self, path: Path, chrome: bool | None = None) -> Path:
         """Write this trace to ``path``. Chrome format if ``chrome`` is True, or if None and
-        the name ends in ``.chrome.json``; otherwise our JSON."""
+        the name ends in ``.chrome.json``; otherwise our JSON.
+
+        Traces hold transcripts, so the file is private: written atomically with mode 0600
+        (:func:`assistant.private_files.write_private`; missing folders are created 0700).
+
+        Raises:
+            PrivateWriteError: it could not be written (disk full...).
+        """
         path = Path(path)
         if chrome is None:
             chrome = path.name.endswith(".chrome.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_chrome() if chrome else self.to_json(), indent=1, default=str))
-        return path
+        return write_private(path, json.dumps(self.to_chrome() if chrome else self.to_json(), indent=1, default=str),
+                             what="the trace")
 
 
 class TraceRecorder:
@@ -200,7 +210,10 @@ class TraceRecorder:
                 self.finished.append(trace)
         if done:
             if self.directory is not None:
-                self._write(trace)
+                try:
+                    self._write(trace)
+                except OSError as exc:  # disk full: keep the trace in memory, the turn goes on
+                    log.warning("trace %s not written: %s", trace.interaction, exc)
             if self.on_finished is not None:
                 self.on_finished(trace)
 

@@ -90,17 +90,17 @@ def run(voices: list[str]) -> dict:
     """Synthesize, decode with and without hotwords, parse, judge. Returns the figures."""
     from audio_factory import espeak_say, piper_say, read_16k
 
-    from assistant.asr import WhisperASR
+    from assistant.asr import WhisperASR, interleave_vocabularies
     from assistant.events import EventBus
     from assistant.nlu.sidecar import RasaSidecar
     from assistant.settings import NLUSettings, Settings, SkillsSettings
-    from assistant.skills import SkillHost, compose_project, load_skills, vocabulary
+    from assistant.skills import SkillHost, compose_project, load_skills
 
     tmp = Path(tempfile.mkdtemp(prefix="vocab-bench-"))
     make_desktop_dir(tmp / "share")
     os.environ["XDG_DATA_HOME"] = str(tmp / "share")
     skills = load_skills().skills
-    hotwords = vocabulary(skills)
+    hotwords = interleave_vocabularies([sk.vocabulary() for sk in skills])  # as the app builds it
     missing = [c["word"] for c in commands() if c["word"] not in {h.lower() for h in hotwords}]
     assert not missing, f"not in the skills' vocabulary: {missing}"
     host = SkillHost(EventBus(), SkillsSettings())

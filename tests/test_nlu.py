@@ -22,7 +22,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.interfaces import ActionExecutionRejection
 
 from assistant.errors import NLUError
-from assistant.events import ActionFinished, EventBus, Notice, Progress
+from assistant.events import ActionFinished, ActionStarted, EventBus, Notice, Progress
 from assistant.nlu import (
     FALLBACK_TEXT,
     ActionServer,
@@ -262,8 +262,14 @@ def test_action_server_protocol_without_rasa():
         assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/webhook")
         base = server.url.rsplit("/", 1)[0]
         auth = {"token": server.token}
-        assert httpx.get(f"{base}/health").json() == {"status": "ok"}
-        assert {a["name"] for a in httpx.get(f"{base}/actions").json()} == {
+        # Issue 8 (1): every route needs the token, /health and /actions too.
+        for path in ("/health", "/actions", "/nowhere"):
+            assert httpx.get(f"{base}{path}").status_code == 401
+            assert httpx.get(f"{base}{path}", params={"token": "guess"}).status_code == 401
+        assert httpx.put(server.url, params=auth).status_code == 404  # not http.server's 501 page
+        assert httpx.request("OPTIONS", server.url).status_code == 401
+        assert httpx.get(f"{base}/health", params=auth).json() == {"status": "ok"}
+        assert {a["name"] for a in httpx.get(f"{base}/actions", params=auth).json()} == {
             "action_demo__status", "action_demo__reject", "action_slow__wait"}
         r = httpx.post(server.url, json=call("action_demo__status"))
         assert r.status_code == 401 and not finished  # no token: refused, nothing ran
@@ -453,13 +459,42 @@ def test_killed_rasa_is_restarted_on_the_next_message(sidecar, bus_events):
     assert sidecar.restarts >= 1
 
 
+def test_every_rasa_route_needs_the_token_and_unused_ones_are_closed(sidecar, bus_events):
+    """Issue 8 item 1: Rasa answers nothing without the token — the REST channel (which
+    runs custom actions), ``/`` and ``/version`` included — grants no CORS origin, and
+    routes the app does not use answer 404 even with the token. (Before: the REST channel,
+    ``/`` and ``/version`` answered anyone.)"""
+    _, events = bus_events
+    actions_before = sum(isinstance(e, ActionStarted) for e in events)
+    base, tok = sidecar.url, {"token": sidecar._token}
+    evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    body = b'{"sender": "evil", "message": "check the status"}'
+    with httpx.Client(trust_env=False, timeout=30) as c:
+        for method, path in [("GET", "/"), ("GET", "/version"), ("POST", "/webhooks/rest/webhook"),
+                             ("GET", "/webhooks/rest/"), ("OPTIONS", "/webhooks/rest/webhook"), ("GET", "/status"),
+                             ("POST", "/model/parse"), ("POST", "/conversations/evil/messages"), ("GET", "/nowhere")]:
+            for params in (None, {"token": "wrong"}):
+                r = c.request(method, base + path, params=params, headers=evil, content=body)
+                assert r.status_code == 401, (method, path, params, r.status_code, r.text[:100])
+                assert not [k for k in r.headers if k.lower().startswith("access-control")], dict(r.headers)
+        for method, path in [("GET", "/"), ("GET", "/version"), ("GET", "/domain"), ("DELETE", "/model"),
+                             ("POST", "/conversations/evil/execute"), ("GET", "/webhooks/rest/webhook")]:
+            assert c.request(method, base + path, params=tok).status_code == 404, (method, path)
+        assert c.get(base + "/status", params=tok).status_code == 200
+    assert sum(isinstance(e, ActionStarted) for e in events) == actions_before  # nothing ran
+
+
 def test_stop_leaves_no_process(sidecar):
     pid = sidecar.pid
     proc = psutil.Process(pid)
     family = [proc, *proc.children(recursive=True)]
+    rundir = sidecar.rundir
+    assert rundir is not None and rundir.stat().st_mode & 0o777 == 0o700
+    assert (rundir / "endpoints.yml").stat().st_mode & 0o777 == 0o600
     sidecar.stop()
     gone, alive = psutil.wait_procs(family, timeout=10)
     assert not alive
+    assert not rundir.exists() and sidecar.rundir is None  # per-run files (with the token) removed
     assert not sidecar.ready and sidecar.pid is None
     with pytest.raises(NLUError, match="not running"):
         sidecar.message("x", "hello")

@@ -25,7 +25,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant.events import ActionFinished, EventBus, Reply, StopRequested
+from assistant.events import ActionFinished, Announcement, EventBus, Reply, StopRequested
 from assistant.nlu.config import build_config, config_yaml
 from assistant.settings import NLUSettings, SkillsSettings
 from assistant.skills import (
@@ -413,8 +413,8 @@ def _run(action, tracker, domain=None):
 
 def test_host_schedules_cancels_and_speaks():
     bus = EventBus()
-    replies: list[Reply] = []
-    bus.subscribe(replies.append, Reply)
+    replies: list[Announcement] = []  # the host announces; only the pipeline publishes Reply
+    bus.subscribe(replies.append, Announcement)
     host = SkillHost(bus, SkillsSettings())
     try:
         fired = threading.Event()
@@ -437,8 +437,8 @@ def test_host_schedules_cancels_and_speaks():
 
 def test_timer_actions_through_rasa_sdk_objects():
     bus = EventBus()
-    replies: list[Reply] = []
-    bus.subscribe(replies.append, Reply)
+    replies: list[Announcement] = []
+    bus.subscribe(replies.append, Announcement)
     host = SkillHost(bus, SkillsSettings(options={"timer": {"max_hours": 1}}))
     try:
         actions = {a.name(): a for a in host.actions(load_skills().skills)}
@@ -577,7 +577,7 @@ def assistant_nlu():
 
     bus = EventBus()
     events: list = []
-    bus.subscribe(events.append, Reply, StopRequested, ActionFinished)
+    bus.subscribe(events.append, Reply, Announcement, StopRequested, ActionFinished)
     host = SkillHost(bus, SkillsSettings())
     skills = load_skills().skills
     sidecar = RasaSidecar(compose_project(skills), host.actions(skills), NLUSettings(), bus=bus)
@@ -660,7 +660,7 @@ def test_e2e_one_second_timer_fires_and_speaks(assistant_nlu):
     assert r.replies == ["Timer set for 1 second."]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        done = [e for e in events if isinstance(e, Reply) and e.source == "skill:timer"]
+        done = [e for e in events if isinstance(e, Announcement) and e.source == "skill:timer"]
         if done:
             break
         time.sleep(0.05)

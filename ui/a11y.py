@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QLabel,
     QAbstractItemView,
     QAbstractSlider,
     QAbstractSpinBox,
@@ -26,8 +27,20 @@ from PySide6.QtCore import Qt
 W = TypeVar("W", bound=QWidget)
 
 
+def plain(text: str) -> str:
+    """A visible label as a screen reader should say it: mnemonic ampersands and a trailing
+    colon removed (``"Input &gain:"`` -> ``"Input gain"``; ``"&&"`` stays one ``"&"``)."""
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").strip().rstrip(":").strip()
+
+
 def acc(widget: W, name: str, description: str = "", *, tooltip: bool = True) -> W:
-    """Set ``widget``'s accessible name and description (and its tooltip); return it."""
+    """Set ``widget``'s accessible name and description (and its tooltip); return it.
+
+    A button that shows text is named by that text (``name`` is then ignored), so the
+    name a screen reader says and voice control listens for is the label a sighted user
+    sees."""
+    if isinstance(widget, QAbstractButton) and widget.text():
+        name = plain(widget.text())
     widget.setAccessibleName(name)
     widget.setAccessibleDescription(description or name)
     if tooltip and description and not widget.toolTip():
@@ -58,7 +71,8 @@ def is_interactive(widget: QWidget) -> bool:
     """True for widgets a user operates (buttons, inputs, lists, sliders) or that take focus."""
     if isinstance(widget, INTERACTIVE):
         return True
-    return widget.focusPolicy() != Qt.FocusPolicy.NoFocus and type(widget).__module__.startswith("ui.")
+    # a Tab stop of our own making (a selectable status label only takes click focus)
+    return bool(widget.focusPolicy() & Qt.FocusPolicy.TabFocus) and type(widget).__module__.startswith("ui.")
 
 
 def unnamed_controls(root: QWidget) -> list[str]:
@@ -73,3 +87,46 @@ def unnamed_controls(root: QWidget) -> list[str]:
             missing.append(f"{type(w).__name__} objectName={w.objectName()!r} text={label!r} "
                            f"name={w.accessibleName()!r} description={w.accessibleDescription()!r}")
     return missing
+
+
+def announce(widget: QWidget, text: str, *, assertive: bool = False) -> None:
+    """Ask screen readers to speak ``text`` now, like an ARIA live region (Qt >= 6.8
+    ``QAccessibleAnnouncementEvent``: the AT-SPI ``Announcement`` signal on Linux, a UIA
+    notification on Windows). Does nothing when no assistive technology is active."""
+    try:
+        from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+
+        if QAccessible.isActive() and text:
+            ev = QAccessibleAnnouncementEvent(widget, text)
+            if assertive:
+                ev.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive)
+            QAccessible.updateAccessibility(ev)
+    except Exception:  # noqa: BLE001 - older Qt without announcements
+        pass
+
+
+class StatusLabel(QLabel):
+    """A label whose text is a status that changes ("Saved to … and applied.", "Thinking").
+
+    Its accessible name is always its visible text, so a screen reader reads the status
+    itself, and every change fires the ``NameChanged`` accessibility event (AT-SPI
+    ``object:property-change:accessible-name``). With ``live=True`` a change is also
+    announced (:func:`announce`), like an ARIA live region. The accessible description
+    says what the status is about."""
+
+    def __init__(self, text: str = "", description: str = "", *, live: bool = False, wrap: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.live = live
+        self.setWordWrap(wrap)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setAccessibleDescription(description)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        """Show ``text``; the accessible name follows (and is announced if live)."""
+        changed = text != self.text()
+        super().setText(text)
+        self.setAccessibleName(text)
+        if changed and self.live and text:
+            announce(self, text)

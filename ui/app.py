@@ -83,8 +83,15 @@ def _serve(window) -> object:
     return server
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the desktop app; returns the exit status."""
+def main(argv: list[str] | None = None, *, hard_exit: bool = True) -> int:
+    """Run the desktop app; returns the exit status.
+
+    Args:
+        argv: command-line arguments (``sys.argv[1:]`` if None).
+        hard_exit: after quitting, end the process at once with ``os._exit`` (see
+            :func:`_finish`); pass False to return instead (running it inside another
+            program, e.g. a test).
+    """
     args = _parse(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -115,16 +122,83 @@ def main(argv: list[str] | None = None) -> int:
         ui.font_scale = max(0.75, min(3.0, args.font_scale))
     apply_theme(app, high_contrast=ui.high_contrast, font_scale=ui.font_scale)
     window = MainWindow(controller, global_hotkey=not args.no_hotkey)
-    window._server = _serve(window)
+    server = window._server = _serve(window)
     hidden = (args.hidden or ui.start_hidden) and window.tray is not None and window.tray.available
     if not hidden:
         window.show()
     app.aboutToQuit.connect(window.shutdown)
+    _quit_on_signals(window)
     QTimer.singleShot(0, controller.start)  # the window is on screen before anything loads
     if args.listen:
         QTimer.singleShot(0, lambda: controller.listen_now("command"))
-    return app.exec()
+    rc = app.exec()
+    _finish(window, server, rc, hard_exit)
+    return rc
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def _quit_on_signals(window) -> None:
+    """SIGTERM / SIGINT / SIGHUP quit like Ctrl+Q (engine stopped, Rasa gone, socket removed).
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is C++: a
+    wake-up fd (:func:`signal.set_wakeup_fd`) on a :class:`QSocketNotifier` hands control to
+    Python as soon as a signal arrives.
+    """
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    def handler(signum, _frame) -> None:
+        logging.getLogger(__name__).info("signal %d: quitting", signum)
+        QTimer.singleShot(0, window.quit)
+
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    wsock.setblocking(False)
+    signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(rsock.fileno(), QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:
+        try:
+            rsock.recv(64)
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    window._signal_pipe = (rsock, wsock, notifier)  # keep them alive with the window
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def _finish(window, server, rc: int, hard_exit: bool = True) -> None:
+    """After the event loop: make sure the engine is shut down (microphone, voice, timers,
+    Rasa child), remove the single-instance socket (a later ``assistant-gui`` then starts a
+    fresh app instead of talking to a dead one) and, with ``hard_exit``, end the process
+    now with ``os._exit(rc)``.
+
+    Why ``os._exit``: once everything that holds user data or child processes is closed,
+    the interpreter's own teardown still took 4-5 s here (native destructors of the loaded
+    models and Qt, measured with ``faulthandler``: no Python frame left running), and it
+    joins any non-daemon thread a library left behind. Nothing is lost by skipping it:
+    settings are saved when changed, traces are closed by the engine, and stdio and the
+    log are flushed first.
+    """
+    log = logging.getLogger(__name__)
+    log.info("event loop ended (exit status %d)", rc)
+    try:
+        window.shutdown()
+    except Exception:  # noqa: BLE001 - quitting anyway
+        log.exception("shutdown failed")
+    try:
+        server.close()  # removes the socket file
+    except Exception:  # noqa: BLE001
+        pass
+    log.info("engine shut down, single-instance socket removed; exiting")
+    if hard_exit:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - closed or broken pipe
+                pass
+        logging.shutdown()
+        os._exit(rc)

@@ -148,11 +148,11 @@ class EngineController(QObject):
         if settings is None:
             settings, msg = load_settings()
             if msg:
-                self.startup_notices.append(msg)
+                self.startup_notices.extend(msg.splitlines())  # one notice per bad key
         if ui_settings is None:
             ui_settings, msg = load_ui_settings()
             if msg:
-                self.startup_notices.append(msg)
+                self.startup_notices.extend(msg.splitlines())
         self.settings: Settings = settings
         self.ui_settings: UISettings = ui_settings
         self.listen_on_ready = ui_settings.listen_on_start if listen is None else listen
@@ -406,10 +406,14 @@ class EngineController(QObject):
         retrains Rasa. Emits :attr:`settings_applied` when done."""
         old = self.settings
         self.settings = settings.model_copy(deep=True)
-        save_settings(self.settings)
+        try:  # disk full / no permission: say so; the file on disk is unchanged, the values apply
+            save_settings(self.settings)
+            if ui_settings is not None:
+                save_ui_settings(ui_settings)
+        except AssistantError as exc:
+            self.notice.emit("error", exc.message, exc.hint)
         if ui_settings is not None:
             self.ui_settings = ui_settings.model_copy(deep=True)
-            save_ui_settings(self.ui_settings)
             self.ui_settings_applied.emit(self.ui_settings)
         if self.assistant is None or not self.is_ready:
             if self.assistant is not None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.events import FinalTranscript, IntentRecognized, InteractionStarted, SpeechEnded, State, StateChanged
-from ui.a11y import acc
+from ui.a11y import StatusLabel, acc
 from ui.theme import is_high_contrast
 
 #: Stage order on the timeline (names of :meth:`assistant.trace.Trace.spans` plus the
@@ -121,7 +121,9 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self.rows: list[tuple[str, float, float]] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        # A picture, not a control: no Tab stop. Its text alternative is the "Stages" table
+        # beside it (see LatencyPage), which a screen reader walks cell by cell.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         acc(self, "Latency timeline", "No interaction selected.")
 
     def set_trace(self, trace: Any | None) -> None:
@@ -229,6 +231,8 @@ def _nice_step(raw: float) -> float:
 
 
 COLUMNS = ("Time", "Trigger", "Request", "Final transcript", "Intent", "First audio", "Total")
+#: Columns of the timeline's text alternative (one row per stage).
+STAGE_COLUMNS = ("Stage", "Start", "End", "Duration")
 
 
 class LatencyPage(QWidget):
@@ -258,17 +262,25 @@ class LatencyPage(QWidget):
                                                 "select a row to show its timeline.")
         self.table.itemSelectionChanged.connect(self._selected)
         self.timeline = TimelineWidget()
+        self.stages = QTableWidget(0, len(STAGE_COLUMNS))
+        self.stages.setHorizontalHeaderLabels(list(STAGE_COLUMNS))
+        self.stages.verticalHeader().setVisible(False)
+        self.stages.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.stages.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.stages.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.stages.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.stages.setTabKeyNavigation(False)
+        acc(self.stages, "Stages", "The timeline as a table: each stage of the selected interaction with its start, "
+                                   "end and duration in milliseconds.")
         self.refresh_button = acc(QPushButton("&Refresh"), "Refresh traces", "Reload the list of recent interactions.")
         self.export_button = acc(QPushButton("&Export selected…"), "Export selected trace",
                                  "Save the selected interaction as Chrome trace-event JSON.")
-        self.export_all_button = acc(QPushButton("Export &all…"), "Export all traces",
+        self.export_all_button = acc(QPushButton("Export a&ll…"), "Export all traces",
                                      "Save every listed interaction as one Chrome trace-event JSON file.")
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(lambda: self._export_dialog(selected_only=True))
         self.export_all_button.clicked.connect(lambda: self._export_dialog(selected_only=False))
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        acc(self.status, "Export status", "Where the last export was written.")
+        self.status = StatusLabel("", "Where the last export was written.", live=True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.refresh_button)
         buttons.addStretch(1)
@@ -277,7 +289,10 @@ class LatencyPage(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(intro)
         lay.addWidget(self.table, 2)
-        lay.addWidget(self.timeline, 3)
+        stages_row = QHBoxLayout()
+        stages_row.addWidget(self.stages, 0)
+        stages_row.addWidget(self.timeline, 1)
+        lay.addLayout(stages_row, 3)
         lay.addLayout(buttons)
         lay.addWidget(self.status)
         self.refresh()
@@ -312,7 +327,7 @@ class LatencyPage(QWidget):
         if self.traces:
             self.table.selectRow(0)
         else:
-            self.timeline.set_trace(None)
+            self._selected()
 
     def selected_trace(self) -> Any | None:
         rows = self.table.selectionModel().selectedRows()
@@ -321,7 +336,20 @@ class LatencyPage(QWidget):
         return self.traces[0] if self.traces else None
 
     def _selected(self) -> None:
-        self.timeline.set_trace(self.selected_trace())
+        trace = self.selected_trace()
+        self.timeline.set_trace(trace)
+        rows = self.timeline.rows
+        self.stages.setRowCount(len(rows))
+        for r, (name, s, e) in enumerate(rows):
+            for c, value in enumerate((name, f"{s:.0f} ms", f"{e:.0f} ms", f"{e - s:.0f} ms")):
+                item = QTableWidgetItem(value)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.stages.setItem(r, c, item)
+        # as wide as its columns (no horizontal scrolling); the timeline takes the rest
+        header = self.stages.horizontalHeader()
+        self.stages.setMinimumWidth(header.length() + 2 * self.stages.frameWidth()
+                                    + self.stages.verticalScrollBar().sizeHint().width())
 
     def export(self, path: str | Path, *, selected_only: bool = True) -> Path:
         """Write Chrome trace-event JSON to ``path``; returns it."""

@@ -34,6 +34,8 @@ from assistant.events import (
     AudioLevel,
     FinalTranscript,
     InteractionFinished,
+    NLUReady,
+    NLURestarting,
     Notice,
     PartialTranscript,
     Progress,
@@ -42,7 +44,7 @@ from assistant.events import (
     State,
     StateChanged,
 )
-from ui.a11y import acc
+from ui.a11y import StatusLabel, acc
 from ui.controller import EngineController
 from ui.icons import app_icon, state_icon, stop_icon
 from ui.theme import apply_theme
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self.quit_on_close = quit_on_close
         self.quitting = False
         self.settings_dialog = None
+        self.nlu_banner = None  # the "restarting" notice, until NLUReady
         self._tray_hint_shown = False
         self.partial_history: list[str] = []
         self.setWindowTitle("Assistant")
@@ -151,19 +154,22 @@ class MainWindow(QMainWindow):
         self.notices = NoticeArea()
         self.progress = ProgressPanel()
         self.conversation = ConversationView()
-        self.partial = QLabel("")
-        self.partial.setWordWrap(True)
+        # the live transcript: its accessible name is the text (a NameChanged event per
+        # partial transcript), not announced: a screen reader would fall behind the speaker
+        self.partial = StatusLabel("", "Live transcript: the words recognised so far while you speak.")
         f = QFont(self.partial.font())
         f.setItalic(True)
         self.partial.setFont(f)
         self.partial.setMinimumHeight(fm.height() + 4)
-        self.partial.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        acc(self.partial, "Live transcript", "The words recognised so far while you speak.", tooltip=False)
         self.input = acc(QLineEdit(), "Request", "Type a request and press Enter, instead of speaking.")
         self.input.setPlaceholderText("Type a request, e.g. “what time is it”, and press Enter")
         self.input.returnPressed.connect(self.submit_text)
         self.send_button = acc(QPushButton("S&end"), "Send", "Send the typed request.")
         self.send_button.clicked.connect(self.submit_text)
+        for b in (self.talk_button, self.stop_button, self.send_button):
+            # QPushButton clicks on Return/Enter only when (auto)default; outside a QDialog
+            # that has no other effect. Space already clicks any focused button.
+            b.setAutoDefault(True)
         bottom = QHBoxLayout()
         bottom.addWidget(self.input, 1)
         bottom.addWidget(self.send_button)
@@ -179,8 +185,7 @@ class MainWindow(QMainWindow):
         self.setTabOrder(self.send_button, self.talk_button)
         self.setTabOrder(self.talk_button, self.stop_button)
         self.setTabOrder(self.stop_button, self.conversation)
-        self.hotkey_status = QLabel("")
-        acc(self.hotkey_status, "Hotkey status", "Whether the global hotkey works on this desktop.", tooltip=False)
+        self.hotkey_status = StatusLabel("", "Whether the global hotkey works on this desktop.", wrap=False)
         self.statusBar().addWidget(self.hotkey_status, 1)
         self.statusBar().setSizeGripEnabled(True)
         self.input.setFocus()
@@ -256,6 +261,11 @@ class MainWindow(QMainWindow):
             if self.settings_dialog is not None and self.settings_dialog.isVisible() \
                     and self.settings_dialog.current_page() == "Latency tracing":
                 self.settings_dialog.latency.refresh()
+        elif isinstance(ev, NLURestarting):  # a Notice; kept until NLUReady says Rasa is back
+            self.nlu_banner = self.notices.add(ev.level, ev.message, ev.hint)
+        elif isinstance(ev, NLUReady):
+            self.notices.remove(self.nlu_banner)
+            self.nlu_banner = None
         elif isinstance(ev, Notice):
             self.show_notice(ev.level, ev.message, ev.hint)
         elif isinstance(ev, Progress):
@@ -263,7 +273,6 @@ class MainWindow(QMainWindow):
 
     def _set_partial(self, text: str) -> None:
         self.partial.setText(text)
-        self.partial.setAccessibleDescription(text or "Nothing is being said.")
         if text:
             self.partial_history.append(text)
         self.partial_shown.emit(text)
@@ -274,7 +283,9 @@ class MainWindow(QMainWindow):
         self.state_indicator.set_state(state)
         if self.tray is not None:
             self.tray.set_state(state)
-        self.setWindowTitle(f"Assistant — {self.state_indicator.text()}")
+        title = f"Assistant — {self.state_indicator.text()}"
+        self.setWindowTitle(title)
+        self.setAccessibleName(title)  # screen readers name the window by this, not the title
 
     def _on_progress(self, ev: Progress) -> None:
         if ev.task == "ready" or ev.fraction >= 1.0:
@@ -439,7 +450,6 @@ class MainWindow(QMainWindow):
             short = short.split(":")[0] + " (see Settings → Hotkey)."
         self.hotkey_status.setText(short)
         self.hotkey_status.setToolTip(message)
-        self.hotkey_status.setAccessibleDescription(message)
         self.hotkey_message = message
         if self.settings_dialog is not None:
             try:
@@ -492,6 +502,11 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
 
     def quit(self) -> None:
-        """Quit the app (tray menu, Ctrl+Q)."""
+        """Quit the app (menu, Ctrl+Q, tray, SIGTERM): close the window, shut the engine down
+        and end the event loop (``assistant-gui`` then exits; see :func:`ui.app.main`)."""
         self.quitting = True
         self.close()
+        self.shutdown()  # also when the window was hidden in the tray (no closeEvent then)
+        app = QApplication.instance()
+        if app is not None and self.quit_on_close:
+            app.quit()

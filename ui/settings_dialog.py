@@ -2,7 +2,10 @@
 ``ui.toml`` (app) and applied live through :meth:`ui.controller.EngineController.apply_settings`.
 
 Keyboard: the page list on the left has the focus when the dialog opens; Up/Down (or
-Ctrl+PgDown / Ctrl+PgUp from anywhere in the dialog) switch pages, Tab moves into the page.
+Ctrl+PgDown / Ctrl+PgUp from anywhere in the dialog, which also put the focus back on the
+page list and announce the page) switch pages, Tab moves into the page. Every field is named
+by its label (see ``docs/accessibility.md``); no mnemonic repeats on a page or clashes with
+OK (O), Apply (A) and Cancel (C).
 Anything slow (listing audio devices, loading the skills, recording the microphone test,
 loading a voice for the preview) runs on a worker thread.
 """
@@ -43,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.settings import Settings
-from ui.a11y import acc
+from ui.a11y import StatusLabel, acc, announce, plain
 from ui.latency import LatencyPage
 from ui.ui_settings import UISettings
 from ui.widgets import HotkeyCapture, LevelMeter
@@ -67,44 +70,65 @@ def _note(text: str) -> QLabel:
     return label
 
 
-def _labelled(form: QFormLayout, text: str, widget: QWidget) -> QWidget:
+def _labelled(form: QFormLayout, text: str, widget: QWidget, field: Any = None) -> QWidget:
+    """Add a form row: the label ``text`` (its mnemonic focuses ``widget``) and ``field``
+    (default ``widget``; a layout holding it, e.g. with a button beside it). ``widget`` is
+    named by the label's text. The label and ``widget`` end up siblings (same parent), which
+    is how Qt finds the buddy label for the AT-SPI ``labelled-by`` relation."""
     label = QLabel(text)
     label.setBuddy(widget)
-    form.addRow(label, widget)
+    widget.setAccessibleName(plain(text))
+    form.addRow(label, widget if field is None else field)
     return widget
 
 
 class SliderRow(QWidget):
-    """A slider with its value shown as text (``fmt`` formats the float value)."""
+    """A slider with its value shown as text.
 
-    def __init__(self, lo: float, hi: float, step: float, value: float, fmt: Callable[[float], str],
-                 name: str, description: str) -> None:
+    The slider counts in the unit it shows (dB, %), so the value a screen reader gets from
+    it (the AT-SPI Value interface, UIA RangeValue) is the real value, not a step number:
+    ``lo``, ``hi``, ``step`` are integers in that unit, ``scale`` converts it to the setting
+    (``0.01`` for a percentage of 1.0), ``fmt`` formats the unit value (``"+0 dB"``). The
+    accessible description starts with that text; the name comes from the row's label.
+    """
+
+    def __init__(self, lo: int, hi: int, step: int, value: float, scale: float, fmt: Callable[[int], str],
+                 description: str) -> None:
         super().__init__()
-        self.lo, self.step, self.fmt = lo, step, fmt
+        self.scale, self.fmt, self.help = scale, fmt, description
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, int(round((hi - lo) / step)))
-        self.slider.setPageStep(max(1, self.slider.maximum() // 10))
+        self.slider.setRange(lo, hi)
+        self.slider.setSingleStep(step)
+        self.slider.setPageStep(max(step, (hi - lo) // 10))
         self.value_label = QLabel()
         self.value_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("0000 ms ×"))
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.value_label)
-        acc(self.slider, name, description)
+        self.value_label.setAccessibleDescription(description)
+        self.slider.setToolTip(description)
         self.slider.valueChanged.connect(self._changed)
         self.set_value(value)
 
     def value(self) -> float:
-        return round(self.lo + self.slider.value() * self.step, 6)
+        """The setting's value (slider units times ``scale``)."""
+        return round(self.slider.value() * self.scale, 6)
+
+    def text(self) -> str:
+        """The value as shown, with its unit."""
+        return self.fmt(self.slider.value())
 
     def set_value(self, v: float) -> None:
-        self.slider.setValue(int(round((v - self.lo) / self.step)))
+        """Show the setting's value ``v`` (rounded to the slider's unit)."""
+        self.slider.setValue(int(round(v / self.scale)))
         self._changed()
 
     def _changed(self, *_: Any) -> None:
-        text = self.fmt(self.value())
+        text = self.text()
         self.value_label.setText(text)
-        self.slider.setAccessibleDescription(f"{self.slider.accessibleName()}: {text}")
+        self.value_label.setAccessibleName(text)
+        self.slider.setAccessibleDescription(f"{text}. {self.help}")
 
 
 class MicMonitor(QThread):
@@ -222,9 +246,7 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        acc(self.status, "Settings status", "Whether the settings were saved and applied.")
+        self.status = StatusLabel("", "Whether the settings were saved and applied.", live=True)
         top = QHBoxLayout()
         top.addWidget(self.pages)
         top.addWidget(self.stack, 1)
@@ -232,8 +254,8 @@ class SettingsDialog(QDialog):
         lay.addLayout(top, 1)
         lay.addWidget(self.status)
         lay.addWidget(self.buttons)
-        QShortcut(QKeySequence("Ctrl+PgDown"), self, activated=lambda: self.go_page(self.pages.currentRow() + 1))
-        QShortcut(QKeySequence("Ctrl+PgUp"), self, activated=lambda: self.go_page(self.pages.currentRow() - 1))
+        QShortcut(QKeySequence("Ctrl+PgDown"), self, activated=lambda: self.step_page(+1))
+        QShortcut(QKeySequence("Ctrl+PgUp"), self, activated=lambda: self.step_page(-1))
         self.pages.setCurrentRow(0)
         self.pages.setFocus()
         self.resize(fm.height() * 52, fm.height() * 34)
@@ -247,6 +269,14 @@ class SettingsDialog(QDialog):
         if isinstance(index, str):
             index = self.PAGES.index(index)
         self.pages.setCurrentRow(index % len(self.PAGES))
+
+    def step_page(self, delta: int) -> None:
+        """Ctrl+PgDown / Ctrl+PgUp: show the next / previous page (wrapping), put the focus on
+        the page list (a screen reader then says the new page, "Voice settings page") and
+        announce the page's name; Tab then goes into the page."""
+        self.go_page(self.pages.currentRow() + delta)
+        self.pages.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        announce(self, f"{self.current_page()} settings page")
 
     def current_page(self) -> str:
         return self.PAGES[self.stack.currentIndex()]
@@ -274,30 +304,21 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.input_device, 1)
         row.addWidget(self.refresh_button)
-        holder = QWidget()
-        holder.setLayout(row)
-        row.setContentsMargins(0, 0, 0, 0)
-        lbl = QLabel("&Microphone:")
-        lbl.setBuddy(self.input_device)
-        form.addRow(lbl, holder)
+        _labelled(form, "&Microphone:", self.input_device, row)
         _labelled(form, "&Speaker:", self.output_device)
         self.mic_level = LevelMeter("Microphone level")
         form.addRow("Level:", self.mic_level)
         self.input_gain = SliderRow(
-            -20.0, 30.0, 1.0, self.settings.audio.input_gain_db, lambda v: f"{v:+.0f} dB", "Input gain",
+            -20, 30, 1, self.settings.audio.input_gain_db, 1.0, lambda u: f"{u:+d} dB",
             "Amplifies the microphone before the wake word and speech recognition, in decibels. "
             "Raise it if the level meter stays low while you speak; lower it if it hits the top.")
         self.input_gain.slider.valueChanged.connect(self._gain_changed)
-        lbl = QLabel("Input &gain:")
-        lbl.setBuddy(self.input_gain.slider)
-        form.addRow(lbl, self.input_gain)
-        self.test_button = acc(QPushButton("&Test: record 3 s and play back"), "Test microphone",
+        _labelled(form, "Input &gain:", self.input_gain.slider, self.input_gain)
+        self.test_button = acc(QPushButton("&Test: record 3 s and play back"), "",
                                "Record three seconds from the chosen microphone and play them back.")
         self.test_button.clicked.connect(self.test_microphone)
-        self.test_status = _note("")
-        acc(self.test_status, "Microphone test result", "What the microphone test recorded.")
-        self.mic_status = _note("")
-        acc(self.mic_status, "Microphone status", "Whether the chosen microphone can be opened.")
+        self.test_status = StatusLabel("", "Microphone test result.", live=True)
+        self.mic_status = StatusLabel("", "Whether the chosen microphone can be opened.", live=True)
         form.addRow(self.test_button)
         form.addRow(self.test_status)
         form.addRow(self.mic_status)
@@ -313,30 +334,20 @@ class SettingsDialog(QDialog):
                                  "Choose a folder holding Piper .onnx voices with their .onnx.json files.")
         self.add_voice_dir.clicked.connect(self._choose_voice_dir)
         row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.voice, 1)
         row.addWidget(self.add_voice_dir)
-        holder = QWidget()
-        holder.setLayout(row)
-        lbl = QLabel("&Voice:")
-        lbl.setBuddy(self.voice)
-        form.addRow(lbl, holder)
-        self.speed = SliderRow(0.5, 2.0, 0.05, self.settings.tts.speed, lambda v: f"{v:.2f}×", "Speaking speed",
-                               "How fast the assistant speaks; 1.00 is the voice's normal speed.")
-        lbl = QLabel("S&peed:")
-        lbl.setBuddy(self.speed.slider)
-        form.addRow(lbl, self.speed)
-        self.volume = SliderRow(0.0, 2.0, 0.05, self.settings.tts.volume, lambda v: f"{v * 100:.0f} %",
-                                "Voice volume", "Loudness of the voice; 100 % is normal.")
-        lbl = QLabel("Vol&ume:")
-        lbl.setBuddy(self.volume.slider)
-        form.addRow(lbl, self.volume)
-        self.preview_button = acc(QPushButton("Pre&view"), "Preview voice",
+        _labelled(form, "&Voice:", self.voice, row)
+        self.speed = SliderRow(50, 200, 5, self.settings.tts.speed, 0.01, lambda u: f"{u} %",
+                               "How fast the assistant speaks, in percent of the voice's normal speed.")
+        _labelled(form, "Sp&eed:", self.speed.slider, self.speed)
+        self.volume = SliderRow(0, 200, 5, self.settings.tts.volume, 0.01, lambda u: f"{u} %",
+                                "Loudness of the voice; 100 % is normal.")
+        _labelled(form, "Vol&ume:", self.volume.slider, self.volume)
+        self.preview_button = acc(QPushButton("&Preview"), "",
                                   "Speak a sample sentence with the chosen voice, speed and volume.")
         self.preview_button.clicked.connect(self.preview_voice)
         form.addRow(self.preview_button)
-        self.voice_dirs_label = _note("")
-        acc(self.voice_dirs_label, "Voice folders", "Folders searched for Piper voices.")
+        self.voice_dirs_label = StatusLabel("", "Folders searched for Piper voices.")
         form.addRow(self.voice_dirs_label)
         form.addRow(_note("Voices are Piper .onnx models with their .onnx.json beside them. The shipped voice is "
                           "en_US joe (medium); Piper is GPL-3.0-or-later."))
@@ -391,20 +402,13 @@ class SettingsDialog(QDialog):
                              "Use your own openWakeWord .tflite model.")
         self.wake_file.clicked.connect(self._choose_wake_file)
         row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.wake_model, 1)
         row.addWidget(self.wake_file)
-        holder = QWidget()
-        holder.setLayout(row)
-        lbl = QLabel("&Wake word:")
-        lbl.setBuddy(self.wake_model)
-        form.addRow(lbl, holder)
-        self.wake_threshold = SliderRow(0.05, 0.95, 0.05, w.threshold, lambda v: f"{v:.2f}", "Wake word threshold",
-                                        "Score the wake word model must reach: lower is more sensitive (more false "
-                                        "wakes), higher is stricter.")
-        lbl = QLabel("&Threshold:")
-        lbl.setBuddy(self.wake_threshold.slider)
-        form.addRow(lbl, self.wake_threshold)
+        _labelled(form, "&Wake word:", self.wake_model, row)
+        self.wake_threshold = SliderRow(5, 95, 5, w.threshold, 0.01, lambda u: f"{u} %",
+                                        "Score the wake word model must reach, in percent (50 % is a score of "
+                                        "0.50): lower is more sensitive (more false wakes), higher is stricter.")
+        _labelled(form, "&Threshold:", self.wake_threshold.slider, self.wake_threshold)
         self.wake_frames = acc(QSpinBox(), "Frames over threshold",
                                "Consecutive 80 ms frames that must be over the threshold (2–3 avoids false wakes).")
         self.wake_frames.setRange(1, 10)
@@ -445,14 +449,9 @@ class SettingsDialog(QDialog):
                               "Use a CTranslate2 Whisper model folder (model.bin, config.json, tokenizer.json).")
         self.asr_folder.clicked.connect(self._choose_asr_folder)
         row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.asr_model, 1)
         row.addWidget(self.asr_folder)
-        holder = QWidget()
-        holder.setLayout(row)
-        lbl = QLabel("&Model:")
-        lbl.setBuddy(self.asr_model)
-        form.addRow(lbl, holder)
+        _labelled(form, "&Model:", self.asr_model, row)
         self.asr_language = acc(QComboBox(), "Language", "The language you speak; Automatic detects it "
                                                          "(multilingual models only).")
         for label, code in LANGUAGES:
@@ -474,7 +473,7 @@ class SettingsDialog(QDialog):
                             "Show the words as they are recognised, before you finish speaking.")
         self.partials.setChecked(a.partials)
         form.addRow(self.partials)
-        self.hotwords = acc(QCheckBox("&Bias recognition toward the skills' words"), "Skill vocabulary hints",
+        self.hotwords = acc(QCheckBox("Bias recognition toward the skills' &vocabulary"), "Skill vocabulary hints",
                             "Pass the enabled skills' vocabulary to the recogniser so names and values are "
                             "recognised more reliably.")
         self.hotwords.setChecked(a.hotwords)
@@ -497,7 +496,9 @@ class SettingsDialog(QDialog):
         self.hotkey_enabled.setChecked(h.enabled)
         form.addRow(self.hotkey_enabled)
         self.hotkey_capture = HotkeyCapture(h.chord)
-        _labelled(form, "&Hotkey:", self.hotkey_capture)
+        lbl = QLabel("&Hotkey:")  # the capture button is named by what it shows (the combination)
+        lbl.setBuddy(self.hotkey_capture)
+        form.addRow(lbl, self.hotkey_capture)
         self.hotkey_mode = acc(QComboBox(), "Hotkey mode", "Toggle: press to start listening, press again to stop. "
                                                            "Push-to-talk: hold while you speak.")
         self.hotkey_mode.addItem("Toggle (press to listen, press again to stop)", "toggle")
@@ -505,8 +506,7 @@ class SettingsDialog(QDialog):
         self.hotkey_mode.setCurrentIndex(max(0, self.hotkey_mode.findData(h.mode)))
         _labelled(form, "&Mode:", self.hotkey_mode)
         msg = self.hotkey.message if self.hotkey is not None else "The global hotkey is not set up."
-        self.hotkey_status = _note(msg)
-        acc(self.hotkey_status, "Hotkey status", msg)
+        self.hotkey_status = StatusLabel(msg, "Whether the global hotkey works on this desktop.", live=True)
         form.addRow(self.hotkey_status)
         form.addRow(_note("In the assistant's window, Ctrl+Space always starts listening and Escape stops."))
         page.setLayout(form)
@@ -524,8 +524,8 @@ class SettingsDialog(QDialog):
         self.skills_list.itemChanged.connect(self._skill_toggled)
         self.skill_forms = QStackedWidget()
         self.skill_forms.setAccessibleName("Skill settings")
-        self.skills_status = _note("Loading the installed skills…")
-        acc(self.skills_status, "Skills status", "Skills that could not be loaded, and why.")
+        self.skills_status = StatusLabel("Loading the installed skills…",
+                                         "Skills installed, and any that could not be loaded and why.", live=True)
         lay.addWidget(self.skills_list, 1)
         lay.addWidget(self.skill_forms, 1)
         lay.addWidget(self.skills_status)
@@ -565,6 +565,13 @@ class SettingsDialog(QDialog):
             self.skill_ids.append(skill.id)
             self.skill_forms.addWidget(self._skill_form(skill))
         self.skills_list.blockSignals(False)
+        # The forms are built after the OK/Cancel/Apply buttons, which put them last in the
+        # Tab chain: move each skill's own settings right after the skills list.
+        prev: QWidget = self.skills_list
+        for sid in self.skill_ids:
+            for w in self.skill_widgets[sid].values():
+                QWidget.setTabOrder(prev, w)
+                prev = w
         errors = [getattr(e, "message", str(e)) for e in result.errors]
         self.skills_status.setText("Not loaded: " + "; ".join(errors) if errors else
                                    f"{len(result.skills)} skills installed.")
@@ -646,7 +653,7 @@ class SettingsDialog(QDialog):
         self.font_scale.setDecimals(0)
         self.font_scale.setValue(self.ui.font_scale * 100)
         _labelled(form, "&Text size:", self.font_scale)
-        self.close_to_tray = acc(QCheckBox("&Closing the window keeps the assistant running in the tray"),
+        self.close_to_tray = acc(QCheckBox("C&losing the window keeps the assistant running in the tray"),
                                  "Close to tray", "When on, closing the window hides it; quit from the tray menu.")
         self.close_to_tray.setChecked(self.ui.close_to_tray)
         form.addRow(self.close_to_tray)
@@ -654,7 +661,7 @@ class SettingsDialog(QDialog):
                                 "Start without showing the window (only where a tray exists).")
         self.start_hidden.setChecked(self.ui.start_hidden)
         form.addRow(self.start_hidden)
-        self.listen_on_start = acc(QCheckBox("&Open the microphone at start"), "Open the microphone at start",
+        self.listen_on_start = acc(QCheckBox("O&pen the microphone at start"), "Open the microphone at start",
                                    "Listen for the wake word as soon as the assistant is ready.")
         self.listen_on_start.setChecked(self.ui.listen_on_start)
         form.addRow(self.listen_on_start)

@@ -1,18 +1,20 @@
 """Settings that belong to the desktop app only (appearance, tray behaviour).
 
-The engine's :class:`assistant.settings.Settings` ignores unknown keys, so the app keeps its
-own small file next to it: ``<config dir>/ui.toml``. Like the engine's file, a corrupt one is
-moved aside (``ui.toml.corrupt-<UTC time>``) and defaults are used, with a notice.
+The app keeps its own small file next to the engine's ``settings.toml``:
+``<config dir>/ui.toml``. It is read and written exactly like the engine's file
+(:func:`assistant.settings.load_toml_model` / :func:`assistant.settings.save_toml_model`):
+per key (a bad value or unknown key is named in a notice, the others are used), a file that
+is not TOML is moved aside (``ui.toml.corrupt-<UTC time>``), and saving is atomic, mode 0600,
+keeping the user's other lines.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.settings import config_dir, load_toml_model
+from assistant.settings import config_dir, load_toml_model, save_toml_model
 
 
 class UISettings(BaseModel):
@@ -49,11 +51,9 @@ def load_ui_settings(path: Path | None = None) -> tuple[UISettings, str | None]:
 
 
 def save_ui_settings(settings: UISettings, path: Path | None = None) -> Path:
-    """Write ``ui.toml`` atomically; returns the path."""
-    path = path or ui_settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    with tmp.open("wb") as f:
-        tomli_w.dump(settings.model_dump(mode="json"), f)
-    tmp.replace(path)
-    return path
+    """Write what changed into ``ui.toml`` (atomic, mode 0600); returns the path.
+
+    Raises:
+        assistant.private_files.PrivateWriteError: it could not be written (disk full...).
+    """
+    return save_toml_model(settings, path or ui_settings_path(), "appearance settings")

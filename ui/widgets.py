@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.a11y import acc
+from ui.a11y import StatusLabel, acc, announce
 from ui.theme import is_high_contrast, state_color
 
 # --------------------------------------------------------------------------------------
@@ -59,7 +59,7 @@ class StateIndicator(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._state = "starting"
-        self._label = QLabel(STATE_LABELS["starting"])
+        self._label = StatusLabel(STATE_LABELS["starting"], "What the assistant is doing.", live=True, wrap=False)
         f = QFont(self._label.font())
         f.setBold(True)
         self._label.setFont(f)
@@ -67,7 +67,6 @@ class StateIndicator(QWidget):
         lay.setContentsMargins(self.fontMetrics().height() + 8, 0, 0, 0)
         lay.addWidget(self._label)
         acc(self, "Assistant state", "What the assistant is doing: idle, listening, thinking or speaking.")
-        self._label.setAccessibleName("Assistant state")
         self._update_a11y()
 
     @property
@@ -90,7 +89,6 @@ class StateIndicator(QWidget):
 
     def _update_a11y(self) -> None:
         self.setAccessibleDescription(f"Assistant state: {self._label.text()}")
-        self._label.setAccessibleDescription(f"Assistant state: {self._label.text()}")
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
         p = QPainter(self)
@@ -325,18 +323,6 @@ class ConversationView(QListView):
             p.end()
 
 
-def announce(widget: QWidget, text: str) -> None:
-    """Ask screen readers to speak ``text`` now (Qt ≥ 6.8 announcement event; AT-SPI on
-    Linux, UIA on Windows). Silently does nothing where unsupported."""
-    try:
-        from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
-
-        if QAccessible.isActive():
-            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(widget, text))
-    except Exception:  # noqa: BLE001 - older Qt, no accessibility bridge
-        pass
-
-
 # --------------------------------------------------------------------------------------
 # Notices
 # --------------------------------------------------------------------------------------
@@ -427,6 +413,20 @@ class NoticeArea(QWidget):
             old.deleteLater()
         self.show()
         return box
+
+    def remove(self, box: NoticeBox | None) -> None:
+        """Take ``box`` away (e.g. a "restarting" banner once the engine is back); no effect
+        if it is None or already gone."""
+        if box is None:
+            return
+        try:
+            if box.isHidden():
+                return
+            box.hide()
+            box.deleteLater()
+        except RuntimeError:  # already deleted by Qt (dismissed, pushed out)
+            return
+        self._removed(box)
 
     def _removed(self, box: NoticeBox) -> None:
         box.setParent(None)
@@ -527,10 +527,9 @@ class HotkeyCapture(QPushButton):
         super().__init__(parent)
         self._chord = chord
         self.capturing = False
-        self.setCheckable(True)
+        # A plain push button (not checkable: that made it a "check box" / toggle button for
+        # screen readers); its accessible name is what it shows, the combination or the prompt.
         self.clicked.connect(self._begin)
-        acc(self, "Hotkey", "The global hotkey. Activate this button, then press the new key combination; "
-                            "Escape cancels.")
         self._refresh()
 
     @property
@@ -542,14 +541,22 @@ class HotkeyCapture(QPushButton):
         self._chord = chord
         self._refresh()
 
+    PROMPT = "Press the new key combination…"
+
     def _refresh(self) -> None:
-        self.setChecked(self.capturing)
+        self.setDown(self.capturing)
+        text = self.PROMPT if self.capturing else chord_label(self._chord)
+        self.setText(text)
+        self.setAccessibleName(text)
         if self.capturing:
-            self.setText("Press the new key combination…")
+            desc = f"Recording a new global hotkey (now {chord_label(self._chord)}): press it; Escape cancels."
         else:
-            self.setText(chord_label(self._chord))
-        self.setAccessibleDescription(f"Global hotkey, now {chord_label(self._chord)}. Activate to record a new one; "
-                                      "Escape cancels.")
+            desc = (f"Global hotkey, now {chord_label(self._chord)}. Activate this button, then press the new key "
+                    "combination; Escape cancels.")
+        self.setAccessibleDescription(desc)
+        self.setToolTip(desc)
+        if self.capturing:
+            announce(self, self.PROMPT, assertive=True)
 
     def _begin(self) -> None:
         self.capturing = True
@@ -586,13 +593,11 @@ class ProgressPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.label = QLabel("Starting…")
-        self.label.setWordWrap(True)
+        self.label = StatusLabel("Starting…", "What the assistant is loading now.")
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy until the first Progress event
         self.bar.setTextVisible(True)
         acc(self.bar, "Start-up progress", "How far loading the models and the language engine has got.")
-        acc(self.label, "Start-up status", "What the assistant is loading now.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)

@@ -92,11 +92,12 @@ class ActionServer:
         bus: if given, :class:`~assistant.events.ActionStarted` and
             :class:`~assistant.events.ActionFinished` are published for every call, stamped
             with :attr:`interaction`.
-        token: shared secret every ``POST /webhook`` must carry as its ``?token=`` query
-            parameter (what Rasa's ``EndpointConfig`` sends when ``action_endpoint`` in
-            ``endpoints.yml`` has ``token:``); a request without it gets 401 and runs
-            nothing, so another local process cannot launch apps or write notes through
-            the skills. ``None`` generates a random one (read :attr:`token`).
+        token: shared secret every request (``POST /webhook``, and ``GET /health`` and
+            ``/actions`` too) must carry as its ``?token=`` query parameter (what Rasa's
+            ``EndpointConfig`` sends when ``action_endpoint`` in ``endpoints.yml`` has
+            ``token:``); a request without it gets 401 and runs nothing, so another local
+            process cannot launch apps, write notes or list the actions through the
+            skills. ``None`` generates a random one (read :attr:`token`).
 
     Raises:
         ValueError: two actions share a name, or ``timeout_s`` is not positive.
@@ -304,9 +305,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _authorized(self) -> bool:
+        """Answer 401 (and return False) unless the request carries ``?token=``."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        given = (query.get("token") or [""])[0]
+        if hmac.compare_digest(given.encode("utf-8"), self.owner.token.encode("utf-8")):
+            return True
+        log.warning("action server: refused a %s %s without the right token from %s", self.command,
+                    self.path.split("?", 1)[0], self.client_address[0])
+        self._send_json(401, {"error": "missing or wrong token"})
+        return False
+
+    def _drain(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
+        """``/health`` and ``/actions`` (rasa_sdk's routes), both behind the token like
+        everything here: nothing on this port answers a caller without it."""
+        if not self._authorized():
+            return
         path = self.path.split("?", 1)[0]
         if path == "/health":
             self._send_json(200, {"status": "ok"})
@@ -315,18 +339,23 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": f"no route {path}"})
 
+    def _refuse(self) -> None:
+        """Any other method (PUT, DELETE, PATCH, OPTIONS, HEAD): 401 without the token,
+        else 404 (never http.server's 501 page)."""
+        self._drain()
+        if self._authorized():
+            self._send_json(404, {"error": f"no route {self.command} {self.path.split('?', 1)[0]}"})
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse  # noqa: N815 - http.server API
+
     def do_POST(self) -> None:  # noqa: N802 - http.server API
+        """``POST /webhook?token=…``: run one action call (see :meth:`ActionServer.handle`)."""
         path = self.path.split("?", 1)[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        body = self._drain()
+        if not self._authorized():
+            return
         if path != "/webhook":
             self._send_json(404, {"error": f"no route {path}"})
-            return
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        given = (query.get("token") or [""])[0]
-        if not hmac.compare_digest(given.encode("utf-8"), self.owner.token.encode("utf-8")):
-            log.warning("action server: refused a webhook call without the right token from %s", self.client_address[0])
-            self._send_json(401, {"error": "missing or wrong token"})
             return
         try:
             if self.headers.get("Content-Encoding") == "deflate":

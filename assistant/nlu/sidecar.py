@@ -5,6 +5,15 @@ Rasa 3.6 only runs on Python 3.10, so it lives in its own virtual environment
 127.0.0.1, protected by a random auth token. The skills' custom actions run in *this*
 process (:class:`~assistant.nlu.action_server.ActionServer`); Rasa calls them over HTTP.
 
+No open door: every request to Rasa, on every route (the REST channel ``/webhooks/rest/
+webhook`` and ``/``, ``/version`` included), needs the token (401 otherwise); only the
+routes in :data:`API_ROUTES` exist (404 for the rest, wrong methods included); no CORS
+origin is ever granted. The action server likewise answers nothing without its own
+token. Per-run files (``endpoints.yml`` with the action server's URL and token,
+``credentials.yml``, the boot script) live in a private 0700 folder per sidecar
+(:attr:`RasaSidecar.rundir`, under ``$XDG_RUNTIME_DIR``), so two running instances never
+read each other's; only the trained model is shared.
+
 Life cycle::
 
     sidecar = RasaSidecar(project, actions, settings.nlu, bus)
@@ -35,6 +44,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import weakref
@@ -46,10 +56,11 @@ from urllib.parse import quote
 import httpx
 
 from assistant.errors import NLUError
-from assistant.events import EventBus, Notice, Progress
+from assistant.events import EventBus, Notice, NLUReady, NLURestarting, Progress
 from assistant.nlu.action_server import ActionServer
 from assistant.nlu.config import build_config, config_yaml, with_fallback
 from assistant.nlu.project import RasaProject, dump_yaml
+from assistant.offline import OFFLINE_ENV
 from assistant.settings import NLUSettings, cache_dir
 
 log = logging.getLogger(__name__)
@@ -64,8 +75,27 @@ _LAYOUT_VERSION = "1"
 _MODEL_NAME = "model"
 _KEEP_MODELS = 6
 
+#: The Rasa HTTP API routes the app uses (method, path regex): everything else answers 404,
+#: and every request, these included, needs ``?token=`` (see :data:`_BOOT`).
+API_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", r"/status"),
+    ("POST", r"/webhooks/rest/webhook"),
+    ("POST", r"/model/parse"),
+    ("GET", r"/conversations/[^/]+/tracker"),
+    ("PUT", r"/conversations/[^/]+/tracker/events"),
+)
+
 # Runs inside the Rasa Python: exit when the app (our parent) disappears, read the auth
-# token from the environment (so it is not visible in `ps`), then hand over to Rasa's CLI.
+# token from the environment (so it is not visible in `ps`), close every door we do not
+# use, then hand over to Rasa's CLI.
+#
+# Rasa's own --auth-token protects its HTTP API only: the REST input channel
+# (/webhooks/rest/webhook, which runs skill actions), "/" and "/version" answer anyone,
+# and a browser page may POST to them (text/plain needs no CORS preflight). So: Sanic-CORS
+# is not installed (no automatic OPTIONS answers, no Access-Control-* headers, and a
+# response middleware drops any such header anyway); a request middleware answers 401 to
+# any request without the token and 404 to any route not in API_ROUTES; a wrong method on
+# a known path (OPTIONS included) answers 404 too.
 _BOOT = r"""
 import os, sys, threading, time
 _parent = int(os.environ.pop("ASSISTANT_PARENT_PID", "0") or 0)
@@ -87,10 +117,46 @@ _args = sys.argv[1:]
 _token = os.environ.pop("ASSISTANT_RASA_TOKEN", "")
 if _token:
     _args.append("--auth-token=" + _token)
+    import hmac, re
+    import rasa.core.run as _run
+    import rasa.server as _server
+    _server.configure_cors = lambda app, cors_origins=None: None  # no Sanic-CORS at all
+    _ROUTES = [(_m, re.compile(_p)) for _m, _p in %(routes)r]
+    _configure_app = _run.configure_app
+
+    def _guarded_app(*a, **kw):
+        from sanic import response as _response
+        app = _configure_app(*a, **kw)
+
+        async def _guard(request):
+            given = (request.args.get("token") or "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, _token.encode("utf-8")):
+                return _response.json({"error": "missing or wrong token"}, status=401)
+            if not any(request.method == m and p.fullmatch(request.path) for m, p in _ROUTES):
+                return _response.json({"error": "not found"}, status=404)
+
+        async def _no_cors(request, response):
+            for key in [k for k in response.headers if k.lower().startswith("access-control-")]:
+                del response.headers[key]
+
+        app.request_middleware.appendleft(_guard)
+        app.response_middleware.append(_no_cors)
+        try:  # unknown method on a known path: 404 like any other closed door, not 405
+            from sanic.exceptions import MethodNotSupported
+
+            @app.exception(MethodNotSupported)
+            async def _method(request, exc):
+                return _response.json({"error": "not found"}, status=404)
+        except Exception:
+            pass
+        return app
+
+    _run.configure_app = _guarded_app
 sys.argv = ["rasa"] + _args
 from rasa.__main__ import main
 main()
-"""
+""" % {"routes": API_ROUTES}
+
 
 def _boot_script(root: Path) -> Path:
     """Write :data:`_BOOT` to ``root/rasa_boot.py`` (if changed) and return its path, so
@@ -106,6 +172,16 @@ def _boot_script(root: Path) -> Path:
     tmp.write_text(_BOOT, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def _private_dir() -> Path:
+    """A new owner-only (0700) folder for one sidecar's per-run files (``endpoints.yml``
+    with the action server's token, ``credentials.yml``, the boot script): below
+    ``$XDG_RUNTIME_DIR`` (a per-user tmpfs) if it exists, else the system temp folder."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if not base or not os.path.isdir(base) or not os.access(base, os.W_OK):
+        base = None
+    return Path(tempfile.mkdtemp(prefix="assistant-rasa-", dir=base))
 
 
 _PROBE = ("import sys, rasa; print('%d.%d' % sys.version_info[:2]); print(rasa.__version__)")
@@ -268,14 +344,12 @@ def normalize_entities(raw: Iterable[dict] | None) -> list[dict]:
 def _child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__")}
+    env.update(OFFLINE_ENV)  # no telemetry, no model hub look-ups (assistant.offline)
     env.update({
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "PYTHONUNBUFFERED": "1",
         "PYTHONNOUSERSITE": "1",
         "PYTHONIOENCODING": "utf-8",
-        "HF_HUB_OFFLINE": "1",
     })
     env.update(extra)
     return env
@@ -447,6 +521,9 @@ class RasaSidecar:
         start_seconds: duration of the last server start until healthy, seconds.
         url: base URL of the Rasa server while running.
         restarts: how many times the server was restarted after dying.
+        rundir: this instance's private 0700 folder of per-run files (``endpoints.yml``,
+            ``credentials.yml``, ``rasa_boot.py``); created on first use (training or
+            start), removed by :meth:`stop`; None before and after.
     """
 
     def __init__(
@@ -491,6 +568,10 @@ class RasaSidecar:
         self._watch_stop = threading.Event()
         self._watchdog: Optional[threading.Thread] = None
         self._children = _Children()
+        #: Owner-only folder of this instance's per-run files (``endpoints.yml`` with the
+        #: action server's URL and token, ``credentials.yml``, the boot script), so two
+        #: running instances never read each other's; removed by :meth:`stop`.
+        self.rundir: Optional[Path] = None
         self._finalizer = weakref.finalize(self, self._children.kill_all)
 
     # -- properties --------------------------------------------------------------------
@@ -581,6 +662,13 @@ class RasaSidecar:
             self._prune(keep=_KEEP_MODELS, current=folder)
             return model
 
+    def _private(self) -> Path:
+        """This instance's private run folder (created on first use, 0700)."""
+        if self.rundir is None or not self.rundir.is_dir():
+            self.rundir = _private_dir()
+            weakref.finalize(self, shutil.rmtree, str(self.rundir), True)
+        return self.rundir
+
     def _cache_hit(self, folder: Path) -> None:
         self.trained, self.train_seconds = False, 0.0
         with contextlib.suppress(OSError):
@@ -593,7 +681,7 @@ class RasaSidecar:
         shutil.rmtree(tmp_out, ignore_errors=True)
         log_path = folder / "train.log"
         n_steps = max(1, len(self.config["pipeline"]) - 2 + len(self.config["policies"]))
-        cmd = [str(python), str(_boot_script(self._root)), "train", "--config", "config.yml", "--domain", "domain.yml",
+        cmd = [str(python), str(_boot_script(self._private())), "train", "--config", "config.yml", "--domain", "domain.yml",
                "--data", "data", "--out", str(tmp_out), "--fixed-model-name", _MODEL_NAME]
         env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_PREIMPORT=self._preimports(),
                          RASA_CACHE_DIRECTORY=str(self._root / "training-cache"), RASA_MAX_CACHE_SIZE="300")
@@ -681,13 +769,18 @@ class RasaSidecar:
                                                    on_error=self._on_action_error, bus=self.bus)
             self._action_server.start()
             self._check_actions()
-            endpoints = self.workdir / "endpoints.yml"  # holds the webhook token: owner-only
+            # Per instance, never in the shared model folder: another running instance (or a
+            # second start of this one) must not make our Rasa call its action server.
+            rundir = self._private()
+            endpoints = rundir / "endpoints.yml"  # holds the webhook token: owner-only
             endpoints.touch(mode=0o600)
             endpoints.chmod(0o600)
             endpoints.write_text(dump_yaml({"action_endpoint": {"url": self._action_server.url,
                                                                 "token": self._action_server.token}}),
                                  encoding="utf-8")
-            (self.workdir / "credentials.yml").write_text(dump_yaml({"rest": None}), encoding="utf-8")
+            # The REST channel stays (one round trip per turn) but, like every route, only
+            # answers requests with the token (see _BOOT).
+            (rundir / "credentials.yml").write_text(dump_yaml({"rest": None}), encoding="utf-8")
             self._running = True
             try:
                 self._spawn(model, timeout)
@@ -734,15 +827,17 @@ class RasaSidecar:
         t0 = time.monotonic()
         for attempt in range(3):
             port = self.settings.port or _free_port(host)
-            cmd = [str(self.python), str(_boot_script(self._root)), "run", "--enable-api", "-i", host, "-p", str(port),
-                   "--model", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+            rundir = self._private()
+            cmd = [str(self.python), str(_boot_script(rundir)), "run", "--enable-api", "-i", host, "-p", str(port),
+                   "--model", str(model), "--endpoints", str(rundir / "endpoints.yml"),
+                   "--credentials", str(rundir / "credentials.yml")]
             env = _child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_TOKEN=self._token,
                              ASSISTANT_RASA_PREIMPORT=self._preimports())
             with log_path.open("ab") as logf:
                 logf.write(f"\n===== rasa run on {host}:{port} at {time.ctime()} =====\n".encode())
                 logf.flush()
                 offset = logf.tell()
-                proc = _popen(cmd, cwd=self.workdir, env=env, stdout=logf, stderr=subprocess.STDOUT)
+                proc = _popen(cmd, cwd=rundir, env=env, stdout=logf, stderr=subprocess.STDOUT)
             self._children.add(proc)
             self._proc, self._ready = proc, False
             self.url = f"http://{host}:{port}"
@@ -805,11 +900,14 @@ class RasaSidecar:
                 self._http = None
             proc, self._proc = self._proc, None
             if proc is not None:
-                _terminate(proc)
+                _terminate(proc, grace_s=1.0)  # nothing on disk to lose; Sanic ignores SIGTERM for 5+ s (quit must be prompt)
                 self._children.discard(proc)
             self._children.kill_all()
             if self._action_server is not None:
                 self._action_server.stop()
+            rundir, self.rundir = self.rundir, None
+            if rundir is not None:
+                shutil.rmtree(rundir, ignore_errors=True)
         watchdog = self._watchdog
         if watchdog is not None and watchdog is not threading.current_thread():
             watchdog.join(timeout=2.0)
@@ -849,9 +947,12 @@ class RasaSidecar:
             if self._generation != observed_generation and self.ready:
                 return
             log.warning("Rasa sidecar failed (%s); restarting it", reason)
-            self._notice("warning", RESTART_NOTICE)
+            if self.bus is not None:  # typed: the pipeline says "one moment", the UI shows a banner
+                self.bus.publish(NLURestarting(message=RESTART_NOTICE, reason=reason))
             self.restarts += 1
             self.restart(timeout)
+            if self.bus is not None:  # clears the banner
+                self.bus.publish(NLUReady(restarted=True))
 
     def _check_process(self) -> None:
         """Watchdog tick: notice a server that died and (optionally) restart it."""
@@ -883,7 +984,7 @@ class RasaSidecar:
     def message(self, sender_id: str, text: str, *, interaction: str = "") -> DialogueResult:
         """Send one user utterance through Rasa's dialogue and collect the outcome.
 
-        Posts to ``/webhooks/rest/webhook`` (runs NLU, policies and any custom actions),
+        Posts to ``/webhooks/rest/webhook?token=…`` (runs NLU, policies and any custom actions),
         then reads ``/conversations/<sender_id>/tracker`` for intent, entities, active form
         and slots. If Rasa is dead or the connection fails, publishes the Notice "The
         language engine stopped; restarting it.", restarts Rasa (blocking, same model) and
@@ -958,6 +1059,7 @@ class RasaSidecar:
             # action_default_fallback reverts the user message, so the tracker no longer
             # shows it: ask the NLU directly (a few ms).
             name, conf, ents = self._parse(text)
+        ents = self._resolve(text, ents, name)
         loop = (tracker.get("active_loop") or {}).get("name") or None
         expects = bool(loop) or any(c.get("expect_answer") is True for c in custom)
         return DialogueResult(intent=name, confidence=conf, entities=ents, replies=replies,
@@ -971,7 +1073,19 @@ class RasaSidecar:
     def _parse(self, text: str) -> tuple[str, float, list[dict]]:
         data = self._parse_raw(text)
         intent = data.get("intent") or {}
-        return intent.get("name") or "", float(intent.get("confidence") or 0.0), normalize_entities(data.get("entities"))
+        return (intent.get("name") or "", float(intent.get("confidence") or 0.0),
+                self._resolve(text, normalize_entities(data.get("entities")), intent.get("name")))
+
+    def _resolve(self, text: str, entities: list[dict], intent: Optional[str] = None) -> list[dict]:
+        """Entity resolution (one entity per span, declared values): assistant.skills.resolve."""
+        from assistant.skills import resolve
+
+        if not resolve.ENABLED:
+            return entities
+        if getattr(self, "_resolver", None) is None:
+            self._resolver = resolve.EntityResolver.from_nlu(self.project.nlu, self.project.domain)
+        focus = intent.split("__", 1)[0] if intent and "__" in intent else None  # the intent's skill
+        return self._resolver.resolve(text, entities, intent, focus=focus)
 
     def parse(self, text: str) -> tuple[str, float, list[dict]]:
         """NLU only (no dialogue, no actions) via ``/model/parse``: for evaluation.

@@ -2,9 +2,9 @@
 
 :class:`SkillHost` gives skills a clock (:meth:`SkillHost.schedule` runs a callback later on
 one scheduler thread, with cancellable :class:`TimerHandle`\\ s), a voice outside dialogue
-turns (:meth:`SkillHost.speak` publishes ``Reply(source="skill:<id>")`` on the
-:class:`~assistant.events.EventBus`; the pipeline speaks it as its own interaction when
-idle), a stop button (:meth:`SkillHost.stop` publishes ``StopRequested``), and each skill's
+turns (:meth:`SkillHost.speak` publishes ``Announcement(source="skill:<id>")`` on the
+:class:`~assistant.events.EventBus`; the pipeline turns it into the one ``Reply`` and speaks
+it as its own interaction when idle), a stop button (:meth:`SkillHost.stop` publishes ``StopRequested``), and each skill's
 effective settings. :meth:`SkillHost.actions` turns loaded skills into the ``rasa_sdk``
 actions the Rasa sidecar serves.
 """
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from assistant.events import EventBus, Notice, Reply, StopRequested
+from assistant.events import Announcement, EventBus, Notice, StopRequested
 from assistant.settings import SkillsSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +28,114 @@ if TYPE_CHECKING:  # pragma: no cover
     from assistant.skills.sdk import Skill
 
 log = logging.getLogger(__name__)
+
+
+class SkillExit(RuntimeError):
+    """Skill code raised ``SystemExit`` (called ``sys.exit``), ``KeyboardInterrupt`` or
+    another ``BaseException`` that is not an ``Exception``. :func:`run_skill_code` turns it
+    into this ordinary exception so it is reported like any failing skill (the apology is
+    spoken) instead of ending a thread, the event loop or the whole app.
+
+    Attributes:
+        original: the exception the skill raised.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        what = f"called sys.exit({original.code!r})" if isinstance(original, SystemExit) \
+            else f"raised {type(original).__name__}"
+        super().__init__(f"the skill {what}")
+        self.original = original
+
+
+def _contained(exc: BaseException) -> BaseException:
+    return exc if isinstance(exc, Exception) else SkillExit(exc)
+
+
+_live_lock = threading.Lock()
+_live: dict[threading.Thread, float] = {}  # skill-code threads still running → start (monotonic s)
+
+
+def running_skill_threads() -> list[threading.Thread]:
+    """Threads of :func:`run_skill_code` still running skill code (e.g. an action that
+    blew its time budget and is still blocked); they are daemon threads and never delay exit."""
+    with _live_lock:
+        return [t for t in _live if t.is_alive()]
+
+
+async def run_skill_code(fn: Callable[..., Any], *args: Any, name: str = "") -> Any:
+    """Await ``fn(*args)``: a coroutine function directly, a plain function on its own
+    **daemon** thread.
+
+    Why not ``asyncio.to_thread``: its threads belong to the event loop's default
+    ``ThreadPoolExecutor``, whose workers the interpreter joins at exit
+    (``concurrent.futures.thread._python_exit``), so one action blocked in ``time.sleep(60)``
+    kept ``assistant ask`` from exiting for the whole minute after its time budget had
+    long been spent. A daemon thread is simply abandoned at exit; when the caller stops
+    waiting (``asyncio.wait_for`` cancels), the thread is logged and left to finish on its
+    own, and its result is dropped.
+
+    ``SystemExit`` / ``KeyboardInterrupt`` / other non-``Exception`` errors raised by skill
+    code come out as :class:`SkillExit`, so they are handled like any failing skill.
+
+    Args:
+        fn: the skill's function (sync or ``async def``).
+        args: its arguments.
+        name: what to call it in thread names and logs (e.g. the action name).
+
+    Returns:
+        What ``fn`` returned.
+
+    Raises:
+        SkillExit: skill code raised a ``BaseException`` that is not an ``Exception``.
+        Exception: whatever ``fn`` raised.
+        asyncio.CancelledError: the caller cancelled (e.g. the time budget ran out).
+    """
+    import asyncio
+    import contextvars
+    import inspect
+
+    label = name or getattr(fn, "__qualname__", repr(fn))
+    if inspect.iscoroutinefunction(fn):
+        try:
+            return await fn(*args)
+        except (Exception, asyncio.CancelledError):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sys.exit in a skill must not end the app
+            raise SkillExit(exc) from None
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+    ctx = contextvars.copy_context()
+
+    def settle(ok: bool, value: Any) -> None:  # on the loop's thread
+        if not future.done():
+            (future.set_result if ok else future.set_exception)(value)
+
+    def work() -> None:
+        t0 = time.monotonic()
+        try:
+            ok, value = True, ctx.run(fn, *args)
+        except BaseException as exc:  # noqa: BLE001 - contained, reported by the caller
+            ok, value = False, _contained(exc)
+        finally:
+            with _live_lock:
+                _live.pop(threading.current_thread(), None)
+        try:
+            loop.call_soon_threadsafe(settle, ok, value)
+        except RuntimeError:  # the loop is closed: the caller gave up waiting long ago
+            log.warning("skill code %s finished after %.1f s, after its caller stopped waiting; result dropped",
+                        label, time.monotonic() - t0)
+
+    thread = threading.Thread(target=work, name=f"skill:{label}", daemon=True)
+    with _live_lock:
+        _live[thread] = time.monotonic()
+    thread.start()
+    try:
+        return await future
+    except asyncio.CancelledError:
+        if thread.is_alive():
+            log.warning("skill code %s is still running after its caller stopped waiting; "
+                        "left running as daemon thread %r (it cannot delay exit)", label, thread.name)
+        raise
 
 
 @dataclass(eq=False)
@@ -168,7 +276,8 @@ class SkillHost:
         for fn in hooks:
             try:
                 fn(SkillContext(skill, self), *args)
-            except Exception as exc:  # a broken skill must not stop the app
+            except (Exception, SystemExit) as exc:  # a broken skill must not stop the app
+                exc = _contained(exc)
                 log.exception("%s hook of skill %r failed", what, skill.id)
                 self.bus.publish(Notice(stage="skills", level="error",
                                         message=f"Skill '{skill.id}' failed in its {what} hook: {exc}",
@@ -237,10 +346,10 @@ class SkillHost:
     # ------------------------------------------------------------------ voice and stop
     def speak(self, text: str, *, skill_id: str = "", expects_answer: bool = False) -> None:
         """Say ``text`` now, outside a dialogue turn: publishes
-        ``Reply(text, source="skill:<skill_id>")`` with no interaction id; the pipeline
-        speaks it as soon as it is idle."""
+        ``Announcement(text, source="skill:<skill_id>")``; the pipeline publishes it as a
+        ``Reply`` of its own interaction (once) and speaks it as soon as it is idle."""
         source = f"skill:{skill_id}" if skill_id else "skill"
-        self.bus.publish(Reply(text=text, expects_answer=expects_answer, source=source))
+        self.bus.publish(Announcement(text=text, expects_answer=expects_answer, source=source))
 
     def stop(self, reason: str = "skill") -> None:
         """Interrupt speech and the current interaction: publishes ``StopRequested``."""
@@ -293,7 +402,11 @@ class SkillHost:
         return sum(1 for h in self.pending(skill_id) if h.cancel())
 
     def close(self, timeout: float = 2.0) -> None:
-        """Cancel everything pending and stop the scheduler thread (idempotent)."""
+        """Cancel everything pending and stop the scheduler thread (idempotent). Skill code
+        still running on a thread (an action over its budget) is logged and left behind as a
+        daemon thread: it never delays exit."""
+        for t in running_skill_threads():
+            log.warning("skill code still running at close: thread %r (daemon, abandoned)", t.name)
         with self._cond:
             self._closed = True
             for _, _, h in self._heap:
@@ -332,7 +445,8 @@ class SkillHost:
             try:
                 if handle._callback is not None:
                     handle._callback()
-            except Exception as exc:  # a broken skill must not kill the scheduler
+            except BaseException as exc:  # noqa: BLE001 - a broken skill (even sys.exit) must not kill the scheduler
+                exc = _contained(exc)
                 log.exception("scheduled callback of skill %r failed", handle.skill_id)
                 self.bus.publish(Notice(stage="skills", level="error",
                                         message=f"Skill '{handle.skill_id}' failed in a scheduled task: {exc}",

@@ -26,9 +26,7 @@ form and follow-up action names in returned events may be LOCAL (they are namesp
 
 from __future__ import annotations
 
-import asyncio
 import importlib.resources
-import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
@@ -118,6 +116,11 @@ class Skill:
         self._lookup_base: dict[str, list[str]] = {}
         self._namespaced: Namespaced | None = None
         self._namer = Namer(manifest.id, data)
+        self._resolver: Any = None
+        # entity resolution asks "Did you mean …?" through the ordinary question mechanism
+        from assistant.skills import resolution_flow
+
+        self._continuations.update(resolution_flow.CONTINUATIONS)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -291,7 +294,7 @@ class Skill:
 
     def implemented(self) -> set[str]:
         """Local names of the actions implemented in Python (``action_…``, ``validate_…``)."""
-        forms = set(self._validators) | set(self._extractors)
+        forms = set(self._validators) | set(self._extractors) | set(self.data.forms)  # all: entity resolution
         return set(self._actions) | {f"validate_{f}" for f in forms}
 
     # ------------------------------------------------------------------ data added in code
@@ -350,12 +353,13 @@ class Skill:
             self.extend_lookup(entity, list(fn() or ()), hotwords=hotwords)
 
     def data_dir(self) -> Path:
-        """This skill's own folder for files it keeps: ``data_dir()/skills/<id>/`` (created)."""
+        """This skill's own folder for files it keeps: ``data_dir()/skills/<id>/`` (created,
+        mode 0700: it holds the user's data; write files with
+        :func:`assistant.private_files.write_private` for atomic 0600 files)."""
+        from assistant.private_files import private_dir
         from assistant.settings import data_dir
 
-        path = data_dir() / "skills" / self.id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return private_dir(data_dir() / "skills" / self.id)
 
     # ------------------------------------------------------------------ names
     def global_name(self, kind: str, local: str) -> str:
@@ -405,6 +409,16 @@ class Skill:
             self._namespaced = namespace(self.id, self.data, sorted(self.implemented()))
         return self._namespaced
 
+    def resolver(self) -> Any:
+        """The :class:`~assistant.skills.resolve.EntityResolver` over this skill's declared
+        entity values (global names; cached, rebuilt when the data changes)."""
+        ns = self.namespaced()
+        if self._resolver is None or self._resolver[0] is not ns:
+            from assistant.skills.resolve import EntityResolver
+
+            self._resolver = (ns, EntityResolver.from_nlu(ns.nlu, ns.domain))
+        return self._resolver[1]
+
     def vocabulary(self) -> list[str]:
         """Words and phrases this skill expects to hear: annotated entity values, lookup
         entries, synonyms (their canonical value and variants), categorical slot values."""
@@ -431,7 +445,7 @@ class Skill:
                 stop, settings); None gives actions whose ``ctx.schedule`` etc. raise.
         """
         out: list[Action] = [SkillAction(self, local, fn, host) for local, fn in sorted(self._actions.items())]
-        forms = sorted(set(self._validators) | set(self._extractors))
+        forms = sorted(set(self._validators) | set(self._extractors) | set(self.data.forms))
         out += [FormValidationAction(self, form, dict(self._validators.get(form, {})), host,
                                      dict(self._extractors.get(form, {}))) for form in forms]
         return out
@@ -521,7 +535,7 @@ class SkillContext:
     def speak_later(self, text: str, delay_s: float = 0.0, *, label: str = "",
                     data: dict[str, Any] | None = None) -> "TimerHandle":
         """Say ``text`` after ``delay_s`` seconds, outside the dialogue (published as
-        ``Reply(source="skill:<id>")``; the pipeline speaks it when idle).
+        ``Announcement(source="skill:<id>")``; the pipeline speaks it when idle).
 
         Returns:
             A cancellable :class:`~assistant.skills.host.TimerHandle`.
@@ -567,11 +581,17 @@ class ActionContext(SkillContext):
         self.events: list[dict] = []
         self.answer: Any = None
         self.data: dict[str, Any] = {}
+        #: entities fixed by a confirmed "Did you mean …?" (global dicts), or None
+        self._pinned: list[dict] | None = None
+        self._text_override: str | None = None
 
     # -- the turn
     @property
     def text(self) -> str:
-        """What the user said last (the transcript)."""
+        """What the user said last (the transcript); after a confirmed "Did you mean …?",
+        the request that was being confirmed."""
+        if self._text_override is not None:
+            return self._text_override
         return (self.tracker.latest_message or {}).get("text") or ""
 
     @property
@@ -652,17 +672,55 @@ class ActionContext(SkillContext):
         """Set this skill's slot ``name`` (local) when the action returns."""
         self.events.append(SlotSet(self.skill.global_name("slot", name), value))
 
+    def resolved_entities(self, name: str | None = None) -> list[dict]:
+        """This skill's entities in the last message after entity resolution
+        (:mod:`assistant.skills.resolve`): one per span, ``value`` canonical, plus
+        ``heard``, ``raw_value``, ``resolution`` (``exact``/``resolved``/``ask``/
+        ``unknown``/``free``/``confirmed``) and ``resolution_confidence``.
+
+        Args:
+            name: a LOCAL entity name of this skill, or None for every entity (global names).
+        """
+        if self._pinned is not None:
+            ents = [dict(e) for e in self._pinned]
+        else:
+            from assistant.skills import resolve
+
+            msg = self.tracker.latest_message or {}
+            raw = [e for e in msg.get("entities") or [] if isinstance(e, dict)]
+            if resolve.ENABLED:
+                intent = (msg.get("intent") or {}).get("name")
+                asked = self.tracker.get_slot("requested_slot")
+                spec = self.skill.namespaced().domain.get("slots", {}).get(asked) if isinstance(asked, str) else None
+                types = [m["entity"] for m in (spec or {}).get("mappings") or []
+                         if isinstance(m, dict) and m.get("type") == "from_entity" and m.get("entity")]
+                ents = self.skill.resolver().resolve(msg.get("text") or "", raw, intent, types, focus=self.skill.id)
+            else:
+                ents = [{**e, "heard": e.get("value"), "raw_value": e.get("value"), "resolution": "off"} for e in raw]
+        if name is None:
+            return ents
+        g = self.skill.global_name("entity", name)
+        return [e for e in ents if e.get("entity") == g]
+
     def entities(self, name: str) -> list[str]:
         """Values of this skill's entity ``name`` (local) in the last message, in order,
-        without duplicates (the CRF and the lookup extractor may both find one)."""
-        g = self.skill.global_name("entity", name)
-        values = [e.get("value") for e in (self.tracker.latest_message or {}).get("entities") or [] if e.get("entity") == g]
+        without duplicates: the skill's declared (canonical) values — lookup entries and
+        synonyms — after entity resolution; one entity per span."""
+        values = [e.get("value") for e in self.resolved_entities(name)]
         return list(dict.fromkeys(v for v in values if v is not None))
 
     def entity(self, name: str, default: Any = None) -> Any:
-        """The first value of entity ``name`` (local) in the last message, or ``default``."""
+        """The first (canonical) value of entity ``name`` (local) in the last message, or
+        ``default``. ``ctx.entity("size") == "eight ounce"`` even if the user said "8 oz"
+        and ``8 oz`` is a synonym, or the recogniser wrote "a ounce" and the user confirmed."""
         values = self.entities(name)
         return values[0] if values else default
+
+    def entity_raw(self, name: str, default: Any = None) -> Any:
+        """The words actually heard for the first entity ``name`` (local), before they were
+        mapped to a declared value, or ``default``."""
+        ents = self.resolved_entities(name)
+        return ents[0].get("heard", ents[0].get("value")) if ents else default
 
     def end_dialogue(self) -> list[dict]:
         """Deactivate any active form (of any skill) and clear its slots.
@@ -696,9 +754,9 @@ class ActionContext(SkillContext):
 
 
 async def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    if inspect.iscoroutinefunction(fn):
-        return await fn(*args)
-    return await asyncio.to_thread(fn, *args)
+    from assistant.skills.host import run_skill_code  # daemon thread; contains sys.exit (issue 8)
+
+    return await run_skill_code(fn, *args)
 
 
 class SkillAction(Action):
@@ -723,10 +781,19 @@ class SkillAction(Action):
         return self._name
 
     async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Run the function; return its events (plus those of ``ctx.set_slot`` …)."""
+        """Run the function; return its events (plus those of ``ctx.set_slot`` …).
+
+        When a value of this skill's entities is uncertain (entity resolution status
+        ``ask``), the function does not run yet: the user is asked "Did you mean …?" and it
+        runs after the answer (:mod:`assistant.skills.resolution_flow`)."""
+        from assistant.skills import resolution_flow
+
         ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
+        asked = resolution_flow.ask_if_unsure(ctx, self.local)
+        if asked is not None:
+            return asked
         result = await _call(self.fn, ctx)
-        return ctx._finish(result)
+        return resolution_flow.slot_fixes(ctx) + ctx._finish(result)
 
 
 class FormValidationAction(Action):
@@ -756,9 +823,17 @@ class FormValidationAction(Action):
 
     async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
         """Extract custom slots, then validate each new value; ``None`` rejects it."""
+        from assistant.skills import resolution_flow
+
         ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
         candidates: dict[str, Any] = dict(tracker.slots_to_validate())
         out = []
+        required = [self.skill.global_name("slot", x) for x in self.skill.data.forms[self.form]["required_slots"]]
+        fixed = resolution_flow.resolve_slot_candidates(ctx, candidates, required)
+        for gslot, value in fixed.items():  # canonical values; None: dropped or unsure
+            candidates[gslot] = value
+            if value is None or self.skill.local_name(gslot) not in self.validators:
+                out.append(SlotSet(gslot, value))
         if self.extractors and not ctx.cancelled:
             for local, fn in self.extractors.items():
                 gslot = self.skill.global_name("slot", local)

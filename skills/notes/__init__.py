@@ -2,6 +2,10 @@
 ``<data_dir>/notes/`` (``2026-11-22_14-05-09.txt``); "take a note" alone asks "What should
 the note say?" and writes the answer (``ctx.ask(..., then=...)``); "read my notes" reads
 the latest ones; "delete my notes" asks for confirmation first (``ctx.confirm``).
+
+Notes are private: the folder is ``0700`` and each note is written atomically with mode
+``0600`` (:func:`assistant.private_files.write_private`). If a note cannot be saved (disk
+full), the assistant says so and no partial note is left.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from assistant.private_files import PrivateWriteError, private_dir, write_private
 from assistant.settings import data_dir
 from assistant.skills import ActionContext, Skill
 
@@ -23,10 +28,8 @@ _TRIGGER = re.compile(
 
 
 def notes_dir() -> Path:
-    """``data_dir()/notes`` (created)."""
-    path = data_dir() / "notes"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``data_dir()/notes`` (created, mode 0700)."""
+    return private_dir(data_dir() / "notes")
 
 
 def content_of(text: str) -> str:
@@ -40,7 +43,11 @@ def content_of(text: str) -> str:
 
 
 def write_note(text: str) -> Path:
-    """Write one note file; returns its path."""
+    """Write one note file (atomically, mode 0600); returns its path.
+
+    Raises:
+        PrivateWriteError: it could not be written (e.g. the disk is full); nothing is left.
+    """
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     folder = notes_dir()
     path = folder / f"{stamp}.txt"
@@ -49,8 +56,16 @@ def write_note(text: str) -> Path:
         n += 1
         path = folder / f"{stamp}_{n}.txt"
     body = text.strip()
-    path.write_text(body[0].upper() + body[1:] + "\n" if body else "\n", encoding="utf-8")
-    return path
+    return write_private(path, body[0].upper() + body[1:] + "\n" if body else "\n", what="the note")
+
+
+def _save(ctx: ActionContext, content: str) -> None:
+    try:
+        write_note(content)
+    except PrivateWriteError as exc:
+        ctx.say(f"Sorry, I couldn't save the note: {exc.reason}. {exc.hint}")
+        return
+    ctx.say(f"Noted: {content}.")
 
 
 def all_notes() -> list[Path]:
@@ -65,8 +80,7 @@ def take_note(ctx: ActionContext) -> None:
     if not content:
         ctx.ask("What should the note say?", then=note_answer)
         return
-    write_note(content)
-    ctx.say(f"Noted: {content}.")
+    _save(ctx, content)
 
 
 def note_answer(ctx: ActionContext, answer: str) -> None:
@@ -75,8 +89,7 @@ def note_answer(ctx: ActionContext, answer: str) -> None:
     if not content:
         ctx.say("The note is empty, so I didn't save it.")
         return
-    write_note(content)
-    ctx.say(f"Noted: {content}.")
+    _save(ctx, content)
 
 
 @skill.action("read_notes")

@@ -6,12 +6,17 @@ the assistant was off, if the ``announce_missed`` setting is on).
 Without a time ("remind me to call mum") the form ``reminder_form`` asks "When should I
 remind you?"; without a task ("set a reminder") it asks "What should I remind you about?".
 Times are parsed by :func:`assistant.skills.when.parse_when`.
+
+The file is private (mode ``0600``, folder ``0700``) and written atomically
+(:func:`assistant.private_files.write_private`); if it cannot be written (disk full) the
+reminder is not set and the assistant says why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import threading
 import time
@@ -20,11 +25,13 @@ from typing import Any
 
 from rasa_sdk.events import SlotSet
 
+from assistant.private_files import PrivateWriteError, write_private
 from assistant.skills import ActionContext, Skill
 from assistant.skills.sdk import SkillContext
 from assistant.skills.when import normalize, parse_when, spoken_when
 
 skill = Skill.from_package(__name__)
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _TRIGGER = re.compile(
@@ -73,16 +80,21 @@ def load(ctx: SkillContext) -> list[dict]:
 
 
 def save(ctx: SkillContext, reminders: list[dict]) -> None:
-    """Write the reminders atomically."""
-    path = _file(ctx)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(reminders, key=lambda r: r["at"]), indent=1), encoding="utf-8")
-    tmp.replace(path)
+    """Write the reminders atomically, mode 0600.
+
+    Raises:
+        PrivateWriteError: the file could not be written (disk full...); it is unchanged.
+    """
+    write_private(_file(ctx), json.dumps(sorted(reminders, key=lambda r: r["at"]), indent=1),
+                  what="the reminders")
 
 
 def _remove(ctx: SkillContext, ids: set[str]) -> None:
     with _lock:
-        save(ctx, [r for r in load(ctx) if r["id"] not in ids])
+        try:
+            save(ctx, [r for r in load(ctx) if r["id"] not in ids])
+        except PrivateWriteError as exc:  # the reminder still fires/cancels in memory
+            log.warning("%s %s", exc.message, exc.hint)
 
 
 def _arm(ctx: SkillContext, reminder: dict) -> None:
@@ -101,7 +113,10 @@ def restore(ctx: SkillContext) -> None:
         reminders = load(ctx)
         missed = [r for r in reminders if r["at"] <= now]
         if missed:
-            save(ctx, [r for r in reminders if r["at"] > now])
+            try:
+                save(ctx, [r for r in reminders if r["at"] > now])
+            except PrivateWriteError as exc:
+                log.warning("%s %s", exc.message, exc.hint)
     for r in reminders:
         if r["at"] > now:
             _arm(ctx, r)
@@ -158,7 +173,11 @@ def add_reminder(ctx: ActionContext) -> list[dict]:
         return reset
     reminder = {"id": uuid.uuid4().hex[:12], "task": str(task), "at": float(when["at"]), "created": time.time()}
     with _lock:
-        save(ctx, [*load(ctx), reminder])
+        try:
+            save(ctx, [*load(ctx), reminder])
+        except PrivateWriteError as exc:
+            ctx.say(f"Sorry, I couldn't save that reminder: {exc.reason}. {exc.hint}")
+            return reset
     _arm(ctx, reminder)
     said = spoken_when(dt.datetime.fromtimestamp(reminder["at"]), relative_s=when.get("rel"))
     ctx.say(f"Okay, I'll remind you {remind_phrase(reminder['task'])} {said}.")

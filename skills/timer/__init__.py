@@ -214,10 +214,9 @@ def _load_alarms(ctx: SkillContext) -> list[dict]:
 
 
 def _save_alarms(ctx: SkillContext, alarms: list[dict]) -> None:
-    path = _alarm_file(ctx)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(alarms, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    from assistant.private_files import write_private  # atomic, mode 0600 (private data)
+
+    write_private(_alarm_file(ctx), json.dumps(alarms, indent=1), what="the alarms")
 
 
 def _forget_alarm(ctx: SkillContext, alarm_id: str | None) -> None:
