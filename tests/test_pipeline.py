@@ -30,6 +30,8 @@ def spoken_times(text: str) -> set[tuple[int, int]]:
     """(hour 1–12, minute) pairs found in a transcript like "It's 5:10 in the afternoon" /
     "5.10 p.m." / "5-10" / Whisper's digit by digit "5-0-2" / "five o'clock"."""
     # "5:10", "5.10", "5 10", "5-10", "5-0-2" → "510" / "502"; then h + mm, and Whisper's "510 am"
+    # Whisper also hears the voice's "eight" as "a" ("It's a 33 in the evening", seen once in CI).
+    text = re.sub(r"\b[Aa] (?=[0-5]\d\b)", "8 ", text)
     squashed = re.sub(r"(?<=\d)[\s:.\-]+(?=\d)", "", text)
     found = {(int(h) % 12 or 12, int(m)) for h, m in re.findall(r"(?<!\d)(\d{1,2})(\d{2})(?!\d)", squashed)}
     found |= {(WORDS[w] % 12 or 12, 0) for w in re.findall(r"\b(\w+) o'?clock", text.lower()) if w in WORDS}
