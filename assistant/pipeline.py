@@ -206,7 +206,7 @@ class Assistant:
 
     def _start_nlu(self) -> None:
         from assistant.nlu.sidecar import RasaSidecar
-        from assistant.skills import SkillHost, compose_project, load_skills, vocabulary
+        from assistant.skills import SkillHost, compose_project, load_skills
 
         s = self.settings
         self._progress("skills", 0.5, "Loading skills")
