@@ -158,7 +158,7 @@ def _print_events(bus, verbose: bool) -> None:
 
 def cmd_run(args) -> int:
     from assistant.audio import BufferSink, MicrophoneSource, read_audio
-    from assistant.events import EventBus
+    from assistant.events import EventBus, TurnFinished
     from assistant.pipeline import Assistant, iter_results
 
     settings = _settings(args)
@@ -195,7 +195,7 @@ def cmd_run(args) -> int:
                 if not heard:
                     nothing_heard.append(f)
                     # listened: a wake word was heard (or an answer was awaited), then nothing said
-                    listened = bool(got) or app._listen_request is not None
+                    listened = bool(got) or app.awaiting_answer
                     _err(_nothing_heard(f, shown.get(f), wake_model=None if args.push_to_talk or not wake or listened
                                         else settings.wake.model))
                 results.extend(heard)
@@ -212,7 +212,7 @@ def cmd_run(args) -> int:
                 if args.once:
                     stop.set()
 
-            app.on_result = show
+            app.bus.subscribe(lambda ev: show(ev.result), TurnFinished)
             try:
                 results = app.run(source, push_to_talk=args.push_to_talk, stop_event=stop,
                                   max_interactions=args.max_interactions)
@@ -310,10 +310,16 @@ def _scheduled_note(h) -> str:
 def _wait_for_scheduled(app, handles) -> None:
     """``ask --wait``: stay until every handle has fired and its announcement was spoken,
     printing each announcement's reply as it comes."""
+    from assistant.events import TurnFinished
     from assistant.pipeline import iter_results
 
     seen = []
-    app.on_result = lambda r: (seen.append(r), print("\n".join(iter_results([r])), flush=True))
+
+    def show(ev: TurnFinished) -> None:
+        seen.append(ev.result)
+        print("\n".join(iter_results([ev.result])), flush=True)
+
+    app.bus.subscribe(show, TurnFinished)
     last = max(handles, key=lambda h: h.due)
     _err(f"Waiting {_duration(last.remaining())} for {len(handles)} scheduled announcement(s) (Ctrl+C to stop).")
     while any(h.pending for h in handles):
@@ -325,15 +331,14 @@ def _wait_for_scheduled(app, handles) -> None:
 
 
 def cmd_transcribe(args) -> int:
-    from assistant.asr import WhisperASR
     from assistant.audio import read_audio
+    from assistant.components import build_asr
 
     settings = _settings(args)
     if args.beam_size is not None:
         _set_option(settings.asr, "beam_size", args.beam_size, "--beam-size")
     audio = read_audio(args.file)
-    asr = WhisperASR(args.model or settings.asr.model, compute_type=settings.asr.compute_type,
-                     beam_size=settings.asr.beam_size, language=settings.asr.language)
+    asr = build_asr(settings.asr, model=args.model)
     result = asr.transcribe(audio)
     if args.verbose:
         _err(f"{result.audio_seconds:.2f} s of audio decoded in {result.decode_ms:.0f} ms "
@@ -346,17 +351,17 @@ def cmd_transcribe(args) -> int:
 
 
 def cmd_say(args) -> int:
-    from assistant.audio import AudioPlayer, write_wav
-    from assistant.tts import PiperTTS
+    from assistant.audio import write_wav
+    from assistant.components import build_output, build_voice
 
     settings = _settings(args)
-    tts = PiperTTS(settings.tts.voice, speed=settings.tts.speed, volume=settings.tts.volume)
+    tts = build_voice(settings.tts)
     text = " ".join(args.text)
     if args.output:
         write_wav(args.output, tts.synthesize(text), tts.sample_rate)
         print(args.output, flush=True)
         return 0
-    player = AudioPlayer(settings.audio.output_device)
+    player = build_output(settings.audio)
     try:
         player.start(tts.sample_rate)
         for chunk in tts.stream(text):

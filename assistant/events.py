@@ -29,7 +29,6 @@ class State(str, Enum):
     IDLE = "idle"  # wake-word listening
     LISTENING = "listening"  # VAD-endpointed capture, partial transcripts
     UNDERSTANDING = "understanding"  # Rasa NLU + dialogue
-    ACTING = "acting"  # skill action running
     SPEAKING = "speaking"  # TTS playback, interruptible (barge-in)
 
 
@@ -301,6 +300,26 @@ class EventBus:
                     handler(event)
                 except Exception:  # a broken subscriber must not break the engine
                     log.exception("event handler %r failed on %s", handler, event.name)
+
+
+@dataclass(frozen=True)
+class TurnFinished(Event):
+    """An interaction's :class:`~assistant.pipeline.TurnResult` is complete (transcript,
+    intent, entities, reply, trace): how the CLI, the UI and benchmarks learn results
+    (published on the engine thread that finished the turn, after
+    :class:`InteractionFinished`). ``result`` is a ``TurnResult``; typed ``Any`` here
+    because the pipeline imports this module."""
+
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class TraceWritten(Event):
+    """The :class:`~assistant.trace.TraceRecorder` closed an interaction's trace (and wrote
+    it to disk when the recorder has a folder). ``trace`` is a
+    :class:`~assistant.trace.Trace`."""
+
+    trace: Any = None
 
 
 @dataclass(frozen=True)

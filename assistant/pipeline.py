@@ -1,22 +1,28 @@
-"""The pipeline state machine: wake word → endpointed capture with partial transcripts →
-final transcript → Rasa (NLU + dialogue + skill actions) → Piper → back to idle, or back to
-listening when the dialogue expects an answer.
+"""The engine: wake word → endpointed capture with partial transcripts → final transcript →
+Rasa (NLU + dialogue + skill actions) → Piper → back to idle, or back to listening when the
+dialogue expects an answer.
 
-States (:class:`assistant.events.State`)::
+Every state change is a trigger fired on the one :class:`~assistant.machine.StateMachine`
+(its module docstring holds the table)::
 
-    idle ──wake word / hotkey──► listening ──endpoint──► understanding ──► acting ──► speaking
-     ▲                              ▲                                                  │
-     └──────── reply done ──────────┴──────── reply expects an answer (follow-up) ◄────┘
+    idle ──wake word / hotkey / push-to-talk──► listening ──endpoint──► understanding
+     ▲  ▲                                          ▲                         │
+     │  └──────────── follow-up (the reply asked a question) ──┐             │ reply
+     │                                                          │             ▼
+     └──────────────────────── playback done ─────────────────── speaking ◄──┘
+    barge-in: wake word / hotkey while understanding or speaking → listening
 
-Barge-in: while speaking (or thinking), the wake word, the hotkey (:meth:`Assistant.listen_now`)
-or :meth:`Assistant.stop` interrupts the voice at once.
+Threads: one *audio thread* (the caller of :meth:`Assistant.run`) reads the source and runs
+wake word + VAD per block (~1 ms per 80 ms block); one *turn worker* per interaction runs
+the streaming ASR partials, the final decode and Rasa (:mod:`assistant.turn`), and hands
+the reply to the :class:`~assistant.tts.Speaker`, which owns its own thread. The state
+machine's owner thread applies the triggers all of them fire. For recordings
+(:meth:`Assistant.process_file`) turns are processed synchronously so a file's later turns
+meet the dialogue state the earlier turns left, as a person would wait for the reply.
 
-Threads: one *audio thread* reads the source and runs wake word + VAD per block (cheap:
-~1 ms per 80 ms block); one *turn worker* per interaction runs the streaming ASR partials,
-the final decode, Rasa and hands the reply to the :class:`~assistant.tts.Speaker`, which
-owns its own thread. For recordings (:class:`~assistant.audio.FileSource` without real-time
-pacing) turns are processed synchronously so a file's later turns meet the dialogue state
-the earlier turns left, exactly as a person would wait for the reply.
+Everything the outside learns comes as events on :attr:`Assistant.bus`
+(:mod:`assistant.events`): state changes, transcripts, intents, the one :class:`Reply` of
+each turn or announcement, :class:`TurnFinished` with the result, and :class:`TraceWritten`.
 """
 
 from __future__ import annotations
@@ -26,38 +32,40 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from assistant.errors import AssistantError, NLUError
+from assistant import components
+from assistant.errors import AssistantError
 from assistant.events import (
     Announcement,
     AudioLevel,
     EventBus,
-    FinalTranscript,
-    IntentRecognized,
     InteractionFinished,
     InteractionStarted,
     NLURestarting,
     Notice,
-    PartialTranscript,
     PlaybackFinished,
     Progress,
     Reply,
     SpeechEnded,
     SpeechStarted,
     State,
-    StateChanged,
     StopRequested,
+    TurnFinished,
     WakeWordDetected,
 )
-from assistant.settings import Settings, data_dir
-from assistant.trace import Trace, TraceRecorder
+from assistant.machine import StateMachine, Trigger
+from assistant.settings import Settings, TTSSettings, data_dir
+from assistant.trace import TraceRecorder
+from assistant.turn import CANCELLED, ENDPOINT, SPECULATE, TurnResult, transcribe_stream, understand
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Assistant", "TurnResult", "iter_results", "latency_line"]
 
 SAMPLE_RATE = 16_000
 DIDNT_CATCH = "Sorry, I didn't catch that."
@@ -66,7 +74,6 @@ ONE_MOMENT = "One moment."
 #: Trailing silence (ms) after which the final decode starts speculatively, before the
 #: endpoint (``vad.end_silence_ms``) fires; if speech resumes the result is just a partial.
 SPECULATE_AFTER_MS = 150
-SPECULATE = object()  # queue marker: decode now, the utterance may be over
 #: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
 #: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
 #: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
@@ -75,45 +82,21 @@ SPECULATE = object()  # queue marker: decode now, the utterance may be over
 WAKE_PRE_ROLL_S = 0.32
 
 
-@dataclass
-class TurnResult:
-    """What one interaction produced.
-
-    Attributes:
-        interaction: interaction id.
-        transcript: final transcript ("" for typed input it is the typed text).
-        intent: namespaced intent (e.g. ``clock__ask_time``), "" if NLU did not run.
-        confidence: intent confidence in [0, 1].
-        entities: Rasa entities (``entity``, ``value``, ...).
-        reply: the text spoken back.
-        expects_answer: the dialogue waits for an answer (a form asks for a slot).
-        trace: the interaction's events, once finished.
-        error: a user-facing error message if the turn failed.
-    """
-
-    interaction: str
-    transcript: str = ""
-    intent: str = ""
-    confidence: float = 0.0
-    entities: list = field(default_factory=list)
-    reply: str = ""
-    expects_answer: bool = False
-    trace: Trace | None = None
-    error: str = ""
-
-
 class Assistant:
     """The engine facade used by the CLI and the Qt UI.
 
     Construct, call :meth:`start` (loads models, trains/starts Rasa; seconds), then feed it
-    audio with :meth:`run` / :meth:`process_file`, or text with :meth:`handle_text`. All
-    progress, state changes, transcripts and replies are published on :attr:`bus`.
+    audio with :meth:`run` / :meth:`process_file`, or text with :meth:`handle_text`.
+    Commands in are methods (:meth:`listen`, :meth:`end_utterance`, :meth:`stop`,
+    :meth:`apply_settings`, :meth:`preview_voice`, :meth:`reload_skills`); everything out
+    is an event on :attr:`bus`.
 
     Args:
         settings: user settings (copied; change them through :meth:`apply_settings`).
         bus: the event bus (a new one if None).
         sink: where speech goes: an :class:`~assistant.audio.AudioPlayer` for the speakers
-            (default) or a :class:`~assistant.audio.BufferSink` for ``--output``.
+            (default, :func:`~assistant.components.build_output`) or a
+            :class:`~assistant.audio.BufferSink` for ``--output``.
         use_wake_word: False for push-to-talk only.
 
     Raises (from :meth:`start`):
@@ -122,93 +105,108 @@ class Assistant:
 
     def __init__(self, settings: Settings, bus: EventBus | None = None, *, sink=None,
                  use_wake_word: bool | None = None) -> None:
-        self.settings = settings.model_copy(deep=True)
+        self._settings = settings.model_copy(deep=True)
         self.bus = bus or EventBus()
         self._sink = sink
         self.use_wake_word = settings.wake.enabled if use_wake_word is None else use_wake_word
-        self.state = State.IDLE
+        self.machine = StateMachine(self.bus)
         self.sender_id = f"user-{uuid.uuid4().hex[:8]}"
-        self.traces = TraceRecorder(self.bus, keep=self.settings.trace.keep,
-                                    directory=Path(self.settings.trace.directory) if self.settings.trace.directory
+        self.traces = TraceRecorder(self.bus, keep=self._settings.trace.keep,
+                                    directory=Path(self._settings.trace.directory) if self._settings.trace.directory
                                     else data_dir() / "traces")
         self.results: list[TurnResult] = []
-        #: called with each finished :class:`TurnResult` (on the engine thread that finished it)
-        self.on_result: Callable[[TurnResult], None] | None = None
         self.skill_errors: list = []
         self.ready = False
         self._lock = threading.RLock()
-        self._interaction = ""
-        self._follow_up = False
         self._turn_thread: threading.Thread | None = None
-        self._turn_audio: queue.Queue | None = None
         self._stop_audio = threading.Event()
-        self._listen_request: str | None = None
-        self._end_request = False  # set by end_utterance(), read by run()
         self._pending_replies: queue.Queue[Announcement] = queue.Queue()
         self._results_by_id: dict[str, TurnResult] = {}
         self._discard: set[str] = set()  # interactions to leave out of results
         self._finished = threading.Condition()
+        self._preview: tuple[TTSSettings, object] | None = None  # (settings, PiperTTS) of the last preview
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
         self.nlu = self.host = None
         self.skills: list = []
-        self._hotwords: list[str] = []
+        self._hotwords: tuple[str, ...] = ()
         self.bus.subscribe(self._on_playback_finished, PlaybackFinished)
         self.bus.subscribe(self._on_stop, StopRequested)
         self.bus.subscribe(self._on_announcement, Announcement)
         self.bus.subscribe(self._on_nlu_restarting, NLURestarting)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (a copy is kept; change them with :meth:`apply_settings`)."""
+        return self._settings
+
+    @property
+    def state(self) -> State:
+        """The state machine's current state."""
+        return self.machine.state
+
+    @property
+    def interaction(self) -> str:
+        """Id of the interaction in progress ("" when idle)."""
+        return self.machine.interaction
+
+    @property
+    def hotwords(self) -> tuple[str, ...]:
+        """The skills' vocabulary phrases biasing the ASR (empty with ``asr.hotwords`` off
+        or before :meth:`start`), interleaved so every skill keeps its first phrases."""
+        return self._hotwords
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """The last reply asked a question and the next audio is heard as its answer."""
+        return self.machine.pending_request is Trigger.FOLLOW_UP
+
+    @property
+    def output(self):
+        """The :class:`~assistant.audio.AudioSink` replies are played into (None before
+        :meth:`start` when none was given)."""
+        return self._sink
 
     # ------------------------------------------------------------------ start-up
     def _progress(self, task: str, fraction: float, message: str) -> None:
         self.bus.publish(Progress(task=task, fraction=fraction, message=message))
 
     def start(self, *, nlu: bool = True) -> None:
-        """Load every model and start the Rasa sidecar. Publishes :class:`Progress`.
+        """Load every model (:mod:`assistant.components`) and start the Rasa sidecar.
+        Publishes :class:`Progress`.
 
         Args:
             nlu: False skips skills and Rasa (``assistant transcribe`` / ``say``).
         """
-        from assistant.asr import WhisperASR
-        from assistant.tts import PiperTTS, Speaker
-        from assistant.vad import SileroVAD
+        from assistant.tts import Speaker
 
-        s = self.settings
+        s = self._settings
         if nlu:  # fail fast, before seconds of model loading, if Rasa cannot run at all
             from assistant.nlu.sidecar import find_rasa_python
 
             find_rasa_python(s.nlu.python)
         self._progress("speech recognition", 0.1, f"Loading Whisper '{s.asr.model}'")
-        self.asr = WhisperASR(s.asr.model, compute_type=s.asr.compute_type, beam_size=s.asr.beam_size,
-                              language=s.asr.language)
+        self.asr = components.build_asr(s.asr)
         self._progress("voice", 0.3, f"Loading Piper voice '{s.tts.voice}'")
-        self.tts = PiperTTS(s.tts.voice, speed=s.tts.speed, volume=s.tts.volume)
+        self.tts = components.build_voice(s.tts)
         if self._sink is None:
-            from assistant.audio import AudioPlayer, NullSink
-            from assistant.errors import DeviceError
-
-            try:
-                self._sink = AudioPlayer(s.audio.output_device)
-            except DeviceError as exc:  # keep answering in text
-                self._sink = NullSink()
-                self.bus.publish(Notice(stage="audio", level="warning",
-                                        message=f"{exc.message} Replies are shown as text only.", hint=exc.hint))
+            self._sink = components.build_output(s.audio, self.bus)
         self.speaker = Speaker(self.tts, self._sink, bus=self.bus)
         self._progress("wake word", 0.4, "Loading wake word and VAD")
-        self.vad = SileroVAD()
+        self.vad = components.build_vad()
         if self.use_wake_word:
-            from assistant.wake import WakeWordDetector
-
-            self.wake = WakeWordDetector(s.wake.model, threshold=s.wake.threshold,
-                                         trigger_frames=s.wake.trigger_frames, refractory_s=s.wake.refractory_s)
+            self.wake = components.build_wake(s.wake)
         if nlu:
             self._start_nlu()
         self.ready = True
         self._progress("ready", 1.0, "Ready")
 
     def _start_nlu(self) -> None:
+        from assistant.asr import interleave_vocabularies
         from assistant.nlu.sidecar import RasaSidecar
         from assistant.skills import SkillHost, compose_project, load_skills
 
-        s = self.settings
+        s = self._settings
         self._progress("skills", 0.5, "Loading skills")
         self.host = SkillHost(self.bus, s.skills)
         loaded = load_skills(disabled=s.skills.disabled)
@@ -218,9 +216,9 @@ class Assistant:
             self.bus.publish(Notice(stage="skills", level="warning", message=str(getattr(err, "message", err)),
                                     hint=getattr(err, "hint", "")))
         project = compose_project(self.skills)
-        from assistant.asr import interleave_vocabularies  # every skill keeps its first phrases (issue 9)
-
-        self._hotwords = interleave_vocabularies([sk.vocabulary() for sk in self.skills]) if s.asr.hotwords else []
+        # every skill keeps its first phrases (issue 9)
+        self._hotwords = tuple(interleave_vocabularies([sk.vocabulary() for sk in self.skills])) \
+            if s.asr.hotwords else ()
         actions = self.host.actions(self.skills)
         self.nlu = RasaSidecar(project, actions, s.nlu, bus=self.bus)
         self._progress("language engine", 0.6, "Training the language engine (cached after the first time)")
@@ -247,7 +245,7 @@ class Assistant:
         self._progress("ready", 1.0, "Ready")
 
     def close(self) -> None:
-        """Stop audio, the voice, timers and the Rasa sidecar."""
+        """Stop audio, the voice, timers, the Rasa sidecar and the state machine."""
         self._stop_audio.set()
         if self.speaker is not None:
             self.speaker.close()
@@ -258,52 +256,97 @@ class Assistant:
         if self._sink is not None and hasattr(self._sink, "close"):
             self._sink.close()
         self.traces.close()
+        self.machine.close()
 
-    # ------------------------------------------------------------------ state
-    def _set_state(self, state: State) -> None:
-        with self._lock:
-            previous, self.state = self.state, state
-            interaction = self._interaction
-        if previous != state:
-            self.bus.publish(StateChanged(interaction=interaction, state=state, previous=previous))
+    # ------------------------------------------------------------------ settings
+    def apply_settings(self, settings: Settings) -> None:
+        """Apply new settings live: voice, speed and volume; the wake word; the ASR model
+        (loaded again when model, compute type, beam size or language changed); skill
+        options. VAD and audio settings apply from the next :meth:`run`. Blocks while a
+        model loads (seconds): call it from a worker thread.
 
+        Raises:
+            ModelError: a new model could not be loaded (the old one stays in use).
+        """
+        old, new = self._settings, settings.model_copy(deep=True)
+        if self.asr is not None and components.asr_changed(old.asr, new.asr):
+            self.asr = components.build_asr(new.asr)
+        if self.tts is not None and new.tts.voice != old.tts.voice:
+            self.tts = components.build_voice(new.tts)
+            self.speaker.set_voice(self.tts)
+        elif self.tts is not None:
+            self.tts.set_speed(new.tts.speed)
+            self.tts.set_volume(new.tts.volume)
+        if self.wake is not None and new.wake != old.wake:
+            self.wake = components.build_wake(new.wake)
+        if self.host is not None and new.skills != old.skills:
+            self.host.update_settings(new.skills)
+        self.use_wake_word = new.wake.enabled
+        self._settings = new
+
+    def preview_voice(self, tts: TTSSettings, text: str = "Hello! This is how I sound.",
+                      timeout: float = 60.0) -> None:
+        """Speak ``text`` with the voice, speed and volume of ``tts`` through the
+        assistant's own output, without changing its settings (Settings → Voice → Preview).
+        Blocks until spoken or ``timeout`` seconds; call it from a worker thread.
+
+        Raises:
+            ModelError: the voice is not installed.
+            RuntimeError: called before :meth:`start`.
+        """
+        from assistant.tts import Speaker
+
+        if self._sink is None:
+            raise RuntimeError("preview_voice() needs a started assistant")
+        if tts == self._settings.tts and self.tts is not None:
+            voice = self.tts
+        elif self._preview is not None and self._preview[0] == tts:
+            voice = self._preview[1]
+        else:
+            voice = components.build_voice(tts)
+            self._preview = (tts.model_copy(), voice)
+        speaker = Speaker(voice, self._sink, bus=None)
+        try:
+            speaker.say(text)
+            speaker.wait(timeout)
+        finally:
+            speaker.close()
+
+    # ------------------------------------------------------------------ interactions
     def _begin_interaction(self, trigger: str) -> str:
+        """A new interaction id, its empty :class:`TurnResult`, and InteractionStarted."""
+        interaction = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         with self._lock:
-            self._interaction = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            interaction = self._interaction
             self._results_by_id[interaction] = TurnResult(interaction)
         self.bus.publish(InteractionStarted(interaction=interaction, trigger=trigger))
         return interaction
 
-    def _finish_interaction(self, interaction: str, outcome: str) -> None:
+    def _finish_interaction(self, interaction: str, outcome: str, *, discard: bool = False) -> None:
+        """InteractionFinished (closes the trace), then the result and TurnFinished. Once
+        per interaction: later calls do nothing."""
         with self._lock:
             result = self._results_by_id.pop(interaction, None)
-            if interaction == self._interaction:
-                self._interaction = ""
-            discard = interaction in self._discard
+            discard = discard or interaction in self._discard
             self._discard.discard(interaction)
         if result is None:
             return
         self.bus.publish(InteractionFinished(interaction=interaction, outcome=outcome))
         if discard:
             return
-        result.trace = next((t for t in reversed(self.traces.finished) if t.interaction == interaction), None)
+        result.trace = self.traces.get(interaction)
         with self._finished:
             self.results.append(result)
             self._finished.notify_all()
-        if self.on_result is not None:
-            self.on_result(result)
-
-    @property
-    def interaction(self) -> str:
-        """Id of the interaction in progress ("" when idle)."""
-        return self._interaction
+        self.bus.publish(TurnFinished(interaction=interaction, result=result))
 
     # ------------------------------------------------------------------ controls
-    def listen_now(self, trigger: str = "hotkey") -> None:
-        """Start listening as if the wake word was heard (hotkey, mic button, push-to-talk).
-        Interrupts speech (barge-in). Takes effect on the next audio block."""
-        self._listen_request = trigger
+    def listen(self, source: str = "hotkey") -> None:
+        """Start listening as if the wake word was heard (hotkey, mic button, tray,
+        push-to-talk); interrupts speech (barge-in). Takes effect on the next audio block
+        (≤ ``audio.block_ms``). ``source`` names who asked, for the trace."""
+        self.machine.request(Trigger.HOTKEY, source)
+
+    listen_now = listen  # the name the UI and CLI used before the state machine
 
     def end_utterance(self) -> None:
         """End the utterance being listened to now, without waiting for the VAD's
@@ -311,76 +354,54 @@ class Assistant:
         final transcript as at a normal endpoint (:class:`SpeechEnded` with ``by_user``);
         if nothing was said yet, the interaction ends quietly. No effect when not listening.
         Takes effect on the next audio block (≤ ``audio.block_ms``)."""
-        if self.state == State.LISTENING:
-            self._end_request = True
+        self.machine.request_end()
 
     def stop(self, reason: str = "user") -> None:
         """Stop speaking and cancel the current interaction (stop button, Escape)."""
-        self.bus.publish(StopRequested(interaction=self._interaction, reason=reason))
+        self.bus.publish(StopRequested(interaction=self.machine.interaction, reason=reason))
 
     def _on_stop(self, ev: StopRequested) -> None:
         if self.speaker is not None:
             self.speaker.stop()
-        with self._lock:
-            self._follow_up = False
+        self.machine.clear_follow_up()
 
     def _on_nlu_restarting(self, ev: NLURestarting) -> None:
         # The Rasa sidecar died and is restarting: tell the user instead of going silent.
         if self.speaker is not None:
-            self.speaker.say(ONE_MOMENT, interaction=ev.interaction or self._interaction)
+            self.speaker.say(ONE_MOMENT, interaction=ev.interaction or self.machine.interaction)
 
     def _on_announcement(self, ev: Announcement) -> None:
         # Skills speaking outside a dialogue turn (a timer firing): the one Reply of it is
-        # published here, as its own interaction when the assistant is idle, else queued.
+        # published here, as its own interaction when the engine is idle, else it waits.
         self._pending_replies.put(ev)
-        if self.state == State.IDLE:
+        if self.machine.state is State.IDLE:
             self._speak_pending()
 
     def _speak_pending(self) -> None:
-        while True:
-            try:
-                ev = self._pending_replies.get_nowait()
-            except queue.Empty:
-                return
-            interaction = self._begin_interaction(ev.source or "skill")
-            self._results_by_id[interaction].reply = ev.text
-            self.bus.publish(Reply(interaction=interaction, text=ev.text, source=ev.source))
-            self._set_state(State.SPEAKING)
-            self.speaker.say(ev.text, interaction=interaction)
+        try:
+            ev = self._pending_replies.get_nowait()
+        except queue.Empty:
+            return
+        interaction = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        t = self.machine.fire(Trigger.ANNOUNCE, interaction)
+        if t is None or t.state is not State.SPEAKING or t.previous is not State.IDLE:
+            self._pending_replies.queue.appendleft(ev)  # type: ignore[attr-defined]  # busy: later
+            return
+        with self._lock:
+            self._results_by_id[interaction] = TurnResult(interaction, reply=ev.text)
+        self.bus.publish(InteractionStarted(interaction=interaction, trigger=ev.source or "skill"))
+        self.bus.publish(Reply(interaction=interaction, text=ev.text, source=ev.source))
+        self.speaker.say(ev.text, interaction=interaction)
 
     def _on_playback_finished(self, ev: PlaybackFinished) -> None:
-        with self._lock:
-            current = ev.interaction == self._interaction and self.state == State.SPEAKING
-            follow_up = self._follow_up and not ev.interrupted
-        if not current:
-            return
-        self._finish_interaction(ev.interaction, "interrupted" if ev.interrupted else "done")
-        if follow_up:
-            self._listen_request = "follow_up"
-            self._set_state(State.IDLE)
-        else:
-            self._set_state(State.IDLE)
-            self._speak_pending()
-
-    def apply_settings(self, settings: Settings) -> None:
-        """Apply new settings live where possible (voice, speed, volume, wake word, VAD).
-        ASR model changes take effect on the next :meth:`start`."""
-        old, self.settings = self.settings, settings.model_copy(deep=True)
-        if self.tts is not None and (settings.tts.voice != old.tts.voice):
-            from assistant.tts import PiperTTS
-
-            self.tts = PiperTTS(settings.tts.voice, speed=settings.tts.speed, volume=settings.tts.volume)
-            self.speaker.set_voice(self.tts)
-        elif self.tts is not None:
-            self.tts.set_speed(settings.tts.speed)
-            self.tts.set_volume(settings.tts.volume)
-        if self.wake is not None and settings.wake != old.wake:
-            from assistant.wake import WakeWordDetector
-
-            self.wake = WakeWordDetector(settings.wake.model, threshold=settings.wake.threshold,
-                                         trigger_frames=settings.wake.trigger_frames,
-                                         refractory_s=settings.wake.refractory_s)
-        self.use_wake_word = settings.wake.enabled
+        machine = self.machine
+        if ev.interaction == machine.interaction and machine.state is State.SPEAKING:
+            self._finish_interaction(ev.interaction, "interrupted" if ev.interrupted else "done")
+            t = machine.fire(Trigger.PLAYBACK_DONE, ev.interaction, interrupted=ev.interrupted)
+            if t is not None and not self.awaiting_answer:
+                self._speak_pending()
+        elif ev.interaction != machine.interaction:  # a barge-in already began another one
+            self._finish_interaction(ev.interaction, "interrupted")
 
     # ------------------------------------------------------------------ text turns
     def handle_text(self, text: str, *, wait: bool = True, timeout: float = 60.0) -> TurnResult:
@@ -395,7 +416,8 @@ class Assistant:
         """
         if self.speaker is not None and self.speaker.is_speaking:
             self.stop("new request")
-        interaction = self._begin_interaction("text")
+        interaction = self._begin_interaction(Trigger.TEXT.value)
+        self.machine.fire(Trigger.TEXT, interaction)
         self._run_turn(interaction, text=text)
         if wait:
             self.wait_idle(timeout)
@@ -409,7 +431,7 @@ class Assistant:
         return self._results_by_id.get(interaction, TurnResult(interaction))
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Wait until no interaction is in progress and the voice is silent.
+        """Wait until no turn is running, the voice is silent and the state is idle.
         Returns False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -419,7 +441,7 @@ class Assistant:
             if self.speaker is not None and self.speaker.is_speaking:
                 self.speaker.wait(max(0.0, deadline - time.monotonic()))
                 continue
-            if not self._interaction or self.state == State.IDLE and not self._follow_up:
+            if self.machine.state is State.IDLE:
                 return True
             time.sleep(0.01)
         return False
@@ -431,35 +453,23 @@ class Assistant:
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:
             if text is None:
-                assert audio_q is not None
-                text = self._transcribe_stream(interaction, audio_q)
+                text = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q)
                 if text is None:  # cancelled
-                    self._set_state(State.IDLE)
+                    self.machine.fire(Trigger.CANCEL, interaction)
                     self._finish_interaction(interaction, "cancelled")
                     return
             result.transcript = text
             if not any(ch.isalnum() for ch in text):
                 # Nothing, or no letters/digits at all ("🙂", "👍", "..."): not a command.
                 # Rasa would still pick its likeliest intent for it (an emoji came out as "stop").
-                with self._lock:
-                    self._follow_up = False
                 self._say(interaction, result, DIDNT_UNDERSTAND if audio_q is None and text.strip() else DIDNT_CATCH,
                           expects_answer=False)
                 return
-            self._set_state(State.UNDERSTANDING)
-            if self.nlu is None:
-                raise NLUError("The language engine is not running.", "Start the assistant with skills enabled.")
-            dialogue = self.nlu.message(self.sender_id, text, interaction=interaction)
-            result.intent, result.confidence = dialogue.intent, dialogue.confidence
-            result.entities = list(dialogue.entities)
-            self.bus.publish(IntentRecognized(interaction=interaction, intent=dialogue.intent,
-                                              confidence=dialogue.confidence,
-                                              entities=tuple(dict(e) for e in dialogue.entities), text=text))
-            reply = " ".join(r.strip() for r in dialogue.replies if r and r.strip())
-            self._say(interaction, result, reply, expects_answer=dialogue.expects_answer)
-            if not dialogue.expects_answer and dialogue.active_loop is None:
-                # The dialogue is over: drop its history in Rasa, which otherwise sends the
-                # whole conversation with every action call (turns get slowly heavier).
+            understood = understand(self.nlu, self.bus, self.sender_id, interaction, text, result)
+            self._say(interaction, result, understood.reply, expects_answer=understood.expects_answer)
+            if understood.dialogue_over:
+                # Drop the conversation's history in Rasa, which otherwise sends the whole
+                # conversation with every action call (turns get slowly heavier).
                 try:
                     self.nlu.forget(self.sender_id)
                 except AssistantError as exc:
@@ -478,71 +488,21 @@ class Assistant:
             self._say(interaction, result, "Sorry, something went wrong.", expects_answer=False)
 
     def _say(self, interaction: str, result: TurnResult, reply: str, *, expects_answer: bool) -> None:
+        """Hand the turn's reply to the voice (REPLY), or end the turn (NO_REPLY). A turn
+        that a barge-in abandoned ends quietly, out of the results."""
         result.reply, result.expects_answer = reply, expects_answer
-        with self._lock:
-            if interaction != self._interaction:  # interrupted meanwhile (barge-in / stop)
-                return
-            self._follow_up = expects_answer
         if not reply:
-            self._set_state(State.IDLE)
+            if self.machine.fire(Trigger.NO_REPLY, interaction) is None:
+                self._finish_interaction(interaction, "abandoned", discard=True)
+                return
             self._finish_interaction(interaction, "done")
+            self._speak_pending()
+            return
+        if self.machine.fire(Trigger.REPLY, interaction, expects_answer=expects_answer) is None:
+            self._finish_interaction(interaction, "abandoned", discard=True)
             return
         self.bus.publish(Reply(interaction=interaction, text=reply, expects_answer=expects_answer))
-        self._set_state(State.SPEAKING)
         self.speaker.say(reply, interaction=interaction)
-
-    def _transcribe_stream(self, interaction: str, audio_q: queue.Queue) -> str | None:
-        """Consume utterance blocks from ``audio_q`` (int16 16 kHz; ``None`` = endpoint,
-        ``False`` = cancelled), publish partials, return the final transcript."""
-        from assistant.asr import StreamingTranscriber
-
-        s = self.settings.asr
-        streamer = StreamingTranscriber(self.asr, interval_s=s.partial_interval_s, hotwords=self._hotwords or None)
-        next_partial_at = 0.0
-        while True:
-            try:
-                item = audio_q.get(timeout=0.05)
-            except queue.Empty:
-                item = ...
-            if item is False:
-                return None
-            if item is None:
-                # drain anything queued before the endpoint marker was processed
-                t0 = time.monotonic()
-                final = streamer.finish()
-                decode_ms = getattr(final, "decode_ms", (time.monotonic() - t0) * 1000)
-                self.bus.publish(FinalTranscript(interaction=interaction, text=final.text,
-                                                 audio_seconds=getattr(final, "audio_seconds", 0.0),
-                                                 decode_ms=decode_ms))
-                return final.text
-            if item is SPECULATE:
-                partial = streamer.maybe_partial(force=True)
-                if partial is not None and s.partials:
-                    committed, pending = partial
-                    self.bus.publish(PartialTranscript(interaction=interaction, committed=committed, pending=pending))
-                continue
-            if item is not ...:
-                streamer.add(item)
-                # take everything already queued before decoding again
-                while True:
-                    try:
-                        nxt = audio_q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None or nxt is False or nxt is SPECULATE:
-                        audio_q.queue.appendleft(nxt)  # type: ignore[attr-defined]
-                        break
-                    streamer.add(nxt)
-            if s.partials and time.monotonic() >= next_partial_at:
-                t0 = time.monotonic()
-                partial = streamer.maybe_partial()
-                if partial is not None:
-                    # Leave the CPU idle for as long as the decode took (≤ 50 % duty cycle),
-                    # so the speculative final decode at the first trailing silence can start
-                    # at once instead of queueing behind partials.
-                    next_partial_at = time.monotonic() + (time.monotonic() - t0)
-                    committed, pending = partial
-                    self.bus.publish(PartialTranscript(interaction=interaction, committed=committed, pending=pending))
 
     # ------------------------------------------------------------------ audio loop
     def run(self, source, *, push_to_talk: bool = False, sync_turns: bool = False,
@@ -562,21 +522,21 @@ class Assistant:
         Raises:
             DeviceError: the microphone failed or disappeared.
         """
-        from assistant.vad import Endpointer
+        from assistant.audio import dbfs
 
+        machine = self.machine
         stop_event = stop_event or self._stop_audio
-        vs = self.settings.vad
-        endpointer = Endpointer(self.vad, threshold=vs.threshold, end_silence_ms=vs.end_silence_ms,
-                                start_timeout_s=vs.start_timeout_s, max_utterance_s=vs.max_utterance_s)
+        endpointer = components.build_endpointer(self.vad, self._settings.vad)
         first_result = len(self.results)
         if push_to_talk:
-            self._listen_request = "push_to_talk"
+            machine.request(Trigger.PUSH_TO_TALK)
         audio_q: queue.Queue | None = None
-        listening_interaction = listening_trigger = ""
+        listening_interaction = ""
+        listening_trigger: Trigger | None = None
         held: list[np.ndarray] = []
         speculating = False
         last_level = 0.0
-        recent: list[np.ndarray] = []  # audio while not listening, for WAKE_PRE_ROLL_S
+        recent: deque[np.ndarray] = deque()  # audio while not listening, for WAKE_PRE_ROLL_S
         recent_samples = 0
 
         def end_of_speech(ev) -> None:  # the endpoint (VAD or user): hand the utterance over
@@ -584,20 +544,19 @@ class Assistant:
             self.bus.publish(SpeechEnded(interaction=listening_interaction, audio_time=ev.audio_time,
                                          silence_ms=ev.silence_ms, timeout=ev.timeout, by_user=ev.forced))
             if ev.timeout and not endpointer.had_speech:
-                audio_q.put(False)
-                with self._lock:
-                    self._follow_up = False
+                machine.fire(Trigger.CANCEL, listening_interaction)
+                audio_q.put(CANCELLED)
             else:
-                audio_q.put(None)
-            self._set_state(State.UNDERSTANDING)
+                machine.fire(Trigger.ENDPOINT, listening_interaction)
+                audio_q.put(ENDPOINT)
             audio_q = None
             if self.wake is not None:
                 self.wake.reset()
             if sync_turns:
                 self._turn_thread.join()
                 self.wait_idle()
-                if push_to_talk and self._listen_request is None:
-                    self._listen_request = "push_to_talk"
+                if push_to_talk and machine.pending_request is None:
+                    machine.request(Trigger.PUSH_TO_TALK)
 
         for block in source.blocks():
             if stop_event.is_set():
@@ -605,40 +564,31 @@ class Assistant:
             now = time.monotonic()
             if now - last_level > 0.05:
                 last_level = now
-                from assistant.audio import dbfs
-
                 self.bus.publish(AudioLevel(dbfs=dbfs(block)))
-            trigger = self._listen_request
-            if self.state != State.LISTENING:
+            listening = machine.state is State.LISTENING
+            request = machine.take_request() if not listening else None
+            if not listening:
                 recent.append(block)
                 recent_samples += len(block)
                 while recent and recent_samples - len(recent[0]) >= WAKE_PRE_ROLL_S * SAMPLE_RATE:
-                    recent_samples -= len(recent.pop(0))
-            if trigger is None and self.state != State.LISTENING and self.wake is not None and self.use_wake_word:
-                det = self.wake.process(block)
-                if det is not None:
-                    trigger = "wake"
-                    wake_event = det
-            if trigger is not None and self.state != State.LISTENING:
-                self._listen_request = None
-                self._end_request = False  # a release before this listening began is stale
-                if self.speaker is not None and self.speaker.is_speaking and trigger != "follow_up":
+                    recent_samples -= len(recent.popleft())
+                if request is None and self.wake is not None and self.use_wake_word:
+                    det = self.wake.process(block)
+                    if det is not None:
+                        request = (Trigger.WAKE_WORD, Trigger.WAKE_WORD.value)
+            if request is not None:
+                listening_trigger, label = request
+                if self.speaker is not None and self.speaker.is_speaking and listening_trigger is not Trigger.FOLLOW_UP:
                     self.stop("barge-in")
-                    if self.speaker is not None:
-                        self.speaker.wait(1.0)
-                if self._turn_thread is not None and self._turn_thread.is_alive() and trigger != "follow_up":
-                    with self._lock:
-                        self._interaction = ""  # the old turn's reply will be dropped
-                listening_interaction = self._begin_interaction(trigger)
-                listening_trigger = trigger
-                if trigger == "wake":
-                    self.bus.publish(WakeWordDetected(interaction=listening_interaction, model=wake_event.model,
-                                                      score=float(wake_event.score), audio_time=float(wake_event.audio_time)))
+                    self.speaker.wait(1.0)
+                listening_interaction = self._begin_interaction(label)
+                if listening_trigger is Trigger.WAKE_WORD:
+                    self.bus.publish(WakeWordDetected(interaction=listening_interaction, model=det.model,
+                                                      score=float(det.score), audio_time=float(det.audio_time)))
                 endpointer.reset()
                 held, speculating = [], False
                 audio_q = queue.Queue()
-                self._set_state(State.LISTENING)
-                self._turn_audio = audio_q
+                machine.fire(listening_trigger, listening_interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn",
                                                      kwargs={"interaction": listening_interaction, "audio_q": audio_q},
                                                      daemon=True)
@@ -646,10 +596,11 @@ class Assistant:
                 # The block that started listening belongs to the utterance (a recording or
                 # an answer that starts at once); after a wake word, so does the audio just
                 # before the detection (see WAKE_PRE_ROLL_S).
-                if trigger == "wake":
+                if listening_trigger is Trigger.WAKE_WORD:
                     block = np.concatenate(recent)[-int(WAKE_PRE_ROLL_S * SAMPLE_RATE):]
-                recent, recent_samples = [], 0
-            if self.state == State.LISTENING and audio_q is not None:
+                recent.clear()
+                recent_samples = 0
+            if audio_q is not None:
                 speech_before = endpointer.in_speech
                 for ev in endpointer.process(block):
                     if ev.kind == "speech_start":
@@ -659,7 +610,7 @@ class Assistant:
                         end_of_speech(ev)
                         break
                 else:
-                    if speech_before and audio_q is not None:
+                    if speech_before:
                         if endpointer.silence_ms >= SPECULATE_AFTER_MS:
                             # Trailing silence: hold it back and let the worker decode what
                             # was said now, so the final transcript is ready at the endpoint.
@@ -673,8 +624,7 @@ class Assistant:
                             held.clear()
                             speculating = False
                             audio_q.put(block)
-                if self._end_request and audio_q is not None:  # push-to-talk released
-                    self._end_request = False
+                if audio_q is not None and machine.take_end_request():  # push-to-talk released
                     for ev in endpointer.end_now():
                         end_of_speech(ev)
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
@@ -685,17 +635,15 @@ class Assistant:
             # waiting for the answer in the next source (the next recording of a dialogue).
             if audio_q is not None:
                 if endpointer.had_speech:
-                    audio_q.put(None)
-                    self._set_state(State.UNDERSTANDING)
+                    machine.fire(Trigger.ENDPOINT, listening_interaction)
+                    audio_q.put(ENDPOINT)
                 else:
                     with self._lock:
                         self._discard.add(listening_interaction)
-                    audio_q.put(False)
+                    audio_q.put(CANCELLED)
                     self._turn_thread.join()
-                    if listening_trigger == "follow_up":
-                        with self._lock:
-                            self._follow_up = True
-                        self._listen_request = "follow_up"
+                    if listening_trigger is Trigger.FOLLOW_UP:
+                        machine.request(Trigger.FOLLOW_UP)
         self.wait_idle()
         with self._finished:
             return list(self.results[first_result:])
@@ -705,8 +653,8 @@ class Assistant:
         microphone. Raises :class:`~assistant.errors.AudioInputError` for unreadable files."""
         from assistant.audio import FileSource
 
-        source = FileSource(path, block_ms=self.settings.audio.block_ms, realtime=False,
-                            pad_silence_s=max(1.5, self.settings.vad.end_silence_ms / 1000 + 0.8))
+        source = FileSource(path, block_ms=self._settings.audio.block_ms, realtime=False,
+                            pad_silence_s=max(1.5, self._settings.vad.end_silence_ms / 1000 + 0.8))
         try:
             return self.run(source, push_to_talk=push_to_talk, sync_turns=True)
         finally:

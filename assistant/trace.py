@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
 
 from assistant.events import (
     ActionFinished,
@@ -182,20 +182,22 @@ class TraceRecorder:
         directory: if given, every finished trace is written there as
             ``<interaction>.json`` and ``<interaction>.chrome.json`` (oldest beyond ``keep``
             are deleted).
-        on_finished: optional callback ``fn(trace)`` after a trace completes.
+
+    When an interaction's :class:`InteractionFinished` arrives its trace is closed, written,
+    and announced on the bus as :class:`~assistant.events.TraceWritten` (the one way the UI
+    and the CLI learn about finished traces).
     """
 
-    def __init__(self, bus: EventBus, keep: int = 50, directory: Path | None = None,
-                 on_finished: Callable[[Trace], None] | None = None) -> None:
+    def __init__(self, bus: EventBus, keep: int = 50, directory: Path | None = None) -> None:
         self._lock = threading.Lock()
+        self.bus = bus
         self._open: OrderedDict[str, Trace] = OrderedDict()
         self.finished: deque[Trace] = deque(maxlen=keep)
         self.directory = Path(directory) if directory else None
-        self.on_finished = on_finished
         self._unsubscribe = bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if not event.interaction or isinstance(event, AudioLevel):
+        if not event.interaction or isinstance(event, (AudioLevel, TraceWritten, TurnFinished)):
             return
         with self._lock:
             trace = self._open.get(event.interaction)
@@ -214,8 +216,7 @@ class TraceRecorder:
                     self._write(trace)
                 except OSError as exc:  # disk full: keep the trace in memory, the turn goes on
                     log.warning("trace %s not written: %s", trace.interaction, exc)
-            if self.on_finished is not None:
-                self.on_finished(trace)
+            self.bus.publish(TraceWritten(interaction=trace.interaction, trace=trace))
 
     def _write(self, trace: Trace) -> None:
         assert self.directory is not None
@@ -225,6 +226,11 @@ class TraceRecorder:
         for old in files[: max(0, len(files) - (self.finished.maxlen or 50))]:
             old.unlink(missing_ok=True)
             old.with_name(old.name.replace(".chrome.json", ".json")).unlink(missing_ok=True)
+
+    def get(self, interaction: str) -> Trace | None:
+        """The finished trace of ``interaction`` (None if unknown or evicted)."""
+        with self._lock:
+            return next((t for t in reversed(self.finished) if t.interaction == interaction), None)
 
     def last(self) -> Trace | None:
         """The most recent finished trace."""

@@ -25,6 +25,7 @@ ARTIFACTS = ROOT / "artifacts"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["ASSISTANT_STRICT_STATES"] = "1"  # an illegal state-machine transition raises (assistant/machine.py)
 # Joined Whisper base and trained Rasa models persist across test runs in .cache/.
 os.environ.setdefault("ASSISTANT_CACHE_DIR", str(ROOT / ".cache"))
 _session_home = Path(tempfile.mkdtemp(prefix="assistant-tests-"))
@@ -147,3 +148,14 @@ def no_microphone(tmp_path, monkeypatch):
     yield
     monkeypatch.undo()
     reinit_portaudio()
+
+
+@pytest.fixture(autouse=True)
+def _no_illegal_transitions():
+    """Fail any test during which the engine's state machine met a pair missing from its
+    transition table, even when a worker thread swallowed the IllegalTransition."""
+    from assistant.machine import ILLEGAL_SEEN
+
+    ILLEGAL_SEEN.clear()
+    yield
+    assert not ILLEGAL_SEEN, f"illegal state-machine transitions: {ILLEGAL_SEEN}"

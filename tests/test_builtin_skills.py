@@ -36,7 +36,7 @@ from assistant.settings import Settings, data_dir
 pytestmark = pytest.mark.rasa
 
 VOICES = ["piper", "espeak"]
-FAKE_APP = "Sudoku"
+FAKE_APP = "Weather"
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -47,8 +47,8 @@ def fake_desktop(tmp_path_factory):
     marker = root / "launched.txt"
     apps = root / "share" / "applications"
     apps.mkdir(parents=True)
-    (apps / "org.example.Sudoku.desktop").write_text(
-        "[Desktop Entry]\nType=Application\nName=Sudoku\nGenericName=Puzzle game\n"
+    (apps / "org.example.Weather.desktop").write_text(
+        "[Desktop Entry]\nType=Application\nName=Weather\nGenericName=Forecast viewer\n"
         f"Exec=touch {marker} %U\nTerminal=false\n", encoding="utf-8")
     old = os.environ.get("XDG_DATA_HOME")
     os.environ["XDG_DATA_HOME"] = str(root / "share")

@@ -93,7 +93,7 @@ def reply_audio(app: Assistant, start: int) -> np.ndarray:
     """Reply samples written since ``start``, resampled to 16 kHz int16."""
     from assistant.audio import resample
 
-    sink = app._sink
+    sink = app.output
     x = np.asarray(sink.samples[start:], dtype=np.int16)
     return resample(x, sink.sample_rate, 16000)
 
@@ -101,7 +101,7 @@ def reply_audio(app: Assistant, start: int) -> np.ndarray:
 @pytest.mark.parametrize("voice", ["piper_1.0", "piper_1.25", "espeak"])
 def test_what_time_is_it_from_recording(app, commands, voice):
     """The reply WAV, transcribed back by the app's own ASR, says the current time."""
-    start = len(app._sink.samples)
+    start = len(app.output.samples)
     results = app.process_file(commands[voice])
     assert len(results) == 1, [r.transcript for r in results]
     r = results[0]
@@ -192,7 +192,7 @@ def test_timer_dialogue_two_recordings(app, tmp_path):
     r1 = app.process_file(turn1)
     assert len(r1) == 1 and r1[0].intent.startswith("timer__"), r1
     assert "how long" in r1[0].reply.lower() and r1[0].expects_answer
-    assert app.state == State.IDLE and app._listen_request == "follow_up"
+    assert app.state == State.IDLE and app.awaiting_answer
     r2 = app.process_file(turn2)
     assert len(r2) == 1, r2
     assert "5 minute" in r2[0].reply.lower() or "five minute" in r2[0].reply.lower(), r2[0].reply

@@ -1,0 +1,106 @@
+"""Builds every stage of the engine from :class:`~assistant.settings.Settings`: the one
+place a model or an audio device is opened. The pipeline, the CLI and the UI call these
+instead of the stages' constructors, so a new setting is read in one place.
+
+Each builder imports its stage lazily: loading faster-whisper, onnxruntime or PortAudio
+costs seconds and memory, and ``assistant transcribe`` needs no voice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assistant.events import EventBus, Notice
+from assistant.settings import ASRSettings, AudioSettings, TTSSettings, VADSettings, WakeSettings
+
+if TYPE_CHECKING:  # annotations only: the stages are imported lazily below
+    from assistant.asr import WhisperASR
+    from assistant.tts import PiperTTS
+    from assistant.vad import Endpointer, SileroVAD
+    from assistant.wake import WakeWordDetector
+
+
+def build_asr(s: ASRSettings, *, model: str | None = None) -> "WhisperASR":
+    """Load faster-whisper for ``s`` (model, int8/float32 compute type, beam size, language).
+
+    Args:
+        s: the ASR settings.
+        model: overrides ``s.model`` (``assistant transcribe --model``).
+    Raises:
+        ModelError: the model is not installed or cannot be loaded (message + hint).
+    """
+    from assistant.asr import WhisperASR
+
+    return WhisperASR(model or s.model, compute_type=s.compute_type, beam_size=s.beam_size, language=s.language)
+
+
+def asr_changed(old: ASRSettings, new: ASRSettings) -> bool:
+    """True when ``new`` needs another Whisper model loaded (not just new decode options)."""
+    return (old.model, old.compute_type, old.beam_size, old.language) != (
+        new.model, new.compute_type, new.beam_size, new.language)
+
+
+def build_voice(s: TTSSettings) -> "PiperTTS":
+    """Load the Piper voice of ``s`` with its speed and volume.
+
+    Raises:
+        ModelError, SettingsError: the voice is not installed, or a value is out of range.
+    """
+    from assistant.tts import PiperTTS
+
+    return PiperTTS.from_settings(s)
+
+
+def build_vad() -> "SileroVAD":
+    """Load the Silero VAD (ONNX, 16 kHz, 512-sample chunks).
+
+    Raises:
+        ModelError: the model file is missing.
+    """
+    from assistant.vad import SileroVAD
+
+    return SileroVAD()
+
+
+def build_endpointer(vad: "SileroVAD", s: VADSettings) -> "Endpointer":
+    """An :class:`~assistant.vad.Endpointer` on ``vad`` with the threshold, end-of-speech
+    silence (ms), start timeout and maximum utterance (s) of ``s``."""
+    from assistant.vad import Endpointer
+
+    return Endpointer.from_settings(vad, s)
+
+
+def build_wake(s: WakeSettings) -> "WakeWordDetector":
+    """Load the openWakeWord model of ``s`` with its threshold, trigger frames and
+    refractory period.
+
+    Raises:
+        ModelError: the wake-word model is not installed.
+    """
+    from assistant.wake import WakeWordDetector
+
+    return WakeWordDetector(s.model, threshold=s.threshold, trigger_frames=s.trigger_frames,
+                            refractory_s=s.refractory_s)
+
+
+def build_output(s: AudioSettings, bus: EventBus | None = None):
+    """Open the speaker (an :class:`~assistant.audio.AudioPlayer` on ``s.output_device``).
+
+    When there is no usable output device and ``bus`` is given, a warning
+    :class:`~assistant.events.Notice` is published and a :class:`~assistant.audio.NullSink`
+    returned, so the assistant keeps answering in text.
+
+    Raises:
+        DeviceError: no output device and no ``bus`` to tell the user on.
+    """
+    from assistant.audio import AudioPlayer, NullSink
+    from assistant.errors import DeviceError
+
+    try:
+        return AudioPlayer(s.output_device)
+    except DeviceError as exc:
+        if bus is None:
+            raise
+        bus.publish(Notice(stage="audio", level="warning",
+                           message=f"{exc.message} Replies are shown as text only.", hint=exc.hint))
+        return NullSink()
