@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # backstop: nothing is ever downloaded
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -47,6 +48,24 @@ EXIT_CODES = {
 #: A recording shorter than this cannot hold a spoken command (s).
 MIN_COMMAND_S = 0.3
 DEBUG_HINT = "hint: run the same command with --debug to see the details (traceback)."
+
+
+def latency_line(result) -> str:
+    """The CLI's one-line latency summary for a turn."""
+    return result.trace.summary() if result.trace is not None else "no trace"
+
+
+def iter_results(results: Iterable) -> Iterable[str]:
+    """Human-readable lines for each turn (transcript, intent, entities, reply, latency)."""
+    for r in results:
+        yield f"transcript: {r.transcript}"
+        if r.intent:
+            ents = ", ".join(f"{e.get('entity')}={e.get('value')!r}" for e in r.entities) or "none"
+            yield f"intent:     {r.intent} ({r.confidence:.2f})  entities: {ents}"
+        yield f"reply:      {r.reply}"
+        if r.error:
+            yield f"error:      {r.error}"
+        yield f"latency:    {latency_line(r)}"
 
 
 def _err(msg: str) -> None:
@@ -159,7 +178,7 @@ def _print_events(bus, verbose: bool) -> None:
 def cmd_run(args) -> int:
     from assistant.audio import BufferSink, MicrophoneSource, read_audio
     from assistant.events import EventBus, TurnFinished
-    from assistant.pipeline import Assistant, iter_results
+    from assistant.pipeline import Assistant
 
     settings = _settings(args)
     files = [Path(f) for f in (args.input or [])]
@@ -250,7 +269,7 @@ def cmd_run(args) -> int:
 def cmd_ask(args) -> int:
     from assistant.audio import BufferSink
     from assistant.events import EventBus
-    from assistant.pipeline import Assistant, iter_results
+    from assistant.pipeline import Assistant
 
     settings = _settings(args)
     sink = BufferSink() if args.output else None
@@ -311,7 +330,6 @@ def _wait_for_scheduled(app, handles) -> None:
     """``ask --wait``: stay until every handle has fired and its announcement was spoken,
     printing each announcement's reply as it comes."""
     from assistant.events import TurnFinished
-    from assistant.pipeline import iter_results
 
     seen = []
 

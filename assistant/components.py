@@ -8,10 +8,11 @@ costs seconds and memory, and ``assistant transcribe`` needs no voice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from assistant.events import EventBus, Notice
-from assistant.settings import ASRSettings, AudioSettings, TTSSettings, VADSettings, WakeSettings
+from assistant.settings import ASRSettings, AudioSettings, Settings, TTSSettings, VADSettings, WakeSettings
 
 if TYPE_CHECKING:  # annotations only: the stages are imported lazily below
     from assistant.asr import WhisperASR
@@ -104,3 +105,50 @@ def build_output(s: AudioSettings, bus: EventBus | None = None):
         bus.publish(Notice(stage="audio", level="warning",
                            message=f"{exc.message} Replies are shown as text only.", hint=exc.hint))
         return NullSink()
+
+
+@dataclass(frozen=True)
+class LanguageStack:
+    """The language side of the engine, built by :func:`build_language`.
+
+    Attributes:
+        host: the :class:`~assistant.skills.SkillHost` (timers, voice, settings for skills).
+        skills: the loaded skills.
+        errors: skills that failed to load (each also published as a warning Notice).
+        hotwords: the skills' vocabulary for ASR biasing, interleaved so every skill keeps
+            its first phrases (issue 9); empty when ``asr.hotwords`` is off.
+        nlu: the trained, not yet started :class:`~assistant.nlu.sidecar.RasaSidecar`.
+    """
+
+    host: object
+    skills: list
+    errors: tuple
+    hotwords: tuple[str, ...]
+    nlu: object
+
+
+def build_language(settings: Settings, bus: EventBus,
+                   progress: Callable[[str, float, str], None] | None = None) -> LanguageStack:
+    """Load the enabled skills, compose their Rasa project and train it (cached by content
+    hash; a minute the first time). ``progress(task, fraction, message)`` is told before
+    the training.
+
+    Raises:
+        NLUError: no Rasa Python, or training failed (message + hint).
+    """
+    from assistant.asr import interleave_vocabularies
+    from assistant.nlu.sidecar import RasaSidecar
+    from assistant.skills import SkillHost, compose_project, load_skills
+
+    host = SkillHost(bus, settings.skills)
+    loaded = load_skills(disabled=settings.skills.disabled)
+    for err in loaded.errors:
+        bus.publish(Notice(stage="skills", level="warning", message=str(getattr(err, "message", err)),
+                           hint=getattr(err, "hint", "")))
+    hotwords = tuple(interleave_vocabularies([sk.vocabulary() for sk in loaded.skills])) \
+        if settings.asr.hotwords else ()
+    nlu = RasaSidecar(compose_project(loaded.skills), host.actions(loaded.skills), settings.nlu, bus=bus)
+    if progress is not None:
+        progress("language engine", 0.6, "Training the language engine (cached after the first time)")
+    nlu.ensure_trained()
+    return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu)

@@ -2,15 +2,9 @@
 Rasa (NLU + dialogue + skill actions) → Piper → back to idle, or back to listening when the
 dialogue expects an answer.
 
-Every state change is a trigger fired on the one :class:`~assistant.machine.StateMachine`
-(its module docstring holds the table)::
-
-    idle ──wake word / hotkey / push-to-talk──► listening ──endpoint──► understanding
-     ▲  ▲                                          ▲                         │
-     │  └──────────── follow-up (the reply asked a question) ──┐             │ reply
-     │                                                          │             ▼
-     └──────────────────────── playback done ─────────────────── speaking ◄──┘
-    barge-in: wake word / hotkey while understanding or speaking → listening
+Every state change is a trigger fired on the one :class:`~assistant.machine.StateMachine`;
+its module docstring holds the transition table (listening by wake word, hotkey,
+push-to-talk or follow-up; understanding; speaking; barge-in).
 
 Threads: one *audio thread* (the caller of :meth:`Assistant.run`) reads the source and runs
 wake word + VAD per block (~1 ms per 80 ms block); one *turn worker* per interaction runs
@@ -32,9 +26,7 @@ import queue
 import threading
 import time
 import uuid
-from collections import deque
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -61,11 +53,12 @@ from assistant.events import (
 from assistant.machine import StateMachine, Trigger
 from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
-from assistant.turn import CANCELLED, ENDPOINT, SPECULATE, TurnResult, transcribe_stream, understand
+from assistant.capture import PreRoll, UtteranceFeed
+from assistant.turn import CANCELLED, ENDPOINT, TurnResult, transcribe_stream, understand
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Assistant", "TurnResult", "iter_results", "latency_line"]
+__all__ = ["Assistant", "TurnResult"]
 
 SAMPLE_RATE = 16_000
 DIDNT_CATCH = "Sorry, I didn't catch that."
@@ -202,27 +195,10 @@ class Assistant:
         self._progress("ready", 1.0, "Ready")
 
     def _start_nlu(self) -> None:
-        from assistant.asr import interleave_vocabularies
-        from assistant.nlu.sidecar import RasaSidecar
-        from assistant.skills import SkillHost, compose_project, load_skills
-
-        s = self._settings
         self._progress("skills", 0.5, "Loading skills")
-        self.host = SkillHost(self.bus, s.skills)
-        loaded = load_skills(disabled=s.skills.disabled)
-        self.skills = loaded.skills
-        self.skill_errors = list(loaded.errors)
-        for err in loaded.errors:
-            self.bus.publish(Notice(stage="skills", level="warning", message=str(getattr(err, "message", err)),
-                                    hint=getattr(err, "hint", "")))
-        project = compose_project(self.skills)
-        # every skill keeps its first phrases (issue 9)
-        self._hotwords = tuple(interleave_vocabularies([sk.vocabulary() for sk in self.skills])) \
-            if s.asr.hotwords else ()
-        actions = self.host.actions(self.skills)
-        self.nlu = RasaSidecar(project, actions, s.nlu, bus=self.bus)
-        self._progress("language engine", 0.6, "Training the language engine (cached after the first time)")
-        self.nlu.ensure_trained()
+        stack = components.build_language(self._settings, self.bus, self._progress)
+        self.host, self.skills, self.skill_errors = stack.host, stack.skills, list(stack.errors)
+        self._hotwords, self.nlu = stack.hotwords, stack.nlu
         self._progress("language engine", 0.8, "Starting the language engine")
         self.nlu.start()
 
@@ -530,26 +506,20 @@ class Assistant:
         first_result = len(self.results)
         if push_to_talk:
             machine.request(Trigger.PUSH_TO_TALK)
-        audio_q: queue.Queue | None = None
-        listening_interaction = ""
+        utterance: UtteranceFeed | None = None  # while listening
         listening_trigger: Trigger | None = None
-        held: list[np.ndarray] = []
-        speculating = False
+        pre_roll = PreRoll(WAKE_PRE_ROLL_S)
         last_level = 0.0
-        recent: deque[np.ndarray] = deque()  # audio while not listening, for WAKE_PRE_ROLL_S
-        recent_samples = 0
 
         def end_of_speech(ev) -> None:  # the endpoint (VAD or user): hand the utterance over
-            nonlocal audio_q
-            self.bus.publish(SpeechEnded(interaction=listening_interaction, audio_time=ev.audio_time,
+            nonlocal utterance
+            interaction, audio_q = utterance.interaction, utterance.audio_q
+            self.bus.publish(SpeechEnded(interaction=interaction, audio_time=ev.audio_time,
                                          silence_ms=ev.silence_ms, timeout=ev.timeout, by_user=ev.forced))
-            if ev.timeout and not endpointer.had_speech:
-                machine.fire(Trigger.CANCEL, listening_interaction)
-                audio_q.put(CANCELLED)
-            else:
-                machine.fire(Trigger.ENDPOINT, listening_interaction)
-                audio_q.put(ENDPOINT)
-            audio_q = None
+            nothing_said = ev.timeout and not utterance.had_speech
+            machine.fire(Trigger.CANCEL if nothing_said else Trigger.ENDPOINT, interaction)
+            audio_q.put(CANCELLED if nothing_said else ENDPOINT)
+            utterance = None
             if self.wake is not None:
                 self.wake.reset()
             if sync_turns:
@@ -565,13 +535,10 @@ class Assistant:
             if now - last_level > 0.05:
                 last_level = now
                 self.bus.publish(AudioLevel(dbfs=dbfs(block)))
-            listening = machine.state is State.LISTENING
-            request = machine.take_request() if not listening else None
-            if not listening:
-                recent.append(block)
-                recent_samples += len(block)
-                while recent and recent_samples - len(recent[0]) >= WAKE_PRE_ROLL_S * SAMPLE_RATE:
-                    recent_samples -= len(recent.popleft())
+            request = None
+            if machine.state is not State.LISTENING:  # a request made while listening waits
+                request = machine.take_request()
+                pre_roll.add(block)
                 if request is None and self.wake is not None and self.use_wake_word:
                     det = self.wake.process(block)
                     if det is not None:
@@ -581,51 +548,25 @@ class Assistant:
                 if self.speaker is not None and self.speaker.is_speaking and listening_trigger is not Trigger.FOLLOW_UP:
                     self.stop("barge-in")
                     self.speaker.wait(1.0)
-                listening_interaction = self._begin_interaction(label)
+                interaction = self._begin_interaction(label)
                 if listening_trigger is Trigger.WAKE_WORD:
-                    self.bus.publish(WakeWordDetected(interaction=listening_interaction, model=det.model,
+                    self.bus.publish(WakeWordDetected(interaction=interaction, model=det.model,
                                                       score=float(det.score), audio_time=float(det.audio_time)))
+                    # the audio just before the detection belongs to the command (WAKE_PRE_ROLL_S)
+                    block = pre_roll.take()
+                pre_roll.clear()
                 endpointer.reset()
-                held, speculating = [], False
-                audio_q = queue.Queue()
-                machine.fire(listening_trigger, listening_interaction)
-                self._turn_thread = threading.Thread(target=self._run_turn, name="turn",
-                                                     kwargs={"interaction": listening_interaction, "audio_q": audio_q},
-                                                     daemon=True)
+                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS)
+                machine.fire(listening_trigger, interaction)
+                self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True,
+                                                     kwargs={"interaction": interaction, "audio_q": utterance.audio_q})
                 self._turn_thread.start()
-                # The block that started listening belongs to the utterance (a recording or
-                # an answer that starts at once); after a wake word, so does the audio just
-                # before the detection (see WAKE_PRE_ROLL_S).
-                if listening_trigger is Trigger.WAKE_WORD:
-                    block = np.concatenate(recent)[-int(WAKE_PRE_ROLL_S * SAMPLE_RATE):]
-                recent.clear()
-                recent_samples = 0
-            if audio_q is not None:
-                speech_before = endpointer.in_speech
-                for ev in endpointer.process(block):
-                    if ev.kind == "speech_start":
-                        self.bus.publish(SpeechStarted(interaction=listening_interaction, audio_time=ev.audio_time))
-                        audio_q.put(endpointer.utterance())
-                    elif ev.kind == "speech_end":
-                        end_of_speech(ev)
-                        break
-                else:
-                    if speech_before:
-                        if endpointer.silence_ms >= SPECULATE_AFTER_MS:
-                            # Trailing silence: hold it back and let the worker decode what
-                            # was said now, so the final transcript is ready at the endpoint.
-                            held.append(block)
-                            if not speculating:
-                                audio_q.put(SPECULATE)
-                                speculating = True
-                        else:
-                            for b in held:  # speech resumed: the held audio belongs to it
-                                audio_q.put(b)
-                            held.clear()
-                            speculating = False
-                            audio_q.put(block)
-                if audio_q is not None and machine.take_end_request():  # push-to-talk released
-                    for ev in endpointer.end_now():
+            if utterance is not None:  # the block that started listening belongs to the utterance
+                ev = utterance.feed(block)
+                if ev is not None:
+                    end_of_speech(ev)
+                elif machine.take_end_request():  # push-to-talk released
+                    for ev in utterance.end_now():
                         end_of_speech(ev)
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
                 break
@@ -633,14 +574,14 @@ class Assistant:
             # Source ended: close an open utterance so nothing said is lost. If nothing was
             # said yet, drop this listening interaction silently and, for a follow-up, keep
             # waiting for the answer in the next source (the next recording of a dialogue).
-            if audio_q is not None:
-                if endpointer.had_speech:
-                    machine.fire(Trigger.ENDPOINT, listening_interaction)
-                    audio_q.put(ENDPOINT)
+            if utterance is not None:
+                if utterance.had_speech:
+                    machine.fire(Trigger.ENDPOINT, utterance.interaction)
+                    utterance.audio_q.put(ENDPOINT)
                 else:
                     with self._lock:
-                        self._discard.add(listening_interaction)
-                    audio_q.put(CANCELLED)
+                        self._discard.add(utterance.interaction)
+                    utterance.audio_q.put(CANCELLED)
                     self._turn_thread.join()
                     if listening_trigger is Trigger.FOLLOW_UP:
                         machine.request(Trigger.FOLLOW_UP)
@@ -659,21 +600,3 @@ class Assistant:
             return self.run(source, push_to_talk=push_to_talk, sync_turns=True)
         finally:
             source.close()
-
-
-def latency_line(result: TurnResult) -> str:
-    """The CLI's one-line latency summary for a turn."""
-    return result.trace.summary() if result.trace is not None else "no trace"
-
-
-def iter_results(results: Iterable[TurnResult]) -> Iterable[str]:
-    """Human-readable lines for each turn (transcript, intent, entities, reply, latency)."""
-    for r in results:
-        yield f"transcript: {r.transcript}"
-        if r.intent:
-            ents = ", ".join(f"{e.get('entity')}={e.get('value')!r}" for e in r.entities) or "none"
-            yield f"intent:     {r.intent} ({r.confidence:.2f})  entities: {ents}"
-        yield f"reply:      {r.reply}"
-        if r.error:
-            yield f"error:      {r.error}"
-        yield f"latency:    {latency_line(r)}"

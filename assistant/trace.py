@@ -39,6 +39,8 @@ from assistant.events import (
     SpeechStarted,
     TTSFirstAudio,
     TTSStarted,
+    TraceWritten,
+    TurnFinished,
     WakeWordDetected,
 )
 from assistant.private_files import write_private

@@ -178,7 +178,7 @@ class EngineController(QObject):
     @property
     def is_ready(self) -> bool:
         """The engine has started and can take requests."""
-        return bool(self.assistant is not None and getattr(self.assistant, "ready", False))
+        return bool(self.assistant is not None and self.assistant.ready)
 
     @property
     def mic_running(self) -> bool:
@@ -416,25 +416,17 @@ class EngineController(QObject):
             self.ui_settings = ui_settings.model_copy(deep=True)
             self.ui_settings_applied.emit(self.ui_settings)
         if self.assistant is None or not self.is_ready:
-            if self.assistant is not None:
-                self.assistant.settings = self.settings.model_copy(deep=True)
+            if self.assistant is not None:  # not started: nothing to reload, the values are kept
+                self.assistant.apply_settings(self.settings)
             self.settings_applied.emit(self.settings)
             return None
         assistant, new = self.assistant, self.settings.model_copy(deep=True)
         # the mic loop builds its source and endpointer when it starts: reopen it for those
         mic_changed = (old.audio != new.audio or old.vad != new.vad) and self.mic_running
         skills_changed = (old.skills.disabled != new.skills.disabled)
-        asr_changed = (old.asr.model, old.asr.compute_type, old.asr.language, old.asr.beam_size) != \
-                      (new.asr.model, new.asr.compute_type, new.asr.language, new.asr.beam_size)
 
         def work() -> None:
-            assistant.apply_settings(new)
-            if asr_changed and assistant.asr is not None:
-                from assistant.asr import WhisperASR
-
-                assistant.asr = WhisperASR(new.asr.model, compute_type=new.asr.compute_type,
-                                           beam_size=new.asr.beam_size, language=new.asr.language)
-            self._apply_skill_options(assistant, new)
+            assistant.apply_settings(new)  # voice, wake word, ASR model, skill options
 
         def done(_: Any) -> None:
             if mic_changed:
@@ -445,15 +437,6 @@ class EngineController(QObject):
                 self.retrain()
 
         return self._submit(self.pool, "settings", work, done)
-
-    @staticmethod
-    def _apply_skill_options(assistant: Any, settings: Settings) -> None:
-        host = getattr(assistant, "host", None)
-        for name in ("apply_settings", "update_settings", "set_options"):
-            fn = getattr(host, name, None)
-            if callable(fn):
-                fn(settings.skills)
-                return
 
     def apply_ui_settings(self, ui_settings: UISettings) -> None:
         """Save and apply the app's own settings (theme, font scale, tray)."""
@@ -487,26 +470,6 @@ class EngineController(QObject):
         assistant = self.assistant
 
         def work() -> None:
-            from assistant.tts import PiperTTS, Speaker
-
-            if tts_settings.voice == assistant.settings.tts.voice and assistant.speaker is not None:
-                voice = assistant.tts
-                old = (voice.speed, voice.volume)
-                voice.set_speed(tts_settings.speed)
-                voice.set_volume(tts_settings.volume)
-                try:
-                    assistant.speaker.say(text)
-                    assistant.speaker.wait(60)
-                finally:
-                    voice.set_speed(old[0])
-                    voice.set_volume(old[1])
-                return
-            voice = PiperTTS(tts_settings.voice, speed=tts_settings.speed, volume=tts_settings.volume)
-            speaker = Speaker(voice, assistant._sink, bus=None)
-            try:
-                speaker.say(text)
-                speaker.wait(60)
-            finally:
-                speaker.close()
+            assistant.preview_voice(tts_settings, text)
 
         return self._submit(self.pool, "preview", work)

@@ -1,0 +1,118 @@
+"""Capture: the audio loop's two buffers, between the microphone and the turn worker.
+
+* :class:`PreRoll` keeps the last ``seconds`` of audio heard while not listening, so the
+  start of a command said right after the wake word is not lost.
+* :class:`UtteranceFeed` runs the VAD endpointer on one utterance and feeds its audio to
+  the turn worker's queue (:mod:`assistant.turn` markers), holding back trailing silence
+  so the final decode can start speculatively before the endpoint.
+
+All audio is int16 mono at 16 kHz, as ``np.ndarray`` of shape ``(n,)``.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections import deque
+
+import numpy as np
+
+from assistant.events import EventBus, SpeechStarted
+from assistant.turn import SPECULATE
+
+SAMPLE_RATE = 16_000
+
+
+class PreRoll:
+    """The last ``seconds`` of audio blocks (a little more: whole blocks are kept).
+
+    Args:
+        seconds: how much audio :meth:`take` returns at most, seconds.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.samples = int(seconds * SAMPLE_RATE)
+        self._blocks: deque[np.ndarray] = deque()
+        self._count = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Keep ``block``; drop the oldest blocks not needed for :attr:`samples`."""
+        self._blocks.append(block)
+        self._count += len(block)
+        while self._blocks and self._count - len(self._blocks[0]) >= self.samples:
+            self._count -= len(self._blocks.popleft())
+
+    def take(self) -> np.ndarray:
+        """The last :attr:`samples` samples kept (fewer at the start), and forget them."""
+        audio = np.concatenate(self._blocks)[-self.samples:] if self._blocks else np.zeros(0, np.int16)
+        self.clear()
+        return audio
+
+    def clear(self) -> None:
+        """Forget everything kept."""
+        self._blocks.clear()
+        self._count = 0
+
+
+class UtteranceFeed:
+    """One utterance: endpointer events in, audio blocks and markers out to ``audio_q``.
+
+    On speech start the endpointer's pre-roll goes to the queue with
+    :class:`SpeechStarted`; while speech goes on every block follows; once the trailing
+    silence reaches ``speculate_after_ms`` blocks are held back and one
+    :data:`~assistant.turn.SPECULATE` marker is queued (the worker decodes what was said so
+    far); if speech resumes the held blocks are queued after all.
+
+    Args:
+        endpointer: a reset :class:`~assistant.vad.Endpointer`.
+        audio_q: the turn worker's queue.
+        bus: where :class:`SpeechStarted` is published.
+        interaction: the listening interaction's id.
+        speculate_after_ms: trailing silence before the speculative decode, ms.
+    """
+
+    def __init__(self, endpointer, audio_q: queue.Queue, bus: EventBus, interaction: str,
+                 speculate_after_ms: float) -> None:
+        self.endpointer = endpointer
+        self.audio_q = audio_q
+        self.bus = bus
+        self.interaction = interaction
+        self.speculate_after_ms = speculate_after_ms
+        self._held: list[np.ndarray] = []
+        self._speculating = False
+
+    def feed(self, block: np.ndarray):
+        """Process one block; return the endpointer's ``speech_end`` event when the
+        utterance is over (VAD silence, start timeout or maximum length), else None."""
+        ep = self.endpointer
+        speech_before = ep.in_speech
+        for ev in ep.process(block):
+            if ev.kind == "speech_start":
+                self.bus.publish(SpeechStarted(interaction=self.interaction, audio_time=ev.audio_time))
+                self.audio_q.put(ep.utterance())
+            elif ev.kind == "speech_end":
+                return ev
+        if speech_before:
+            if ep.silence_ms >= self.speculate_after_ms:
+                # Trailing silence: hold it back and let the worker decode what was said
+                # now, so the final transcript is ready at the endpoint.
+                self._held.append(block)
+                if not self._speculating:
+                    self.audio_q.put(SPECULATE)
+                    self._speculating = True
+            else:
+                for b in self._held:  # speech resumed: the held audio belongs to it
+                    self.audio_q.put(b)
+                self._held.clear()
+                self._speculating = False
+                self.audio_q.put(block)
+        return None
+
+    def end_now(self) -> list:
+        """End the utterance at once (push-to-talk released): the endpointer's forced
+        ``speech_end`` events (none if it was not in an utterance)."""
+        return list(self.endpointer.end_now())
+
+    @property
+    def had_speech(self) -> bool:
+        """Speech was heard in this utterance."""
+        return self.endpointer.had_speech
