@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from assistant.errors import AssistantError
+from assistant.paths import config_dir, data_dir
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -66,8 +67,6 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def _app_roots() -> list[Path]:
-    from assistant.settings import config_dir, data_dir
-
     return [config_dir(), data_dir()]
 
 

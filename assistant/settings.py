@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
-import os
 import tomllib
 import types
 import typing
@@ -23,14 +22,13 @@ from pathlib import Path
 from typing import Any, Literal, Optional, TypeVar
 
 import annotated_types
-import platformdirs
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from assistant.private_files import PrivateWriteError, describe_os_error, write_private
 
-APP_NAME = "offline-assistant"
+from assistant.paths import APP_NAME, cache_dir, config_dir, data_dir  # noqa: E402,F401 (re-exported)
 
 
 class _Section(BaseModel):
@@ -133,27 +131,6 @@ class Settings(_Section):
     hotkey: HotkeySettings = Field(default_factory=HotkeySettings)
     skills: SkillsSettings = Field(default_factory=SkillsSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
-
-
-def config_dir() -> Path:
-    """The settings folder (``$ASSISTANT_CONFIG_DIR`` or the platform config dir)."""
-    env = os.environ.get("ASSISTANT_CONFIG_DIR")
-    # absolute: the Rasa sidecar runs in another working directory
-    return Path(env).expanduser().resolve() if env else Path(platformdirs.user_config_dir(APP_NAME))
-
-
-def data_dir() -> Path:
-    """Per-user data folder: traces, reminders, notes (``$ASSISTANT_DATA_DIR`` overrides)."""
-    env = os.environ.get("ASSISTANT_DATA_DIR")
-    # absolute: the Rasa sidecar runs in another working directory
-    return Path(env).expanduser().resolve() if env else Path(platformdirs.user_data_dir(APP_NAME))
-
-
-def cache_dir() -> Path:
-    """Cache folder: joined model files, trained Rasa models (``$ASSISTANT_CACHE_DIR``)."""
-    env = os.environ.get("ASSISTANT_CACHE_DIR")
-    # absolute: the Rasa sidecar runs in another working directory
-    return Path(env).expanduser().resolve() if env else Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 def settings_path() -> Path:

@@ -159,7 +159,7 @@ def main() -> int:
 
     for f in files:
         audio = read_audio(f)
-        res = app.asr.transcribe(audio, hotwords=app._hotwords or None, word_timestamps=False)
+        res = app.asr.transcribe(audio, hotwords=list(app.hotwords) or None, word_timestamps=False)
         rtf.append(res.decode_ms / 1000 / (len(audio) / 16000))
 
     # idle listening: speech without the wake word, streamed in real time. The RSS sampler

@@ -228,7 +228,7 @@ def resolve_asr_model(name: str, cache: Path | None = None) -> Path:
         return paths[0].parent
     # Whisper base: join the two parts once into the cache, verify, load from there.
     if cache is None:
-        from assistant.settings import cache_dir
+        from assistant.paths import cache_dir
 
         cache = cache_dir() / "models"
     target = cache / "whisper-base-ct2"
