@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -315,3 +315,30 @@ def resolve_stream(device: Union[str, int, None], kind: str) -> StreamFormat:
         index, kind, float(info.get("default_samplerate") or 48000), int(info.get(_channels_key(kind)) or 1)
     )
     return StreamFormat(index=index, name=str(info.get("name", "default")), rate=rate, channels=channels)
+
+
+def open_stream(fmt: StreamFormat, kind: str, *, blocksize: int, callback: Callable[..., None],
+                finished_callback: Callable[[], None]) -> Any:
+    """Open (not start) a callback stream on a resolved device, ``latency="high"``.
+
+    Args:
+        fmt: the device and format from :func:`resolve_stream`.
+        kind: ``"input"`` (a ``sounddevice.InputStream`` of int16 samples) or ``"output"``
+            (a ``sounddevice.OutputStream`` of float32 samples).
+        blocksize: frames per callback, at ``fmt.rate``.
+        callback: PortAudio's audio callback, called on PortAudio's thread.
+        finished_callback: called once the stream stopped or failed.
+
+    Returns:
+        The unstarted ``sounddevice`` stream.
+
+    Raises:
+        DeviceError: the device cannot be opened with that format.
+    """
+    stream_class, dtype = (sd.InputStream, "int16") if kind == "input" else (sd.OutputStream, "float32")
+    try:
+        return stream_class(device=fmt.index, samplerate=fmt.rate, channels=fmt.channels, dtype=dtype, latency="high",
+                            blocksize=blocksize, callback=callback, finished_callback=finished_callback)
+    except (sd.PortAudioError, ValueError) as exc:
+        what = "microphone" if kind == "input" else "speaker"
+        raise DeviceError(f"The {what} {fmt.name!r} cannot be opened ({exc}).", DEVICES_HINT) from exc

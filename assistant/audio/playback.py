@@ -21,7 +21,7 @@ import numpy as np
 import soxr
 
 from assistant.audio.decode import PathLike, float_to_int16, write_wav
-from assistant.audio.devices import DEVICES_HINT, resolve_stream, sd
+from assistant.audio.devices import DEVICES_HINT, open_stream, resolve_stream, sd
 from assistant.errors import AssistantError, DeviceError
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class AudioPlayer:
     """
 
     def __init__(self, device: Union[str, int, None] = None, max_queue_s: float = 60.0) -> None:
-        fmt = resolve_stream(device, "output")
+        fmt = self._format = resolve_stream(device, "output")
         self.device_index = fmt.index
         self.device_name = fmt.name
         self.device_rate, self.channels = fmt.rate, fmt.channels
@@ -150,17 +150,9 @@ class AudioPlayer:
                 except Exception:
                     pass
                 self._stream = None
+        self._stream = open_stream(self._format, "output", blocksize=max(256, int(self.device_rate * 0.02)),
+                                   callback=self._callback, finished_callback=self._finished)
         try:
-            self._stream = sd.OutputStream(
-                device=self.device_index,
-                samplerate=self.device_rate,
-                channels=self.channels,
-                dtype="float32",
-                latency="high",
-                blocksize=max(256, int(self.device_rate * 0.02)),
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             self._stream = None

@@ -23,7 +23,7 @@ import numpy as np
 import soxr
 
 from assistant.audio.decode import SAMPLE_RATE, PathLike, float_to_int16, read_audio
-from assistant.audio.devices import DEVICES_HINT, require_portaudio, resolve_stream, sd
+from assistant.audio.devices import DEVICES_HINT, open_stream, require_portaudio, resolve_stream, sd
 from assistant.errors import DeviceError, SettingsError
 
 log = logging.getLogger(__name__)
@@ -222,19 +222,8 @@ class MicrophoneSource:
         self._closed = False
         self._started = False
         self._lock = threading.Lock()
-        try:
-            self._stream = sd.InputStream(
-                device=self.device_index,
-                samplerate=self.device_rate,
-                channels=self.channels,
-                dtype="int16",
-                latency="high",
-                blocksize=max(256, int(round(self.device_rate * block_ms / 1000.0))),
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
-        except (sd.PortAudioError, ValueError) as exc:
-            raise DeviceError(f"The microphone {self.device_name!r} cannot be opened ({exc}).", DEVICES_HINT) from exc
+        self._stream = open_stream(fmt, "input", blocksize=max(256, int(round(self.device_rate * block_ms / 1000.0))),
+                                   callback=self._callback, finished_callback=self._finished)
 
     @property
     def gain_db(self) -> float:
