@@ -50,8 +50,9 @@ def _restart_portaudio() -> None:
     """Terminate and initialise PortAudio again (it re-enumerates the devices).
 
     The one place that uses ``sounddevice``'s private ``_terminate``/``_initialize``:
-    ``sounddevice`` has no public call for this. Written against the pinned
-    ``sounddevice==0.5.6``; check these two names when upgrading it.
+    ``sounddevice`` has no public call for this. Written and tested against
+    ``sounddevice==0.5.6`` (the installed version; pyproject.toml asks for ``>=0.5``):
+    check these two names when upgrading it.
     """
     sd._terminate()
     sd._initialize()
