@@ -30,16 +30,18 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from assistant.audio.playback import AudioSink
 from assistant.errors import ModelError, SettingsError
 from assistant.events import EventBus, Notice, PlaybackFinished, TTSFirstAudio, TTSStarted
+from assistant.settings import TTSSettings
 from models.registry import resolve_tts_voice
 
-if TYPE_CHECKING:  # pragma: no cover
-    from assistant.settings import TTSSettings
+#: ``AudioSink`` lives in :mod:`assistant.audio.playback`; it is re-exported here.
+__all__ = ["AudioSink", "PiperTTS", "Speaker", "split_phonemes"]
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,21 @@ _MAX_INT16 = 32767.0
 _CLAUSE_MARKS = (",", ";", ":")
 
 
-def _split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
+def split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
     """Split one sentence's phonemes into pieces of at most ``limit`` phonemes, cutting after
     the last clause mark (``, ; :``) that fits, else at the last word boundary, else hard.
 
     ONNX Runtime's memory arena keeps the largest activation it ever saw: one 120-word
     sentence (650 phonemes) leaves the process at ~860 MB instead of ~300 MB, and the
     first audio of a long sentence waits for all of it. ~200 phonemes ≈ 40 words ≈ 10 s.
+
+    Args:
+        phonemes: one sentence as Piper's phonemizer gives it (one string per phoneme,
+            ``" "`` between words).
+        limit: most phonemes per piece; ``<= 0`` disables splitting.
+
+    Returns:
+        The pieces, in order (leading spaces of a piece dropped); ``[phonemes]`` if it fits.
     """
     if limit <= 0 or len(phonemes) <= limit:
         return [phonemes]
@@ -85,28 +95,6 @@ def _split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
     if rest:
         pieces.append(rest)
     return pieces
-
-
-class AudioSink(Protocol):
-    """Speech output (``docs/architecture.md``): implemented by ``assistant.audio.AudioPlayer``
-    and ``assistant.audio.BufferSink``.
-
-    ``start(sample_rate)`` before an utterance (Hz); ``write(samples)`` with mono int16
-    samples, shape ``(n,)``, blocking until they are queued; ``drain(timeout)`` waits until
-    queued audio has played (seconds; ``None`` = no limit); ``stop()`` discards queued audio
-    and returns at once, and may be called from any thread (it must also release a blocked
-    ``write``/``drain``); ``close()`` releases the device.
-    """
-
-    def start(self, sample_rate: int) -> Any: ...
-
-    def write(self, samples: np.ndarray) -> Any: ...
-
-    def drain(self, timeout: Optional[float] = None) -> Any: ...
-
-    def stop(self) -> Any: ...
-
-    def close(self) -> Any: ...
 
 
 class PiperTTS:
@@ -160,7 +148,7 @@ class PiperTTS:
         self.max_chunk_phonemes = int(max_chunk_phonemes)
         self.model_path, self.config_path = resolve_tts_voice(self.voice)
         self.threads = max(1, int(threads))
-        self._voice = _load_piper_voice(self.model_path, self.config_path, self.threads)
+        self._piper = _load_piper_voice(self.model_path, self.config_path, self.threads)
         self._lock = threading.Lock()
         self._speed = 1.0
         self._volume = 1.0
@@ -168,7 +156,7 @@ class PiperTTS:
         self.set_volume(volume)
         if warmup:
             try:
-                for _ in self._voice.synthesize("Ready."):
+                for _ in self._piper.synthesize("Ready."):
                     pass
             except Exception as exc:  # espeak voice missing, model/input mismatch
                 raise ModelError(
@@ -177,7 +165,7 @@ class PiperTTS:
                 ) from exc
 
     @classmethod
-    def from_settings(cls, settings: "TTSSettings", threads: int = 1) -> "PiperTTS":
+    def from_settings(cls, settings: TTSSettings, threads: int = 1) -> "PiperTTS":
         """Load the voice, speed and volume of ``settings`` (an
         :class:`assistant.settings.TTSSettings`).
 
@@ -189,9 +177,15 @@ class PiperTTS:
     # -- properties ---------------------------------------------------------------------
 
     @property
+    def piper_voice(self) -> Any:
+        """The loaded ``piper.PiperVoice`` (its ``config``, ``phonemize(text)`` →
+        ``list[list[str]]`` of phonemes per sentence, ``phonemes_to_ids``...)."""
+        return self._piper
+
+    @property
     def sample_rate(self) -> int:
         """Output sample rate of the voice, Hz (22,050 for joe-medium)."""
-        return int(self._voice.config.sample_rate)
+        return int(self._piper.config.sample_rate)
 
     @property
     def speed(self) -> float:
@@ -206,7 +200,7 @@ class PiperTTS:
     @property
     def length_scale(self) -> float:
         """Piper ``length_scale`` used for the next utterance (voice default / speed)."""
-        return float(self._voice.config.length_scale) / self._speed
+        return float(self._piper.config.length_scale) / self._speed
 
     def set_speed(self, speed: float) -> None:
         """Set the speaking rate for the *next* utterance (one already streaming keeps its
@@ -269,10 +263,10 @@ class PiperTTS:
         return self._generate(text, syn)
 
     def _generate(self, text: str, syn: Any) -> Iterator[np.ndarray]:
-        # piper's PiperVoice.synthesize(), with over-long sentences split (see _split_phonemes).
-        voice = self._voice
+        # piper's PiperVoice.synthesize(), with over-long sentences split (see split_phonemes).
+        voice = self._piper
         for sentence in voice.phonemize(text):
-            for piece in _split_phonemes(sentence, self.max_chunk_phonemes):
+            for piece in split_phonemes(sentence, self.max_chunk_phonemes):
                 if not any(p.strip() for p in piece):
                     continue
                 audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(piece), syn)

@@ -73,6 +73,18 @@ def _check_tflite_file(path: Path) -> None:
         )
 
 
+def _tflite_library() -> Path:
+    """Path of the TensorFlow Lite C library that pyopen-wakeword ships.
+
+    The one place that uses pyopen-wakeword's private ``_find_tensorflowlite_c``: it has no
+    public name for it. Written against the pinned ``pyopen-wakeword==1.1.0``; check this
+    name when upgrading it.
+    """
+    from pyopen_wakeword.openwakeword import _find_tensorflowlite_c
+
+    return _find_tensorflowlite_c()
+
+
 def _load_classifier(spec: str):
     """Resolve (checksums for shipped models) and load one wake-word classifier."""
     from pyopen_wakeword import OpenWakeWord
@@ -83,10 +95,9 @@ def _load_classifier(spec: str):
     _check_tflite_file(path)
     # TfLiteModelCreateFromFile returns NULL for a corrupt file and pyopen_wakeword would
     # then crash inside the C library: probe it first.
-    from pyopen_wakeword.openwakeword import _find_tensorflowlite_c
     from pyopen_wakeword.wakeword import TfLiteWakeWord
 
-    probe = TfLiteWakeWord(_find_tensorflowlite_c())
+    probe = TfLiteWakeWord(_tflite_library())
     handle = probe.lib.TfLiteModelCreateFromFile(str(path.resolve()).encode("utf-8"))
     if not handle:
         raise ModelError(
@@ -201,9 +212,7 @@ class WakeWordDetector:
         self._classifiers = [_load_classifier(str(s)) for s in specs]
         mel, emb = resolve_wake_features()
         try:
-            from pyopen_wakeword.openwakeword import _find_tensorflowlite_c
-
-            self._features = OpenWakeWordFeatures(mel, emb, _find_tensorflowlite_c())
+            self._features = OpenWakeWordFeatures(mel, emb, _tflite_library())
         except (RuntimeError, OSError, ValueError) as exc:
             raise ModelError(f"The openWakeWord feature models cannot be loaded ({exc}).", "Reinstall pyopen-wakeword==1.1.0.") from exc
         from pyopen_wakeword.openwakeword import EMB_SHAPE, MEL_SHAPE

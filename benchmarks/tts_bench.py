@@ -78,16 +78,6 @@ def pct(values: list[float], p: float) -> float:
     return s[k]
 
 
-class NullSink:
-    """AudioSink that accepts and discards audio immediately."""
-
-    def start(self, sample_rate): pass
-    def write(self, samples): pass
-    def drain(self, timeout=None): return True
-    def stop(self): pass
-    def close(self): pass
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--voice", default="joe")
@@ -97,6 +87,10 @@ def main() -> None:
     args = ap.parse_args()
 
     rss0 = rss_mb()
+    # assistant.tts imports assistant.audio (for the AudioSink protocol): import it first so
+    # the timed import below stays piper + onnxruntime + assistant.tts, as before.
+    from assistant.audio import NullSink
+
     t = time.perf_counter()
     import onnxruntime  # noqa: F401
     import piper  # noqa: F401

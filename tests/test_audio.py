@@ -233,6 +233,24 @@ def test_file_source_realtime_yields_same_blocks_and_close_stops(data_dir):
     assert len(got) == 3
 
 
+@pytest.mark.parametrize("end_silence_ms, pad_s", [(500, 1.5), (700, 1.5), (1200, 2.0)])
+def test_file_source_for_recording_pads_for_the_endpointer(data_dir, jfk, end_silence_ms, pad_s):
+    src = audio.FileSource.for_recording(data_dir / "jfk.flac", block_ms=80, end_silence_ms=end_silence_ms)
+    assert isinstance(src, audio.AudioSource)
+    assert not src.realtime and src.block_ms == 80 and src.sample_rate == 16000
+    assert src.pad_silence_s == pytest.approx(pad_s)
+    blocks = list(src.blocks())
+    assert len(blocks) == math.ceil(len(jfk) / 1280) + math.ceil(pad_s * 16000 / 1280 - 1e-9)
+
+
+def test_sinks_implement_the_audio_sink_protocol():
+    assert isinstance(audio.BufferSink(), audio.AudioSink)
+    assert isinstance(audio.NullSink(), audio.AudioSink)
+    from assistant.tts import AudioSink  # still importable from the speaker's module
+
+    assert AudioSink is audio.AudioSink
+
+
 def test_buffer_sink_collects_and_resamples_to_first_rate(tmp_path):
     t1 = np.arange(22050) / 22050
     tone1 = (0.3 * np.sin(2 * np.pi * 440 * t1) * 32767).astype(np.int16)
@@ -390,7 +408,7 @@ def test_player_plays_into_speaker_and_stop_cuts(live, tmp_path):
 
 
 @pytest.mark.live
-def test_microphone_that_disappears_raises_device_error(live):
+def test_microphone_that_disappears_raises_device_error(live, monkeypatch):
     """A second, private PulseAudio is killed while the microphone reads from it."""
     runtime = Path(tempfile.mkdtemp(prefix="pa-gone-"))
     env = {"XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
@@ -403,7 +421,6 @@ def test_microphone_that_disappears_raises_device_error(live):
         env={**os.environ, **env, "HOME": str(runtime), "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/no-bus"},
         stdout=subprocess.DEVNULL, stderr=(pa_log := open(runtime / "pa.log", "wb")),
     )
-    old = {k: os.environ.get(k) for k in env}
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -413,7 +430,8 @@ def test_microphone_that_disappears_raises_device_error(live):
                 break
             assert proc.poll() is None and time.monotonic() < deadline, (runtime / "pa.log").read_text()
             time.sleep(0.1)
-        os.environ.update(env)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
         audio.reinit_portaudio()
         mic = audio.MicrophoneSource(stall_timeout_s=5.0)
         try:
@@ -431,10 +449,6 @@ def test_microphone_that_disappears_raises_device_error(live):
             proc.kill()
         proc.wait(10)
         pa_log.close()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        monkeypatch.undo()  # the session's PulseAudio again
         audio.reinit_portaudio()
         shutil.rmtree(runtime, ignore_errors=True)

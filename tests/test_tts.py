@@ -370,7 +370,7 @@ def test_concat_builds_wake_plus_command(tmp_path):
 
 
 def test_long_sentence_is_split_into_bounded_chunks(joe):
-    from assistant.tts import _split_phonemes
+    from assistant.tts import split_phonemes
 
     words = " ".join(LONG_TEXT.replace(".", "").split()[:90])  # one 90-word sentence, no commas
     chunks = list(joe.stream(words + "."))
@@ -378,12 +378,12 @@ def test_long_sentence_is_split_into_bounded_chunks(joe):
     seconds = [len(c) / joe.sample_rate for c in chunks]
     assert max(seconds) < 16 and sum(seconds) > 15
 
-    ph = joe._voice.phonemize("one two three, four five six; seven eight nine ten eleven twelve.")[0]
-    pieces = _split_phonemes(ph, 30)
+    ph = joe.piper_voice.phonemize("one two three, four five six; seven eight nine ten eleven twelve.")[0]
+    pieces = split_phonemes(ph, 30)
     assert all(len(p) <= 30 for p in pieces) and len(pieces) >= 2
     assert [x for p in pieces for x in p if x != " "] == [x for x in ph if x != " "]  # nothing lost
     assert pieces[0][-1] in ",;"  # cut after a clause mark when one fits
-    assert _split_phonemes(ph, 0) == [ph]
+    assert split_phonemes(ph, 0) == [ph]
 
 
 # -- with the real sinks of assistant.audio ------------------------------------------------
