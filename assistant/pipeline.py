@@ -13,10 +13,6 @@ the reply to the :class:`~assistant.tts.Speaker`, which owns its own thread. The
 machine's owner thread applies the triggers all of them fire. For recordings
 (:meth:`Assistant.process_file`) turns are processed synchronously so a file's later turns
 meet the dialogue state the earlier turns left, as a person would wait for the reply.
-
-Everything the outside learns comes as events on :attr:`Assistant.bus`
-(:mod:`assistant.events`): state changes, transcripts, intents, the one :class:`Reply` of
-each turn or announcement, :class:`TurnFinished` with the result, and :class:`TraceWritten`.
 """
 
 from __future__ import annotations
@@ -73,6 +69,10 @@ SPECULATE_AFTER_MS = 150
 #: 0.32 s (measured on Piper and espeak-ng "Hey Jarvis. What time is it?" with no pause:
 #: 0.16-0.24 s still cut "what"; 0.48+ brings back the end of "Jarvis").
 WAKE_PRE_ROLL_S = 0.32
+
+
+def _new_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 class Assistant:
@@ -229,8 +229,7 @@ class Assistant:
             self.host.close()
         if self.nlu is not None:
             self.nlu.stop()
-        if self._sink is not None and hasattr(self._sink, "close"):
-            self._sink.close()
+        getattr(self._sink, "close", lambda: None)()
         self.traces.close()
         self.machine.close()
 
@@ -276,11 +275,10 @@ class Assistant:
             raise RuntimeError("preview_voice() needs a started assistant")
         if tts == self._settings.tts and self.tts is not None:
             voice = self.tts
-        elif self._preview is not None and self._preview[0] == tts:
+        else:  # the last previewed voice is kept: the user tries several speeds in a row
+            if self._preview is None or self._preview[0] != tts:
+                self._preview = (tts.model_copy(), components.build_voice(tts))
             voice = self._preview[1]
-        else:
-            voice = components.build_voice(tts)
-            self._preview = (tts.model_copy(), voice)
         speaker = Speaker(voice, self._sink, bus=None)
         try:
             speaker.say(text)
@@ -291,7 +289,7 @@ class Assistant:
     # ------------------------------------------------------------------ interactions
     def _begin_interaction(self, trigger: str) -> str:
         """A new interaction id, its empty :class:`TurnResult`, and InteractionStarted."""
-        interaction = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        interaction = _new_id()
         with self._lock:
             self._results_by_id[interaction] = TurnResult(interaction)
         self.bus.publish(InteractionStarted(interaction=interaction, trigger=trigger))
@@ -321,8 +319,6 @@ class Assistant:
         push-to-talk); interrupts speech (barge-in). Takes effect on the next audio block
         (≤ ``audio.block_ms``). ``source`` names who asked, for the trace."""
         self.machine.request(Trigger.HOTKEY, source)
-
-    listen_now = listen  # the name the UI and CLI used before the state machine
 
     def end_utterance(self) -> None:
         """End the utterance being listened to now, without waiting for the VAD's
@@ -358,7 +354,7 @@ class Assistant:
             ev = self._pending_replies.get_nowait()
         except queue.Empty:
             return
-        interaction = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        interaction = _new_id()
         t = self.machine.fire(Trigger.ANNOUNCE, interaction)
         if t is None or t.state is not State.SPEAKING or t.previous is not State.IDLE:
             self._pending_replies.queue.appendleft(ev)  # type: ignore[attr-defined]  # busy: later
@@ -589,13 +585,15 @@ class Assistant:
         with self._finished:
             return list(self.results[first_result:])
 
-    def process_file(self, path: str | Path, *, push_to_talk: bool = False) -> list[TurnResult]:
+    def process_file(self, path: str | Path, *, push_to_talk: bool = False, realtime: bool = False) -> list[TurnResult]:
         """Run a recording (any common format and rate) through the same pipeline as the
-        microphone. Raises :class:`~assistant.errors.AudioInputError` for unreadable files."""
+        microphone, one turn at a time; ``realtime`` paces it as a microphone would (the
+        window's "Open recording"). Raises :class:`~assistant.errors.AudioInputError` for
+        unreadable files."""
         from assistant.audio import FileSource
 
-        source = FileSource(path, block_ms=self._settings.audio.block_ms, realtime=False,
-                            pad_silence_s=max(1.5, self._settings.vad.end_silence_ms / 1000 + 0.8))
+        source = FileSource.for_recording(path, block_ms=self._settings.audio.block_ms,
+                                          end_silence_ms=self._settings.vad.end_silence_ms, realtime=realtime)
         try:
             return self.run(source, push_to_talk=push_to_talk, sync_turns=True)
         finally:

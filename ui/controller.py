@@ -299,17 +299,7 @@ class EngineController(QObject):
         path = Path(path)
 
         def work() -> list:
-            from assistant.audio import FileSource
-
-            a = self.assistant
-            if not realtime:
-                return a.process_file(path, push_to_talk=push_to_talk)
-            source = FileSource(path, block_ms=a.settings.audio.block_ms, realtime=True,
-                                pad_silence_s=max(1.5, a.settings.vad.end_silence_ms / 1000 + 0.8))
-            try:
-                return a.run(source, push_to_talk=push_to_talk, sync_turns=True)
-            finally:
-                source.close()
+            return self.assistant.process_file(path, push_to_talk=push_to_talk, realtime=realtime)
 
         def go() -> None:
             resume = self.mic_running
@@ -339,7 +329,7 @@ class EngineController(QObject):
         if self.muted:
             self.set_muted(False)
         if self.mic_running:
-            self.assistant.listen_now(trigger)
+            self.assistant.listen(trigger)
         else:
             self.start_microphone(push_to_talk=True)
 
