@@ -466,7 +466,7 @@ def test_every_rasa_route_needs_the_token_and_unused_ones_are_closed(sidecar, bu
     ``/`` and ``/version`` answered anyone.)"""
     _, events = bus_events
     actions_before = sum(isinstance(e, ActionStarted) for e in events)
-    base, tok = sidecar.url, {"token": sidecar._token}
+    base, tok = sidecar.url, {"token": sidecar.token}
     evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
     body = b'{"sender": "evil", "message": "check the status"}'
     with httpx.Client(trust_env=False, timeout=30) as c:
