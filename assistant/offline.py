@@ -12,7 +12,7 @@ it runs before any module of the engine can import onnxruntime; the API call is 
 as well, right after onnxruntime is imported (:func:`disable_onnxruntime_telemetry`).
 
 The same variables go into the environment of every child process (Rasa's Python, see
-``assistant.nlu.sidecar._child_env``) through :data:`OFFLINE_ENV`. Proven by
+``assistant.nlu.interpreter.child_env``) through :data:`OFFLINE_ENV`. Proven by
 ``tests/test_faults_security.py`` (``strace`` of real ``assistant ask`` / ``assistant run``:
 no DNS query, no connection to a non-loopback address).
 """

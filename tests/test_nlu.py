@@ -355,6 +355,20 @@ def test_custom_action_reply_and_slot(sidecar):
     assert r.slots["last_status"] == "fine"
 
 
+def test_action_events_carry_the_interaction_of_their_message(sidecar, bus_events):
+    """The interaction id travels with each message (the user message's metadata), not
+    through state set on the action server, so each turn's action events carry its own."""
+    _, events = bus_events
+    start = len(events)
+    for iid in ("turn-a", "turn-b"):
+        assert sidecar.message(f"iid-{iid}", "give me a status report", interaction=iid).replies == [
+            "All systems are fine."]
+    stamped = [(type(e).__name__, e.interaction) for e in events[start:]
+               if isinstance(e, (ActionStarted, ActionFinished))]
+    assert stamped == [("ActionStarted", "turn-a"), ("ActionFinished", "turn-a"),
+                       ("ActionStarted", "turn-b"), ("ActionFinished", "turn-b")]
+
+
 def test_failing_actions_apologise_and_the_server_keeps_answering(sidecar):
     r = sidecar.message("crash-user", "crash the skill")
     assert r.intent == "break_it"
@@ -466,7 +480,7 @@ def test_every_rasa_route_needs_the_token_and_unused_ones_are_closed(sidecar, bu
     ``/`` and ``/version`` answered anyone.)"""
     _, events = bus_events
     actions_before = sum(isinstance(e, ActionStarted) for e in events)
-    base, tok = sidecar.url, {"token": sidecar._token}
+    base, tok = sidecar.url, {"token": sidecar.token}
     evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
     body = b'{"sender": "evil", "message": "check the status"}'
     with httpx.Client(trust_env=False, timeout=30) as c:

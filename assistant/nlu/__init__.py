@@ -6,6 +6,12 @@
   → :class:`DialogueResult`), restart and stop the Rasa server.
 * :class:`ActionServer` — rasa_sdk actions served from this process on a daemon thread.
 * :func:`find_rasa_python` — locate the Python 3.10 that has rasa installed.
+
+Modules: ``sidecar`` (the :class:`RasaSidecar` facade: life cycle, restart-and-retry),
+``interpreter`` (Rasa's Python), ``training`` (the trained-model cache), ``children``
+(boot script, spawning/stopping child processes, logs), ``process`` (the server process,
+its token and watchdog), ``client`` (HTTP to Rasa, :class:`DialogueResult`),
+``action_server``, ``config``, ``project``.
 """
 
 from assistant.nlu.action_server import ActionServer, apology_for, skill_of

@@ -73,6 +73,31 @@ def apology_for(action_name: str) -> str:
     return f"Sorry, the {skill_of(action_name)} skill ran into a problem."
 
 
+def warn_unmatched_actions(domain: dict, served: Iterable[str]) -> None:
+    """Log a warning for each custom action of ``domain`` (not ``utter_``/``validate_``)
+    that no served action answers (Rasa will get a 404), and for each served action the
+    domain does not list (Rasa will never call it)."""
+    domain_actions = {a for a in (domain.get("actions") or []) if isinstance(a, str)}
+    custom = {a for a in domain_actions if not a.startswith("utter_")}
+    served = set(served)
+    for missing in sorted(custom - served):
+        if not missing.startswith("validate_"):
+            log.warning("domain action %s has no registered rasa_sdk Action; Rasa will get a 404", missing)
+    for extra in sorted(served - domain_actions):
+        log.warning("registered action %s is not listed in the domain; Rasa will never call it", extra)
+
+
+def interaction_of(action_call: Any) -> str:
+    """The interaction id a custom action call belongs to: ``metadata["interaction"]`` of
+    the user message that triggered it (the tracker's ``latest_message``, as
+    :meth:`RasaClient.turn <assistant.nlu.client.RasaClient.turn>` sends it); "" if absent."""
+    tracker = action_call.get("tracker") if isinstance(action_call, dict) else None
+    latest = (tracker or {}).get("latest_message") if isinstance(tracker, dict) else None
+    metadata = (latest or {}).get("metadata") if isinstance(latest, dict) else None
+    value = metadata.get("interaction") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 class ActionServer:
     """Serve rasa_sdk ``Action`` instances to Rasa over HTTP from a daemon thread.
 
@@ -91,7 +116,7 @@ class ActionServer:
             runs over budget (from the request thread; exceptions in it are logged).
         bus: if given, :class:`~assistant.events.ActionStarted` and
             :class:`~assistant.events.ActionFinished` are published for every call, stamped
-            with :attr:`interaction`.
+            with the call's interaction id (:func:`interaction_of`).
         token: shared secret every request (``POST /webhook``, and ``GET /health`` and
             ``/actions`` too) must carry as its ``?token=`` query parameter (what Rasa's
             ``EndpointConfig`` sends when ``action_endpoint`` in ``endpoints.yml`` has
@@ -130,8 +155,6 @@ class ActionServer:
         self.bus = bus
         #: Shared secret of ``POST /webhook`` (``?token=``); write it into ``endpoints.yml``.
         self.token = token if token is not None else secrets.token_urlsafe(24)
-        #: Interaction id stamped on published events (set by the caller per turn).
-        self.interaction = ""
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -225,7 +248,8 @@ class ActionServer:
             log.error("%s", exc)
             return 404, {"error": exc.message, "action_name": name}
 
-        self._publish(ActionStarted(interaction=self.interaction, action=name))
+        interaction = interaction_of(action_call)
+        self._publish(ActionStarted(interaction=interaction, action=name))
         started = time.monotonic()
         box: dict[str, Any] = {}
         done = threading.Event()
@@ -248,35 +272,35 @@ class ActionServer:
         if not finished:
             log.warning("action %s is still running after its %.1f s budget; its result will be dropped",
                         name, self.timeout_s)
-            return self._failed(name, f"timed out after {self.timeout_s:g} s")
+            return self._failed(name, f"timed out after {self.timeout_s:g} s", interaction)
         exc = box.get("error")
         if exc is None:
             result = box.get("result")
-            self._publish(ActionFinished(interaction=self.interaction, action=name))
+            self._publish(ActionFinished(interaction=interaction, action=name))
             return 200, (result.model_dump() if result is not None else None)
         if isinstance(exc, ActionExecutionRejection):
             log.debug("action %s rejected execution: %s", name, exc)
-            self._publish(ActionFinished(interaction=self.interaction, action=name, error=f"rejected: {exc.message}"))
+            self._publish(ActionFinished(interaction=interaction, action=name, error=f"rejected: {exc.message}"))
             return 400, {"error": exc.message, "action_name": exc.action_name}
         if isinstance(exc, ActionNotFoundException):
             log.error("%s", exc)
-            self._publish(ActionFinished(interaction=self.interaction, action=name, error=exc.message))
+            self._publish(ActionFinished(interaction=interaction, action=name, error=exc.message))
             return 404, {"error": exc.message, "action_name": exc.action_name}
         if isinstance(exc, ActionMissingDomainException):
             log.debug("%s", exc)
-            self._publish(ActionFinished(interaction=self.interaction, action=name, error=exc.message))
+            self._publish(ActionFinished(interaction=interaction, action=name, error=exc.message))
             return 449, {"error": exc.message, "action_name": exc.action_name}
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and elapsed >= self.timeout_s * 0.98:
-            return self._failed(name, f"timed out after {self.timeout_s:g} s")
+            return self._failed(name, f"timed out after {self.timeout_s:g} s", interaction)
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         log.error("skill action %s failed: %s", name, text,
                   exc_info=(type(exc), exc, exc.__traceback__))
-        return self._failed(name, text, logged=True)
+        return self._failed(name, text, interaction, logged=True)
 
-    def _failed(self, name: str, error: str, logged: bool = False) -> tuple[int, dict]:
+    def _failed(self, name: str, error: str, interaction: str, logged: bool = False) -> tuple[int, dict]:
         if not logged:
             log.error("skill action %s failed: %s", name, error)
-        self._publish(ActionFinished(interaction=self.interaction, action=name, error=error))
+        self._publish(ActionFinished(interaction=interaction, action=name, error=error))
         if self.on_error is not None:
             try:
                 self.on_error(name, error)
