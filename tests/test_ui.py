@@ -611,7 +611,7 @@ def test_restarting_banner_goes_away_when_rasa_is_back(window, qtbot, engine):
     import signal
 
     nlu = engine.nlu
-    old_pid = nlu._proc.pid
+    old_pid = nlu.pid
     restarting = "The language engine stopped; restarting it."
 
     def banner() -> bool:
@@ -620,7 +620,7 @@ def test_restarting_banner_goes_away_when_rasa_is_back(window, qtbot, engine):
     os.kill(old_pid, signal.SIGKILL)
     assert pump_until(banner, 30), f"no restarting banner; notices: {window.notices.texts()}"
     assert pump_until(lambda: not banner(), 300), "the restarting banner stayed after Rasa came back"
-    assert nlu.ready and nlu._proc is not None and nlu._proc.pid != old_pid
+    assert nlu.ready and nlu.pid is not None and nlu.pid != old_pid
     reply = ask_by_keyboard(qtbot, window, "what time is it")
     assert reply.startswith("It's"), reply
     assert not banner()
