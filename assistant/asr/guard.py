@@ -85,6 +85,23 @@ def compression_ratio(text: str) -> float:
     return len(b) / len(zlib.compress(b)) if b else 0.0
 
 
+def _phrase_ids(keys: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> list[int]:
+    """For each normalised word, the number of the hotword-phrase occurrence it is part of
+    (greedy, longest phrase first at each position), or -1."""
+    ids = [-1] * len(keys)
+    i = n = 0
+    while i < len(keys):
+        p = next((p for p in phrases if tuple(keys[i : i + len(p)]) == p), None)
+        if p is None:
+            i += 1
+            continue
+        for j in range(i, i + len(p)):
+            ids[j] = n
+        i += len(p)
+        n += 1
+    return ids
+
+
 def echoes_hotwords(text: str, hotwords: str) -> bool:
     """True if ``text`` is made only of hotword phrases, at least 3 of them.
 
@@ -102,14 +119,8 @@ def echoes_hotwords(text: str, hotwords: str) -> bool:
     phrases = hotword_phrases(hotwords)
     if not words or not phrases:
         return False
-    i = count = 0
-    while i < len(words):
-        match = next((p for p in phrases if tuple(words[i : i + len(p)]) == p), None)
-        if match is None:
-            return False
-        i += len(match)
-        count += 1
-    return count >= 3
+    ids = _phrase_ids(words, phrases)
+    return min(ids) >= 0 and max(ids) >= 2  # every word in a phrase; phrases 0, 1, 2, …
 
 
 def hears_speech(audio: np.ndarray) -> bool:
@@ -137,23 +148,6 @@ def starts_with_phrase(text: str, phrases: Sequence[tuple[str, ...]]) -> bool:
     leak: "milk, can I have a light roast" — 83 of 86 real-voice misses (issue 9)."""
     words = tuple(normalize_text(text).split())
     return any(words[: len(p)] == p for p in phrases)
-
-
-def _phrase_ids(keys: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> list[int]:
-    """For each normalised word, the number of the hotword-phrase occurrence it is part of
-    (greedy, longest phrase first at each position), or -1."""
-    ids = [-1] * len(keys)
-    i = n = 0
-    while i < len(keys):
-        p = next((p for p in phrases if tuple(keys[i : i + len(p)]) == p), None)
-        if p is None:
-            i += 1
-            continue
-        for j in range(i, i + len(p)):
-            ids[j] = n
-        i += len(p)
-        n += 1
-    return ids
 
 
 BIAS_MATCH_MIN = 0.4
