@@ -17,10 +17,13 @@ import pytest
 
 from assistant.asr import (
     SAMPLE_RATE,
+    ModelCache,
     StreamingTranscriber,
     Transcript,
     WhisperASR,
+    echoes_hotwords,
     format_hotwords,
+    hears_speech,
     interleave_vocabularies,
     normalize_text,
     to_float32,
@@ -29,6 +32,7 @@ from assistant.asr import (
 )
 from assistant.audio import read_audio
 from assistant.errors import AudioInputError, ModelError
+from assistant.settings import ASRSettings
 from models.registry import resolve_asr_model
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -109,6 +113,26 @@ def test_transcribe_file(jfk):
         transcribe_file(DATA / "no-such-file.wav", model="tiny.en")
 
 
+def test_model_cache_shares_models_by_name():
+    """transcribe_file keeps the model it used last: the same name gets the same instance,
+    another name replaces it (capacity 1)."""
+    cache = ModelCache(capacity=1)
+    tiny = cache.get("tiny.en")
+    assert cache.get("tiny.en") is tiny and len(cache) == 1
+    assert wer(reference("jfk.flac"), transcribe_file(DATA / "jfk.flac", "tiny.en", cache=cache).text) <= 0.1
+    assert cache.get("tiny.en") is tiny
+    folder = cache.get(str(resolve_asr_model("tiny.en")))
+    assert folder is not tiny and len(cache) == 1 and cache.get("tiny.en") is not tiny
+    with pytest.raises(ValueError):
+        ModelCache(capacity=0)
+
+
+def test_from_settings():
+    asr = WhisperASR.from_settings(ASRSettings(model="tiny.en", beam_size=2, language="en"), cpu_threads=1)
+    assert (asr.model_name, asr.beam_size, asr.language, asr.compute_type, asr.cpu_threads) == (
+        "tiny.en", 2, "en", "int8", 1)
+
+
 # ------------------------------------------------------------------ silence and hallucinations
 
 
@@ -159,6 +183,20 @@ def test_format_hotwords():
     assert format_hotwords([]) is None
     assert format_hotwords(["  Light  rose ", "light rose", "ice moco", ""]) == "Light rose, ice moco"
     assert format_hotwords("already, a string ") == "already, a string"
+
+
+def test_echoes_hotwords():
+    hw = format_hotwords(HOTWORDS)
+    assert echoes_hotwords("Set a timer, hey Jarvis, set a timer.", hw)
+    assert not echoes_hotwords("hey jarvis, set a timer", hw)  # two phrases may be a command
+    assert not echoes_hotwords("set a timer please hey jarvis light rose", hw)
+    assert not echoes_hotwords("", hw)
+
+
+def test_hears_speech(jfk):
+    assert hears_speech(to_float32(jfk))
+    assert not hears_speech(np.zeros(SAMPLE_RATE, np.float32))
+    assert not hears_speech(np.zeros(0, np.float32))
 
 
 def test_hotwords_fix_entity_spelling(asr):
@@ -316,26 +354,30 @@ def _partial_copy(dst: Path, *names: str) -> Path:
     return dst
 
 
-def test_folder_without_model_bin(tmp_path):
-    d = _partial_copy(tmp_path / "m", "config.json", "tokenizer.json", "vocabulary.txt")
+def _load_error(tmp_path: Path, *names: str, garbage_model_bin: bool = False) -> tuple[Path, ModelError]:
+    """The ModelError of loading a copy of tiny.en that has only ``names`` (and, with
+    ``garbage_model_bin``, a model.bin of random bytes)."""
+    d = _partial_copy(tmp_path / "m", *names)
+    if garbage_model_bin:
+        (d / "model.bin").write_bytes(os.urandom(64 * 1024))
     with pytest.raises(ModelError) as e:
         WhisperASR(str(d))
-    assert str(d) in e.value.message and "model.bin" in e.value.message
+    return d, e.value
+
+
+def test_folder_without_model_bin(tmp_path):
+    d, err = _load_error(tmp_path, "config.json", "tokenizer.json", "vocabulary.txt")
+    assert str(d) in err.message and "model.bin" in err.message
 
 
 def test_folder_with_garbage_model_bin(tmp_path):
-    d = _partial_copy(tmp_path / "m", "config.json", "tokenizer.json", "vocabulary.txt")
-    (d / "model.bin").write_bytes(os.urandom(64 * 1024))
-    with pytest.raises(ModelError) as e:
-        WhisperASR(str(d))
-    assert str(d) in e.value.message and "CTranslate2" in e.value.hint
+    d, err = _load_error(tmp_path, "config.json", "tokenizer.json", "vocabulary.txt", garbage_model_bin=True)
+    assert str(d) in err.message and "CTranslate2" in err.hint
 
 
 def test_folder_without_tokenizer_never_downloads(tmp_path):
-    d = _partial_copy(tmp_path / "m", "config.json", "model.bin", "vocabulary.txt")
-    with pytest.raises(ModelError) as e:
-        WhisperASR(str(d))
-    assert "tokenizer.json" in e.value.message
+    _, err = _load_error(tmp_path, "config.json", "model.bin", "vocabulary.txt")
+    assert "tokenizer.json" in err.message
 
 
 def test_missing_folder(tmp_path):

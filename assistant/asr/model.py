@@ -1,0 +1,330 @@
+"""The Whisper model: :class:`WhisperASR` loads a local CTranslate2 folder with
+faster-whisper and transcribes one utterance at a time, with the hallucination and bias
+guards of :mod:`assistant.asr.guard` (choices and measurements: the :mod:`assistant.asr`
+package documentation).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from assistant.asr.guard import HallucinationGuard, merge_biased, starts_with_phrase
+from assistant.asr.metrics import normalize_text
+from assistant.asr.samples import SAMPLE_RATE, loudest_frame_dbfs, to_float32
+from assistant.asr.transcript import Transcript, Word
+from assistant.asr.vocabulary import Hotwords, format_hotwords, hotword_phrases
+from assistant.errors import ModelError, SettingsError
+from assistant.settings import ASRSettings
+from models.registry import resolve_asr_model
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # backstop: never reach the Hugging Face hub
+
+log = logging.getLogger(__name__)
+
+TOKENS_PER_S = 12
+"""Decoder token budget per second of audio. Read English is ~3 words ≈ 4–5 tokens per
+second plus timestamp tokens; a repetition loop on noise otherwise runs to Whisper's
+448-token limit and costs 2–11 s instead of ~1 s (measured, base on 2 loaded cores)."""
+TOKENS_SLACK = 24
+"""Tokens a decoding window may generate beyond ``TOKENS_PER_S`` per second of audio."""
+PROMPT_MAX_TOKENS = 223
+"""faster-whisper keeps at most this many tokens of ``hotwords`` (the first ones) and of
+``initial_prompt`` (the last ones); WhisperASR cuts the hotword list at a phrase boundary to
+fit instead."""
+HOTWORD_RETRY_MIN_SPEECH_S = 0.3
+"""If a hotword-biased decode yields nothing usable although Silero VAD kept at least this
+much speech, WhisperASR.transcribe decodes again without hotwords."""
+
+
+def auto_threads() -> int:
+    """Intra-op threads for ``cpu_threads=0``: ``min(4, os.cpu_count())``, at least 1.
+
+    CTranslate2 uses 4 intra-op threads when given 0; on a 2-core machine that
+    oversubscribes the cores the audio thread and the other models need.
+    """
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class WhisperASR:
+    """faster-whisper Whisper model loaded from a local CTranslate2 folder.
+
+    Args:
+        model: ``"base"`` (default; joined into the cache and checksummed once),
+            ``"tiny.en"`` or the path of a CTranslate2 Whisper folder (``model.bin``,
+            ``config.json``, ``tokenizer.json``, ``vocabulary.*``).
+        compute_type: CTranslate2 compute type on CPU (``"int8"``, ``"int8_float32"``,
+            ``"float32"``, …).
+        beam_size: 1 = greedy (fastest; 0 % WER on jfk.flac with base).
+        language: ISO code, or ``None`` to detect it (multilingual models only; English-only
+            ``*.en`` models always decode English).
+        cpu_threads: intra-op threads; 0 = ``min(4, os.cpu_count())``.
+        vad_filter: run Silero VAD (shipped in faster-whisper) before decoding to skip
+            non-speech (part of the hallucination guard; ~20 ms per 11 s).
+        temperatures: decoding temperatures; more than one enables Whisper's fallback
+            re-decoding (slow, see module doc).
+        guard: hallucination thresholds.
+        bias_guard: default of :meth:`transcribe`'s ``bias_guard``: never let hotwords add
+            a vocabulary phrase the audio does not support (see :func:`merge_biased`).
+        bias_via: how the ``hotwords`` of :meth:`transcribe` reach Whisper:
+            ``"hotwords"`` (faster-whisper's ``hotwords``) or ``"prompt"`` (as
+            ``initial_prompt`` text ending in a full stop). Both put the phrases after
+            ``<|startofprev|>``; they differ in where the caller's prompt goes.
+
+    Attributes:
+        model_path: the folder loaded.
+        load_seconds: wall time of resolving + loading the model, seconds.
+        is_multilingual: whether the model knows languages other than English.
+
+    Raises:
+        ModelError: unknown model name, missing package/folder/file, checksum mismatch,
+            or a folder CTranslate2 cannot load (the message names the folder and what
+            was expected).
+        SettingsError: ``compute_type`` not supported on this CPU.
+
+    Thread safety: :meth:`transcribe` may be called from several threads; calls are
+    serialised (one decode at a time per model).
+    """
+
+    def __init__(
+        self,
+        model: str = "base",
+        compute_type: str = "int8",
+        beam_size: int = 1,
+        language: Optional[str] = "en",
+        cpu_threads: int = 0,
+        *,
+        vad_filter: bool = True,
+        temperatures: Sequence[float] = (0.0,),
+        guard: HallucinationGuard = HallucinationGuard(),
+        bias_guard: bool = True,
+        bias_via: str = "prompt",
+    ) -> None:
+        import ctranslate2
+        from faster_whisper import WhisperModel  # lazy (heavy): loads CTranslate2 and ONNX runtime
+
+        t0 = time.perf_counter()
+        self.model_name = model
+        self.model_path: Path = resolve_asr_model(model)
+        supported = ctranslate2.get_supported_compute_types("cpu")
+        if compute_type not in supported and compute_type not in ("default", "auto"):
+            raise SettingsError(
+                f"ASR compute type '{compute_type}' is not supported on this CPU.",
+                f"Choose one of: {', '.join(sorted(supported))}.",
+            )
+        if not (self.model_path / "tokenizer.json").is_file():
+            # faster-whisper would fall back to downloading openai/whisper-tiny's tokenizer.
+            raise ModelError(
+                f"{self.model_path} is not a complete faster-whisper model: tokenizer.json is missing.",
+                "A CTranslate2 Whisper folder needs model.bin, config.json, tokenizer.json and vocabulary.*; "
+                "convert with ct2-transformers-converter --copy_files tokenizer.json.",
+            )
+        threads = cpu_threads if cpu_threads > 0 else auto_threads()
+        try:
+            self._model = WhisperModel(
+                str(self.model_path),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=threads,
+                num_workers=1,
+                local_files_only=True,
+            )
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad files
+            raise ModelError(
+                f"Cannot load the Whisper model in {self.model_path}: {exc}",
+                "Expected a CTranslate2-converted Whisper model (model.bin, config.json, tokenizer.json, "
+                "vocabulary.*); re-copy or re-convert it, or choose 'base' / 'tiny.en'.",
+            ) from exc
+        self.is_multilingual: bool = bool(self._model.model.is_multilingual)
+        if language and not self.is_multilingual and language != "en":
+            log.warning("%s is English-only; decoding English instead of %r", self.model_path, language)
+            language = "en"
+        self.language = language
+        self.beam_size = int(beam_size)
+        self.compute_type = compute_type
+        self.cpu_threads = threads
+        self.vad_filter = bool(vad_filter)
+        self.temperatures = tuple(float(t) for t in temperatures) or (0.0,)
+        self.guard = guard
+        self.bias_guard = bool(bias_guard)
+        if bias_via not in ("hotwords", "prompt"):
+            raise ValueError(f"bias_via must be 'hotwords' or 'prompt', not {bias_via!r}")
+        self.bias_via = bias_via
+        self.vad_parameters: Optional[dict] = None
+        """faster-whisper ``VadOptions`` fields for ``vad_filter`` (``None`` = its defaults:
+        threshold 0.5, speech_pad_ms 400, min_silence_duration_ms 2000)."""
+        self._lock = threading.Lock()
+        self.load_seconds = time.perf_counter() - t0
+
+    @classmethod
+    def from_settings(cls, settings: ASRSettings, **extra) -> "WhisperASR":
+        """Load the model of ``settings`` with its compute type, beam size and language.
+
+        Args:
+            settings: the ``[asr]`` section (:class:`assistant.settings.ASRSettings`).
+            **extra: further keyword arguments of the constructor (``cpu_threads``,
+                ``temperatures``, ``bias_via``, …).
+
+        Raises:
+            ModelError, SettingsError: as the constructor.
+        """
+        return cls(settings.model, compute_type=settings.compute_type, beam_size=settings.beam_size,
+                   language=settings.language, **extra)
+
+    def __repr__(self) -> str:
+        return f"WhisperASR({self.model_name!r}, compute_type={self.compute_type!r}, beam_size={self.beam_size})"
+
+    def _fit_prompt(self, seconds: float, hotwords: Optional[str], prompt: Optional[str]) -> tuple[Optional[str], int]:
+        """Fit hotwords, prompt and generated tokens into Whisper's 448-token context.
+
+        faster-whisper raises ValueError when prompt + ``max_new_tokens`` exceed it, and a
+        long skill vocabulary can fill it. Each window may generate ``TOKENS_PER_S`` per
+        second of audio + ``TOKENS_SLACK``; the hotwords get what is left beside the
+        prompt and at least half that budget, and at most ``PROMPT_MAX_TOKENS`` (with
+        ``bias_via="prompt"``: together with the prompt); trailing phrases are dropped
+        first, whole phrases only. Then the budget takes the rest.
+
+        Returns:
+            (hotwords to use, ``max_new_tokens``).
+        """
+        enc = self._model.hf_tokenizer
+
+        def n_tokens(text: Optional[str], cap: int = PROMPT_MAX_TOKENS) -> int:
+            if not text or not text.strip():
+                return 0
+            return min(len(enc.encode(" " + text.strip(), add_special_tokens=False).ids), cap)
+
+        fixed = 1 + 4 + 1  # <|startofprev|>, sot/language/task/notimestamps, margin
+        p_len = n_tokens(prompt)
+        want = int(TOKENS_PER_S * min(seconds, 30.0)) + TOKENS_SLACK
+        floor = int(TOKENS_PER_S / 2 * min(seconds, 30.0)) + TOKENS_SLACK
+        room = 448 - fixed - p_len - floor
+        # faster-whisper silently cuts hotwords to their first 223 tokens (and a prompt to its
+        # last 223), i.e. in the middle of a phrase: an unfinished list, which Whisper then
+        # continued into the transcript ("milk, can I have…", DESIGN.md). Cut whole phrases.
+        room = min(room, PROMPT_MAX_TOKENS - (p_len + 1 if self.bias_via == "prompt" else 0))
+        if hotwords and n_tokens(hotwords, 10_000) > room:
+            phrases = hotwords.split(", ")
+            lo, hi = 0, len(phrases)  # the largest k with the first k phrases fitting
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if n_tokens(", ".join(phrases[:mid]), 10_000) <= room:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            log.debug("hotwords cut to %d of %d phrases to fit Whisper's context", lo, len(phrases))
+            hotwords = ", ".join(phrases[:lo]) or None
+        budget = min(want, 448 - fixed - p_len - n_tokens(hotwords))
+        return hotwords, max(1, budget)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        hotwords: Hotwords = None,
+        initial_prompt: Optional[str] = None,
+        *,
+        word_timestamps: bool = True,
+        bias_guard: Optional[bool] = None,
+    ) -> Transcript:
+        """Transcribe one utterance.
+
+        Args:
+            audio: 16 kHz mono, shape ``(n,)``, ``int16`` or ``float32`` in [-1, 1].
+                Whisper sees 30 s at a time; longer audio is decoded window by window.
+            hotwords: phrases to bias recognition towards (see :func:`format_hotwords`);
+                a list too long for Whisper's context loses its trailing phrases.
+            initial_prompt: text said just before this audio (context). Whisper tends to
+                *skip* words of the prompt that are also spoken in the audio, so pass only
+                text that is not in ``audio``.
+            word_timestamps: compute per-word times and probabilities (needed by
+                streaming; otherwise ``Transcript.words`` is empty).
+            bias_guard: check a hotword-biased transcript that *begins* with a hotword
+                phrase against a decode without hotwords and drop vocabulary words the
+                latter does not support (:func:`merge_biased`); ``None`` = the model's
+                :attr:`bias_guard` setting (on by default).
+
+        Returns:
+            :class:`Transcript`; ``text == ""`` for silence, noise and dropped
+            hallucinations. ``decode_ms`` times the whole lazy segment generator (both
+            decodes when a hotword-biased decode gave nothing usable although VAD heard
+            speech, and was repeated without hotwords, or when the bias guard decoded
+            again without them).
+
+        Raises:
+            TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
+        """
+        x = to_float32(audio)
+        biased = self._transcribe(x, hotwords, initial_prompt, word_timestamps)
+        guard = self.bias_guard if bias_guard is None else bool(bias_guard)
+        phrases = hotword_phrases(hotwords)
+        if not (guard and phrases and biased.text and starts_with_phrase(biased.text, phrases)):
+            return biased
+        plain = self._transcribe(x, None, initial_prompt, word_timestamps)
+        return merge_biased(biased, plain, phrases, word_timestamps=word_timestamps)
+
+    def _transcribe(self, x: np.ndarray, hotwords: Hotwords, initial_prompt: Optional[str],
+                    word_timestamps: bool) -> Transcript:
+        """One decode (with the hallucination guard) of float32 audio; see :meth:`transcribe`."""
+        seconds = len(x) / SAMPLE_RATE
+        lang = self.language or ""
+        if len(x) == 0 or loudest_frame_dbfs(x) < self.guard.silence_dbfs:
+            return Transcript("", [], lang or "en", seconds, 0.0)
+        hw, budget = self._fit_prompt(seconds, format_hotwords(hotwords), initial_prompt)
+        prompt, hw_arg = initial_prompt or None, hw
+        if hw and self.bias_via == "prompt":
+            # the list as text said before the audio, closed by a full stop; the caller's
+            # own prompt (streaming: committed text) stays last, nearest the audio
+            prompt, hw_arg = hw + "." + (" " + initial_prompt if initial_prompt else ""), None
+        with self._lock:
+            t0 = time.perf_counter()
+            segments, info = self._model.transcribe(
+                x,
+                language=self.language,
+                beam_size=self.beam_size,
+                temperature=list(self.temperatures),
+                condition_on_previous_text=False,
+                initial_prompt=prompt,
+                hotwords=hw_arg,
+                word_timestamps=word_timestamps,
+                vad_filter=self.vad_filter,
+                vad_parameters=dict(self.vad_parameters) if self.vad_parameters else None,
+                compression_ratio_threshold=self.guard.compression_ratio,
+                log_prob_threshold=self.guard.logprob_low,
+                no_speech_threshold=0.6,
+                max_new_tokens=budget,
+            )
+            segs = list(segments)  # the generator decodes lazily: iterate inside the timer
+            decode_ms = (time.perf_counter() - t0) * 1000.0
+        repeats = Counter((seg.seek, normalize_text(seg.text)) for seg in segs)
+        kept, dropped = [], []
+        for seg in segs:
+            why = self.guard.reason(seg, hw, repeated=repeats[(seg.seek, normalize_text(seg.text))] > 1)
+            if why is None:
+                kept.append(seg)
+            else:
+                log.debug("dropped ASR segment %r (%s)", seg.text, why)
+                dropped.append(seg.text.strip())
+        if hw and not kept and float(getattr(info, "duration_after_vad", seconds)) >= HOTWORD_RETRY_MIN_SPEECH_S:
+            # Measured: with some hotword lists Whisper base emits nothing (or only
+            # hallucinations) for clear speech — e.g. jfk.flac with 112 single-word
+            # phrases. VAD heard speech, so decode once more without the bias.
+            log.debug("nothing usable with hotwords; decoding again without them")
+            retry = self._transcribe(x, None, initial_prompt, word_timestamps)
+            return Transcript(retry.text, retry.words, retry.language, seconds,
+                              decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped, retry.segments)
+        words = [
+            Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+            for seg in kept
+            for w in (seg.words or [])
+            if w.word.strip()
+        ]
+        text = " ".join(" ".join(seg.text.split()) for seg in kept).strip()
+        segments = tuple((float(seg.start), float(seg.end), " ".join(seg.text.split())) for seg in kept)
+        return Transcript(text, words, info.language or lang, seconds, decode_ms, tuple(dropped), segments)

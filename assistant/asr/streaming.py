@@ -1,0 +1,357 @@
+"""Streaming transcription of one utterance at a time: LocalAgreement-2 partials while the
+user speaks, one final transcript at the endpoint.
+
+After D. Macháček, R. Dabre, O. Bojar, "Turning Whisper into Real-Time Transcription System",
+IJCNLP-AACL 2023 System Demonstrations (arXiv:2307.14743; reference code
+github.com/ufal/whisper_streaming): re-decode the growing buffer, commit the longest common
+word prefix of the last two hypotheses, pass committed text that has scrolled out of the
+buffer as the prompt, trim the buffer at committed words. At the endpoint, the last
+hypothesis is reused when only silence arrived after it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+import numpy as np
+
+from assistant.asr.guard import hears_speech
+from assistant.asr.metrics import normalize_text
+from assistant.asr.model import WhisperASR
+from assistant.asr.samples import SAMPLE_RATE, to_float32
+from assistant.asr.transcript import Transcript, Word, join_words, segment_words
+from assistant.asr.vocabulary import Hotwords, format_hotwords
+
+FINAL_MARGIN_S = 0.3
+"""StreamingTranscriber.finish may reuse the last hypothesis only if the last this-many
+seconds of the audio that decode heard were non-speech (Silero VAD): the last word was not
+cut off."""
+EXACT_WORD_TIMES_AFTER_S = 8.0
+"""StreamingTranscriber asks Whisper for word timestamps (an extra alignment pass) only when
+its buffer is longer than this, seconds: it may then be trimmed at a word end (max_buffer_s
+is 15 s). Shorter buffers use segment_words."""
+SPECULATIVE_MARGIN_S = 0.1
+"""A speculative decode (forced once the VAD has heard trailing silence) may stand as the
+final transcript, without a second decode agreeing with it, if the last this-many seconds
+it heard were non-speech. The pipeline's endpointer already heard 150 ms of silence."""
+
+
+class StreamingTranscriber:
+    """LocalAgreement-2 streaming transcription of one utterance at a time.
+
+    After Macháček, Dabre & Bojar, "Turning Whisper into Real-Time Transcription System"
+    (IJCNLP-AACL 2023 demo, arXiv:2307.14743; github.com/ufal/whisper_streaming):
+
+    * :meth:`add` appends audio to the buffer;
+    * :meth:`maybe_partial` re-decodes the whole buffer once at least ``interval_s`` of new
+      audio arrived, and commits the longest common word prefix of this hypothesis and
+      the previous one (words two consecutive decodes agree on);
+    * committed text that has been trimmed out of the buffer is the decoder prompt (last
+      200 characters) — never text still in the buffer, because Whisper skips words that
+      are in both the prompt and the audio;
+    * when the buffer exceeds ``max_buffer_s`` it is trimmed at the end of a committed word
+      (preferably one ending a sentence) that leaves at least ``keep_s`` of audio as
+      acoustic context, so the buffer stays well inside Whisper's 30 s window;
+    * :meth:`finish` (at the VAD endpoint) decodes the rest and returns committed words +
+      the final tail (or, while the buffer holds the whole utterance, the final decode of
+      it, which may correct committed words: see :meth:`finish`).
+
+    One decode costs about the same for a 1 s or an 11 s buffer (Whisper encodes a 30 s
+    window), so ``interval_s`` sets the CPU load: base needs ~0.5–1 s per decode on two
+    cores, so with 0.7 s the worker is busy most of the time; tiny.en about half of that.
+
+    Args:
+        asr: the model to decode with (shared; decodes are serialised by it).
+        interval_s: re-decode after this much new audio, seconds.
+        hotwords: phrases to bias towards (see :func:`format_hotwords`).
+        max_buffer_s: trim the audio buffer when it grows beyond this, seconds.
+        keep_s: audio to keep before the end of the buffer when trimming, seconds.
+        prompt_chars: how much trimmed committed text to pass as the prompt.
+        skip_silent_final: at :meth:`finish`, reuse the last hypothesis instead of decoding
+            again when the audio since the last decode holds no speech (Silero VAD), and
+            either the last two decodes agreed on every word and the last decode ended with
+            ≥ ``FINAL_MARGIN_S`` of non-speech, or the last decode was forced
+            (``maybe_partial(force=True)``, the pipeline's speculative final decode at
+            trailing silence) and ended with ≥ ``SPECULATIVE_MARGIN_S`` of it. The endpoint comes
+            after ~0.7 s of silence, which the worker has usually decoded already, so this
+            removes a whole decode (0.3–2 s) from the endpoint-to-reply latency.
+
+    Threading: :meth:`add` may be called from the audio thread while another thread (the
+    caller's worker) runs :meth:`maybe_partial`; no thread is started here.
+    :meth:`maybe_partial`, :meth:`finish` and :meth:`reset` are serialised.
+
+    Attributes:
+        decodes: decodes run for the current utterance.
+        decode_ms_total: their summed wall time, ms.
+        trims: buffer trims in the current utterance.
+        final_decode_skipped: whether the last :meth:`finish` reused the last hypothesis.
+    """
+
+    def __init__(
+        self,
+        asr: WhisperASR,
+        interval_s: float = 0.7,
+        hotwords: Hotwords = None,
+        *,
+        max_buffer_s: float = 15.0,
+        keep_s: float = 4.0,
+        prompt_chars: int = 200,
+        skip_silent_final: bool = True,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be > 0")
+        if not 0 <= keep_s < max_buffer_s:
+            raise ValueError("need 0 <= keep_s < max_buffer_s")
+        self.asr = asr
+        self.interval_s = float(interval_s)
+        self.hotwords = format_hotwords(hotwords)
+        self.max_buffer_s = float(max_buffer_s)
+        self.keep_s = float(keep_s)
+        self.prompt_chars = int(prompt_chars)
+        self.skip_silent_final = bool(skip_silent_final)
+        self.final_decode_skipped = False
+        self._in_lock = threading.Lock()  # guards _pending and _total
+        self._decode_lock = threading.RLock()
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all audio and words; start a new utterance at stream time 0."""
+        with self._decode_lock:
+            with self._in_lock:
+                self._pending: list[np.ndarray] = []
+                self._total = 0  # samples added since reset
+                self._finished = False
+            self._buf = np.zeros(0, np.float32)
+            self._buf_start = 0  # stream sample index of _buf[0]
+            self._decoded_upto = 0  # _total at the last decode
+            self._committed: list[Word] = []
+            self._n_trimmed = 0  # committed words that lie before the buffer (prompt)
+            self._hyp: list[Word] = []  # uncommitted tail of the last hypothesis
+            self._stable = False  # the last two hypotheses were identical
+            self._speculative = False  # the last decode was forced at trailing silence
+            self._last_raw: list[Word] = []  # the last decode's words, committed ones included
+            self._language = self.asr.language or "en"
+            self.decodes = 0
+            self.decode_ms_total = 0.0
+            self.trims = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Append audio.
+
+        Args:
+            block: 16 kHz mono, shape ``(n,)``, ``int16`` (as captured) or float32 in
+                [-1, 1]. Any block size works; the pipeline uses 80 ms (1280 samples).
+
+        After :meth:`finish`, the next ``add`` starts a new utterance (implicit
+        :meth:`reset`).
+
+        Raises:
+            TypeError, ValueError: wrong dtype or shape (see :func:`to_float32`).
+        """
+        x = to_float32(block)
+        if self._finished:
+            self.reset()
+        with self._in_lock:
+            self._pending.append(x)
+            self._total += len(x)
+
+    @property
+    def audio_seconds(self) -> float:
+        """Audio added since the last reset, seconds."""
+        return self._total / SAMPLE_RATE
+
+    @property
+    def buffer_seconds(self) -> float:
+        """Audio currently kept for re-decoding (after trims), seconds."""
+        return (self._total - self._buf_start) / SAMPLE_RATE
+
+    @property
+    def committed_words(self) -> list[Word]:
+        """Committed words so far (times in stream seconds); a copy."""
+        return list(self._committed)
+
+    @property
+    def pending_words(self) -> list[Word]:
+        """Uncommitted words of the last hypothesis; a copy."""
+        return list(self._hyp)
+
+    @property
+    def committed_text(self) -> str:
+        """Committed words joined by spaces."""
+        return join_words(self._committed)
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _take_pending(self) -> None:
+        with self._in_lock:
+            blocks, self._pending = self._pending, []
+            total = self._total
+        if blocks:
+            self._buf = np.concatenate([self._buf, *blocks])
+        self._decoded_upto = total
+
+    def _prompt(self) -> Optional[str]:
+        if self._n_trimmed == 0:
+            return None
+        text = join_words(self._committed[: self._n_trimmed])
+        return text[-self.prompt_chars :].lstrip() or None
+
+    def _decode(self) -> tuple[list[Word], float]:
+        """Decode the buffer; return the hypothesis words beyond what is committed."""
+        offset = self._buf_start / SAMPLE_RATE
+        # Exact word times matter once the buffer may be trimmed at a word end; for short
+        # buffers (commands) the segment-interpolated words are enough and save the
+        # alignment pass (see segment_words).
+        exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
+        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=exact)
+        self.decodes += 1
+        self.decode_ms_total += res.decode_ms
+        if res.language:
+            self._language = res.language
+        words = res.words if exact else segment_words(res.segments)
+        hyp = [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in words]
+        self._last_raw = hyp
+        return self._new_part(hyp), res.decode_ms
+
+    def _new_part(self, hyp: list[Word]) -> list[Word]:
+        """Strip the words already committed from a hypothesis of the buffer.
+
+        The buffer starts at a committed word's end, so a hypothesis normally begins with
+        the committed words that are still in the buffer: match them by text. If Whisper
+        re-worded them, fall back to whisper_streaming's rule: keep words starting after
+        the last committed word's end (−0.1 s), then remove up to 5 leading words that
+        repeat the committed tail.
+        """
+        inbuf = [normalize_text(w.text) for w in self._committed[self._n_trimmed :]]
+        if not inbuf:
+            return hyp
+        norm = [normalize_text(w.text) for w in hyp]
+        if norm[: len(inbuf)] == inbuf:
+            return hyp[len(inbuf) :]
+        last_end = self._committed[-1].end_s
+        cand = [w for w in hyp if w.start_s > last_end - 0.1]
+        tail = [normalize_text(w.text) for w in self._committed]
+        for n in range(min(5, len(cand), len(tail)), 0, -1):
+            if [normalize_text(w.text) for w in cand[:n]] == tail[-n:]:
+                return cand[n:]
+        return cand
+
+    def _tail_is_silent(self) -> bool:
+        """True if the last hypothesis can stand as the final one: the last two decodes
+        agreed on every word (so the last did not drop or change one), or the last decode
+        was the speculative one forced at trailing silence; and Silero VAD (the model
+        shipped in faster-whisper, max probability < 0.5) hears no speech in the last
+        ``FINAL_MARGIN_S`` (speculative: ``SPECULATIVE_MARGIN_S``) of the decoded audio —
+        so that decode heard the end of the last word — nor in the audio added since."""
+        if not (self._stable or self._speculative):
+            return False
+        margin = SPECULATIVE_MARGIN_S if self._speculative else FINAL_MARGIN_S
+        with self._in_lock:
+            pending = list(self._pending)
+        heard = self._buf[-int(margin * SAMPLE_RATE) :] if len(self._buf) else np.zeros(0, np.float32)
+        tail = np.concatenate([heard, *pending]).astype(np.float32, copy=False)
+        return not hears_speech(tail)
+
+    def _trim(self) -> None:
+        """Trim the audio buffer at a committed word end if it is longer than max_buffer_s."""
+        end_s = self._total / SAMPLE_RATE
+        if self.buffer_seconds <= self.max_buffer_s:
+            return
+        limit = end_s - self.keep_s
+        cands = [
+            i for i in range(self._n_trimmed, len(self._committed))
+            if self._committed[i].end_s <= limit and self._committed[i].end_s > self._buf_start / SAMPLE_RATE
+        ]
+        if not cands:
+            return
+        sentence_ends = [i for i in cands if self._committed[i].text.endswith((".", "?", "!", "。", "？", "！"))]
+        i = (sentence_ends or cands)[-1]
+        cut = int(round(self._committed[i].end_s * SAMPLE_RATE))
+        drop = cut - self._buf_start
+        if drop <= 0:
+            return
+        self._buf = self._buf[drop:]
+        self._buf_start = cut
+        self._n_trimmed = i + 1
+        self.trims += 1
+
+    def maybe_partial(self, force: bool = False) -> Optional[tuple[str, str]]:
+        """Re-decode if at least ``interval_s`` of new audio arrived since the last decode
+        (or, with ``force``, any new audio at all).
+
+        Call it from your own worker thread (it blocks for one decode, ~0.3–1 s). The
+        pipeline forces one when trailing silence begins, so that :meth:`finish` at the
+        endpoint finds nothing new to decode (a speculative final decode).
+
+        Returns:
+            ``None`` when not enough new audio arrived (nothing was decoded), else
+            ``(committed, pending)``: all committed text of the utterance so far (only ever
+            grows: each value is a prefix of later ones) and the not yet confirmed rest of
+            the latest hypothesis.
+        """
+        with self._decode_lock:
+            with self._in_lock:
+                new = self._total - self._decoded_upto
+            if self._finished or new <= 0 or (not force and new < self.interval_s * SAMPLE_RATE):
+                return None
+            self._take_pending()
+            hyp, _ = self._decode()
+            k = 0
+            while k < min(len(hyp), len(self._hyp)) and normalize_text(hyp[k].text) == normalize_text(self._hyp[k].text):
+                k += 1
+            # the whole hypothesis agreed with the previous one (nothing new, nothing lost)
+            self._stable = k == len(hyp) == len(self._hyp)
+            self._speculative = force
+            self._committed.extend(hyp[:k])
+            self._hyp = hyp[k:]
+            if k:
+                self._trim()
+            return self.committed_text, join_words(self._hyp)
+
+    def finish(self) -> Transcript:
+        """Decode the rest at the endpoint and return the utterance's final transcript.
+
+        The final transcript is the committed words + the final decode's new words. While
+        the buffer has never been trimmed (utterances up to ``max_buffer_s``, i.e. nearly
+        all commands) the last decode covered the whole utterance with full context, so
+        its words are used as they are: they may *correct* committed words (LocalAgreement
+        commits what two consecutive decodes agree on, and they can agree on a wrong word:
+        base committed "asked not" for "ask not" in 1 of 28 random decode schedules of
+        jfk.flac, while its decode of the whole buffer said "ask not"). Show the final
+        text in place of the partials. If that decode has lost more than one word against
+        the committed words + tail, the latter are kept.
+
+        Returns:
+            :class:`Transcript` of the utterance; ``words`` carry
+            stream times, ``audio_seconds`` is all audio added, ``decode_ms`` the final
+            decode only (0 when the last hypothesis was reused: no audio since the last
+            decode, or only non-speech, see ``skip_silent_final``). The next :meth:`add`
+            starts a new utterance.
+        """
+        with self._decode_lock:
+            with self._in_lock:
+                new = self._total - self._decoded_upto
+            decode_ms = 0.0
+            self.final_decode_skipped = False
+            if self.decodes and new > 0 and self.skip_silent_final and self._tail_is_silent():
+                self._take_pending()
+                tail = self._hyp
+                self.final_decode_skipped = True
+            elif new > 0 or (self.decodes == 0 and self._total > 0):
+                self._take_pending()
+                tail, decode_ms = self._decode()
+            else:
+                tail = self._hyp
+            words = self._committed + tail
+            if self.decodes and self._n_trimmed == 0 and len(self._last_raw) >= len(words) - 1:
+                # The whole utterance is still in the buffer, so the last decode saw all of
+                # it with full context: prefer it to the committed words, which two partial
+                # decodes may have agreed on wrongly ("asked not" for "ask not", base).
+                words = list(self._last_raw)
+            self._committed = list(words)
+            self._hyp = []
+            self._finished = True
+            return Transcript(join_words(words), list(words), self._language, self.audio_seconds, decode_ms)
