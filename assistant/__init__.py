@@ -4,6 +4,6 @@ bridge, the skill host, TTS, the pipeline state machine, settings, traces and th
 __version__ = "0.1.0"
 
 # Before anything can import onnxruntime: its telemetry reads the environment at import.
-from assistant.offline import apply as _apply_offline  # noqa: E402
+from assistant.offline import apply as apply_offline  # noqa: E402
 
-_apply_offline()
+apply_offline()
