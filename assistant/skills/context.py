@@ -77,7 +77,7 @@ class SkillContext:
         """Call ``callback()`` after ``delay_s`` seconds (on the host's scheduler thread).
 
         Returns:
-            A cancellable :class:`~assistant.skills.host.TimerHandle`.
+            A cancellable :class:`~assistant.skills.hostapi.TimerHandle`.
 
         Raises:
             SkillError: no host. ValueError: negative delay.
@@ -90,7 +90,7 @@ class SkillContext:
         ``Announcement(source="skill:<id>")``; the pipeline speaks it when idle).
 
         Returns:
-            A cancellable :class:`~assistant.skills.host.TimerHandle`.
+            A cancellable :class:`~assistant.skills.hostapi.TimerHandle`.
         """
         host = self._need_host()
         sid = self.skill_id

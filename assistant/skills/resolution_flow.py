@@ -4,7 +4,7 @@
 (``exact``/``resolved``), uncertain (``ask``) or unknown. This module applies that to the
 turn, for every skill, without code in the skill:
 
-* **One-shot actions** (:class:`~assistant.skills.sdk.SkillAction`): ``ctx.entity(...)``
+* **One-shot actions** (:class:`~assistant.skills.actions.SkillAction`): ``ctx.entity(...)``
   returns canonical values. If a value of the skill's entities is uncertain, the action
   does not run: the user is asked "Did you mean medium roast?" (a yes/no question through
   the core ``answer_form``, see :mod:`assistant.skills.dialogue`). Yes → the action runs
@@ -13,7 +13,7 @@ turn, for every skill, without code in the skill:
   is uncertain again, given up with "Sorry, I don't know that roast." if it matches
   nothing). Slots Rasa filled from the raw entities are set to the canonical values (or
   cleared when their entity lost its span to a longer one).
-* **Forms** (:class:`~assistant.skills.sdk.FormValidationAction`, which every form now
+* **Forms** (:class:`~assistant.skills.actions.FormValidationAction`, which every form now
   has): values Rasa put into the form's slots from entities become canonical; a slot filled
   from an entity that lost its span is cleared (the form asks for it); an uncertain value
   is cleared with "Sorry, I'm not sure which roast you meant." so the form asks again.

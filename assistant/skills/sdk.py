@@ -22,6 +22,12 @@ Rasa-like training data with LOCAL names, see :mod:`assistant.skills.data`) and 
 Action functions may be plain functions (run in a worker thread, so they may block briefly)
 or ``async def``. They may return ``None``, one rasa_sdk event dict or a list of them; slot,
 form and follow-up action names in returned events may be LOCAL (they are namespaced).
+
+This module holds :class:`Skill` and re-exports what a skill author imports from the SDK:
+:class:`~assistant.skills.context.ActionContext` and :class:`~assistant.skills.context.SkillContext`
+(:mod:`assistant.skills.context`), and the ``rasa_sdk`` adapters :class:`SkillAction` /
+:class:`FormValidationAction` (:mod:`assistant.skills.actions`). None of them imports the host:
+they reach it through :class:`~assistant.skills.hostapi.SkillHostAPI`.
 """
 
 from __future__ import annotations
