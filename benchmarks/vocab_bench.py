@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -69,17 +68,14 @@ def make_desktop_dir(root: Path) -> None:
 def judge(cmd: dict, intent: str, entities: list[dict], transcript: str) -> bool:
     """True if the skill would carry out ``cmd`` from this NLU result."""
     from assistant.skills import parse_duration
-    from skills.apps import _TAIL, _TRIGGER
+    from skills.apps import app_name_in
     from skills.apps.desktop import find_apps, match
 
     if intent != cmd["intent"]:
         return False
     if "app" in cmd:
         names = [e["value"] for e in entities if e["entity"] == "apps__app"]
-        if names:
-            name = str(names[0])
-        else:
-            name = _TAIL.sub("", _TRIGGER.sub("", re.sub(r"[.!?,]", "", transcript).strip(), count=1))
+        name = str(names[0]) if names else app_name_in(transcript)
         found = match(name, find_apps())
         return found is not None and found.name == cmd["app"]
     names = [str(e["value"]).lower() for e in entities if e["entity"] == "timer__timer_name"]

@@ -30,7 +30,8 @@ id and :data:`SEP` (``"__"``): ``ask_time`` → ``clock__ask_time``, ``action_se
 
 from assistant.skills.data import SEP
 from assistant.skills.duration import duration_adjective, format_duration, parse_duration
-from assistant.skills.host import SkillHost, TimerHandle
+from assistant.skills.host import SkillHost
+from assistant.skills.hostapi import TimerHandle
 from assistant.skills.loader import ENTRY_POINT_GROUP, LoadResult, compose_project, load_skills, vocabulary
 from assistant.skills.manifest import Manifest, SettingField
 from assistant.skills.sdk import ActionContext, Skill, SkillContext, SkillLoadError

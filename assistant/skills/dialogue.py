@@ -13,30 +13,28 @@ of the Rasa project (``core.yml``) collects the answer with one generic form:
    ``FollowupAction("answer_form")``;
 2. ``answer_form`` starts and asks ``utter_ask_answer`` (the text ``{answer_question}``); the
    pipeline listens again without the wake word because a form is active;
-3. the user's next words reach ``validate_answer_form`` (:class:`AnswerValidation`): for a
+3. the user's next words reach ``validate_answer_form``
+   (:class:`~assistant.skills.actions.AnswerValidation`): for a
    text question they are the answer; for yes/no they must be yes or no — a clear request
    for something else ("what time is it", a skill intent with confidence ≥
    :data:`REDIRECT_CONFIDENCE`) drops the question and runs that request instead; anything
    else gets "Please answer yes or no." and the question again, once; "stop" / "never
    mind" fills nothing, so the form gives way to the control skill's rule;
-4. the form ends, and the core rule runs ``action_answer`` (:class:`AnswerDispatch`), which
+4. the form ends, and the core rule runs ``action_answer``
+   (:class:`~assistant.skills.actions.AnswerDispatch`), which
    calls the skill's function in a fresh :class:`~assistant.skills.sdk.ActionContext` with
    ``ctx.answer`` / ``ctx.data`` set. The function may ask again.
+
+This module holds the pure parts (slot names, :func:`parse_yesno`, :func:`is_cancel`,
+:func:`question_events`); the two ``rasa_sdk`` actions are in :mod:`assistant.skills.actions`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rasa_sdk import Action
 from rasa_sdk.events import FollowupAction, SlotSet
-
-if TYPE_CHECKING:  # pragma: no cover
-    from assistant.skills.host import SkillHost
-
-log = logging.getLogger(__name__)
 
 ANSWER_FORM = "answer_form"
 ANSWER_SLOT = "answer"
@@ -90,109 +88,6 @@ def question_events(text: str, kind: str, handler: str, data: dict) -> list[dict
             FollowupAction(ANSWER_FORM)]
 
 
-def _reset() -> list[dict]:
+def reset_events() -> list[dict]:
+    """``SlotSet(…, None)`` for every slot of the answer form (the question is over)."""
     return [SlotSet(name, None) for name in ANSWER_SLOTS]
-
-
-class AnswerValidation(Action):
-    """``validate_answer_form``: takes the user's words as the answer (text questions) or
-    as yes/no, or fills nothing when the user cancels."""
-
-    def name(self) -> str:
-        """``validate_answer_form``."""
-        return f"validate_{ANSWER_FORM}"
-
-    async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Return ``SlotSet("answer", …)``, or nothing (cancel: the form rejects)."""
-        if tracker.get_slot("requested_slot") != ANSWER_SLOT:
-            return []  # the form is starting: the last message is the request, not the answer
-        text = ((tracker.latest_message or {}).get("text") or "").strip()
-        kind = tracker.get_slot(KIND_SLOT) or "text"
-        if kind in ("yesno", "confirm"):
-            yes = parse_yesno(text)
-            if yes is not None:
-                return [SlotSet(ANSWER_SLOT, yes)]
-            if is_cancel(tracker):
-                return []
-            intent = (tracker.latest_message or {}).get("intent") or {}
-            name, conf = intent.get("name") or "", float(intent.get("confidence") or 0.0)
-            if "__" in name and conf >= REDIRECT_CONFIDENCE:
-                return [SlotSet(ANSWER_SLOT, {"redirect": name})]  # a new request: drop the question
-            data = dict(tracker.get_slot(DATA_SLOT) or {})
-            if data.get("_retried"):
-                return [SlotSet(ANSWER_SLOT, {"give_up": True})]
-            dispatcher.utter_message(text=YESNO_RETRY)
-            return [SlotSet(ANSWER_SLOT, None), SlotSet(DATA_SLOT, {**data, "_retried": True})]
-        if is_cancel(tracker):
-            return []
-        if not text:
-            return [SlotSet(ANSWER_SLOT, None)]
-        return [SlotSet(ANSWER_SLOT, text)]
-
-
-class AnswerDispatch(Action):
-    """``action_answer``: calls the skill function waiting for the answer.
-
-    Args:
-        host: the skill host (knows the loaded skills).
-    """
-
-    def __init__(self, host: "SkillHost") -> None:
-        self.host = host
-
-    def name(self) -> str:
-        """``action_answer``."""
-        return "action_answer"
-
-    async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Find the skill and function named by ``answer_handler`` and call it."""
-        from assistant.errors import SkillError
-        from assistant.skills.sdk import ActionContext, _call
-
-        handler = tracker.get_slot(HANDLER_SLOT) or ""
-        answer = tracker.get_slot(ANSWER_SLOT)
-        data = dict(tracker.get_slot(DATA_SLOT) or {})
-        kind = tracker.get_slot(KIND_SLOT) or "text"
-        if isinstance(answer, dict):  # the yes/no question was dropped (see AnswerValidation)
-            if answer.get("redirect"):
-                return _reset() + await self._redirect(answer["redirect"], dispatcher, tracker, domain)
-            dispatcher.utter_message(text=GIVE_UP)
-            return _reset()
-        skill_id, _, key = str(handler).partition(":")
-        skill = self.host.skill(skill_id)
-        fn = skill._continuations.get(key) if skill is not None else None
-        if fn is None:
-            log.error("no function %r waits for an answer (skill %r)", key, skill_id)
-            raise SkillError(f"Skill '{skill_id}': the function {key!r} waiting for the answer is gone")
-        ctx = ActionContext(skill, dispatcher, tracker, domain, self.host)
-        ctx.answer, ctx.data = answer, {k: v for k, v in data.items() if k not in ("_no", "_retried")}
-        if kind == "confirm":
-            if answer is True:
-                result = await _call(fn, ctx)
-            else:
-                ctx.say(data.get("_no") or "Okay, I won't.")
-                result = None
-        else:
-            result = await _call(fn, ctx, answer)
-        return _reset() + ctx._finish(result)
-
-
-    async def _redirect(self, intent: str, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Run what a rule would run for ``intent`` now (the user asked for something else
-        instead of answering): a skill action is run right here with this turn's tracker;
-        a response is uttered; a form is started with ``FollowupAction``."""
-        name = self.host.action_for_intent(intent)
-        if not name:
-            return []
-        action = self.host.served_action(name)
-        if action is not None:
-            return list(await action.run(dispatcher, tracker, domain) or [])
-        if name.startswith("utter_"):
-            dispatcher.utter_message(response=name)
-            return []
-        return [FollowupAction(name)]
-
-
-def core_actions(host: "SkillHost") -> list[Action]:
-    """The custom actions of the core part (served with the skills' actions)."""
-    return [AnswerValidation(), AnswerDispatch(host)]

@@ -25,7 +25,8 @@ from typing import Iterable, Sequence
 
 from assistant.errors import SkillError
 from assistant.nlu.project import RasaProject
-from assistant.skills.data import annotations, example_block, example_lines, namespace, parse_data, plain, read_yaml
+from assistant.skills.data import annotations, example_block, example_lines, parse_data, plain, read_yaml
+from assistant.skills.naming import namespace
 from assistant.skills.sdk import Skill, SkillLoadError
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@
 (``exact``/``resolved``), uncertain (``ask``) or unknown. This module applies that to the
 turn, for every skill, without code in the skill:
 
-* **One-shot actions** (:class:`~assistant.skills.sdk.SkillAction`): ``ctx.entity(...)``
+* **One-shot actions** (:class:`~assistant.skills.actions.SkillAction`): ``ctx.entity(...)``
   returns canonical values. If a value of the skill's entities is uncertain, the action
   does not run: the user is asked "Did you mean medium roast?" (a yes/no question through
   the core ``answer_form``, see :mod:`assistant.skills.dialogue`). Yes → the action runs
@@ -13,7 +13,7 @@ turn, for every skill, without code in the skill:
   is uncertain again, given up with "Sorry, I don't know that roast." if it matches
   nothing). Slots Rasa filled from the raw entities are set to the canonical values (or
   cleared when their entity lost its span to a longer one).
-* **Forms** (:class:`~assistant.skills.sdk.FormValidationAction`, which every form now
+* **Forms** (:class:`~assistant.skills.actions.FormValidationAction`, which every form now
   has): values Rasa put into the form's slots from entities become canonical; a slot filled
   from an entity that lost its span is cleared (the form asks for it); an uncertain value
   is cleared with "Sorry, I'm not sure which roast you meant." so the form asks again.
@@ -21,15 +21,13 @@ turn, for every skill, without code in the skill:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 
 from assistant.skills import resolve
+from assistant.skills.context import ActionContext
 from assistant.skills.dialogue import question_events
-
-if TYPE_CHECKING:  # pragma: no cover
-    from assistant.skills.sdk import ActionContext
 
 #: Keys kept of an entity carried through a question (JSON in the ``answer_data`` slot).
 _KEEP = ("entity", "value", "start", "end", "role", "group", "heard", "raw_value", "resolution",
@@ -49,18 +47,18 @@ def question(candidate: str) -> str:
     return f"Did you mean {candidate}?"
 
 
-def _own(ctx: "ActionContext") -> list[dict]:
+def _own(ctx: ActionContext) -> list[dict]:
     return [{k: e[k] for k in _KEEP if k in e} for e in ctx.resolved_entities()
             if ctx.skill.local_name(str(e.get("entity") or "")) is not None]
 
 
-def _ask_about(ctx: "ActionContext", data: dict) -> list[dict]:
+def _ask_about(ctx: ActionContext, data: dict) -> list[dict]:
     e = data["entities"][data["i"]]
     ctx.events += question_events(question(e["candidate"]), "yesno", f"{ctx.skill_id}:_resolve_yesno", data)
-    return ctx._finish(None)
+    return ctx.finish(None)
 
 
-def ask_if_unsure(ctx: "ActionContext", action: str) -> list[dict] | None:
+def ask_if_unsure(ctx: ActionContext, action: str) -> list[dict] | None:
     """Before a skill action runs: if one of the skill's entity values is uncertain, ask
     about it and return the events (the action runs after the answer); else None.
 
@@ -68,7 +66,7 @@ def ask_if_unsure(ctx: "ActionContext", action: str) -> list[dict] | None:
         ctx: the action's context.
         action: the local action name (``action_order``) to run after the answer.
     """
-    if not resolve.ENABLED or ctx._pinned is not None:
+    if not resolve.ENABLED or ctx.pinned is not None:
         return None
     own = _own(ctx)
     unsure = [i for i, e in enumerate(own) if e.get("resolution") == "ask" and e.get("candidate")]
@@ -77,7 +75,7 @@ def ask_if_unsure(ctx: "ActionContext", action: str) -> list[dict] | None:
     return _ask_about(ctx, {"action": action, "text": ctx.text, "entities": own, "i": unsure[0], "tries": 0})
 
 
-async def _resolve_yesno(ctx: "ActionContext", yes: bool) -> list[dict]:
+async def _resolve_yesno(ctx: ActionContext, yes: bool) -> list[dict]:
     """The answer to "Did you mean …?"."""
     data = dict(ctx.data)
     e = data["entities"][data["i"]]
@@ -89,7 +87,7 @@ async def _resolve_yesno(ctx: "ActionContext", yes: bool) -> list[dict]:
     return []
 
 
-async def _resolve_clarify(ctx: "ActionContext", answer: str) -> list[dict]:
+async def _resolve_clarify(ctx: ActionContext, answer: str) -> list[dict]:
     """The answer to "Which roast did you mean?": resolved against the declared values."""
     data = dict(ctx.data)
     e = data["entities"][data["i"]]
@@ -106,26 +104,24 @@ async def _resolve_clarify(ctx: "ActionContext", answer: str) -> list[dict]:
     return []
 
 
-async def _next(ctx: "ActionContext", data: dict) -> list[dict]:
+async def _next(ctx: ActionContext, data: dict) -> list[dict]:
     """Ask about the next uncertain value, or run the action with the confirmed values."""
-    from assistant.skills.sdk import ActionContext, _call
-
     ents = data["entities"]
     later = [i for i, e in enumerate(ents) if i > data["i"] and e.get("resolution") == "ask" and e.get("candidate")]
     if later:
         return _ask_about(ctx, {**data, "i": later[0], "tries": 0})
     skill = ctx.skill
-    fn = skill._actions.get(data["action"])
+    fn = skill.action_function(data["action"])
     if fn is None:
         return []
-    run = ActionContext(skill, ctx.dispatcher, ctx.tracker, ctx.domain, ctx.host)
-    run._pinned = [dict(e) for e in ents]
-    run._text_override = str(data.get("text") or "")
-    result = await _call(fn, run)
-    return slot_fixes(run) + run._finish(result)
+    run = ActionContext(skill, ctx.dispatcher, ctx.tracker, ctx.domain, ctx.host,
+                        pinned=ents, text=str(data.get("text") or ""))
+    events = await run.run(fn)
+    return slot_fixes(run) + events
 
 
-#: Continuations registered on every skill (found by ``"<skill id>:<key>"``).
+#: Continuations every skill has (found by ``"<skill id>:<key>"``; see
+#: :class:`~assistant.skills.actions.AnswerDispatch`).
 CONTINUATIONS = {"_resolve_yesno": _resolve_yesno, "_resolve_clarify": _resolve_clarify}
 
 
@@ -144,7 +140,7 @@ def best_in_text(resolver: resolve.EntityResolver, entity: str, text: str) -> re
     return best
 
 
-def _entity_slots(ctx: "ActionContext") -> dict[str, str]:
+def _entity_slots(ctx: ActionContext) -> dict[str, str]:
     """Global slot name → global entity name, for this skill's plain ``from_entity`` slots."""
     out = {}
     for gslot, spec in (ctx.skill.namespaced().domain.get("slots") or {}).items():
@@ -156,24 +152,25 @@ def _entity_slots(ctx: "ActionContext") -> dict[str, str]:
     return out
 
 
-def _raw_of(ctx: "ActionContext", entity: str, value: Any) -> bool:
+def _raw_of(ctx: ActionContext, entity: str, value: Any) -> bool:
     return any(e.get("entity") == entity and e.get("value") == value
                for e in (ctx.tracker.latest_message or {}).get("entities") or [] if isinstance(e, dict))
 
 
-def slot_fixes(ctx: "ActionContext") -> list[dict]:
+def slot_fixes(ctx: ActionContext) -> list[dict]:
     """``SlotSet`` events putting canonical values into the slots Rasa filled from this
     turn's raw entities (None where the entity lost its span); [] when resolution is off."""
     if not resolve.ENABLED:
         return []
     out = []
     resolved = ctx.resolved_entities()
+    pinned = ctx.pinned is not None
     for gslot, gent in _entity_slots(ctx).items():
         current = ctx.tracker.get_slot(gslot)
-        if current is None or not (_raw_of(ctx, gent, current) or ctx._pinned is not None):
+        if current is None or not (_raw_of(ctx, gent, current) or pinned):
             continue
         mine = [e for e in resolved if e.get("entity") == gent]
-        if ctx._pinned is not None:
+        if pinned:
             mine = [e for e in mine if e.get("raw_value") == current or e.get("heard") == current]
             if not mine:
                 continue
@@ -183,7 +180,7 @@ def slot_fixes(ctx: "ActionContext") -> list[dict]:
     return out
 
 
-def resolve_slot_candidates(ctx: "ActionContext", candidates: dict[str, Any],
+def resolve_slot_candidates(ctx: ActionContext, candidates: dict[str, Any],
                             required: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """For a form's validation: the slots among ``candidates`` (global slot → value, what
     Rasa extracted this turn) whose value came from an entity of the latest message, mapped

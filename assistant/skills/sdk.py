@@ -22,37 +22,46 @@ Rasa-like training data with LOCAL names, see :mod:`assistant.skills.data`) and 
 Action functions may be plain functions (run in a worker thread, so they may block briefly)
 or ``async def``. They may return ``None``, one rasa_sdk event dict or a list of them; slot,
 form and follow-up action names in returned events may be LOCAL (they are namespaced).
+
+This module holds :class:`Skill` and re-exports what a skill author imports from the SDK:
+:class:`~assistant.skills.context.ActionContext` and :class:`~assistant.skills.context.SkillContext`
+(:mod:`assistant.skills.context`), and the ``rasa_sdk`` adapters :class:`SkillAction` /
+:class:`FormValidationAction` (:mod:`assistant.skills.actions`). None of them imports the host:
+they reach it through :class:`~assistant.skills.hostapi.SkillHostAPI`.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import yaml
 from rasa_sdk import Action
-from rasa_sdk.events import ActiveLoop, SlotSet
 
 from assistant.errors import SkillError
+from assistant.private_files import private_dir
+from assistant.settings import data_dir
+from assistant.skills.actions import FormValidationAction, SkillAction, SkillTurnAction
+from assistant.skills.context import ActionContext, SkillContext
 from assistant.skills.data import (
     NAME_RE,
     SEP,
     DataError,
-    Namer,
-    Namespaced,
     SkillData,
     annotations,
     check_references,
     line_of,
-    namespace,
     parse_data,
     read_yaml,
 )
+from assistant.skills.hostapi import SkillHostAPI
 from assistant.skills.manifest import Manifest, ManifestError
+from assistant.skills.naming import Namer, Namespaced, namespace
+from assistant.skills.resolve import EntityResolver
 
-if TYPE_CHECKING:  # pragma: no cover
-    from assistant.skills.host import SkillHost, TimerHandle
+__all__ = ["DATA_FILE", "ActionContext", "FormValidationAction", "Skill", "SkillAction", "SkillContext",
+           "SkillLoadError", "SkillTurnAction"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,10 +126,6 @@ class Skill:
         self._namespaced: Namespaced | None = None
         self._namer = Namer(manifest.id, data)
         self._resolver: Any = None
-        # entity resolution asks "Did you mean …?" through the ordinary question mechanism
-        from assistant.skills import resolution_flow
-
-        self._continuations.update(resolution_flow.CONTINUATIONS)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -356,9 +361,6 @@ class Skill:
         """This skill's own folder for files it keeps: ``data_dir()/skills/<id>/`` (created,
         mode 0700: it holds the user's data; write files with
         :func:`assistant.private_files.write_private` for atomic 0600 files)."""
-        from assistant.private_files import private_dir
-        from assistant.settings import data_dir
-
         return private_dir(data_dir() / "skills" / self.id)
 
     # ------------------------------------------------------------------ names
@@ -414,8 +416,6 @@ class Skill:
         entity values (global names; cached, rebuilt when the data changes)."""
         ns = self.namespaced()
         if self._resolver is None or self._resolver[0] is not ns:
-            from assistant.skills.resolve import EntityResolver
-
             self._resolver = (ns, EntityResolver.from_nlu(ns.nlu, ns.domain))
         return self._resolver[1]
 
@@ -437,7 +437,7 @@ class Skill:
                 out += [str(v) for v in spec.get("values", []) or []]
         return out
 
-    def build_actions(self, host: "SkillHost | None" = None) -> list[Action]:
+    def build_actions(self, host: SkillHostAPI | None = None) -> list[Action]:
         """The ``rasa_sdk.Action`` instances of this skill.
 
         Args:
@@ -450,8 +450,10 @@ class Skill:
                                      dict(self._extractors.get(form, {}))) for form in forms]
         return out
 
-    # used by ActionContext
-    def _translate_event(self, ev: dict) -> dict:
+    # ------------------------------------------------------------------ used by contexts, actions and the host
+    def translate_event(self, ev: dict) -> dict:
+        """A copy of the rasa_sdk event ``ev`` with this skill's LOCAL slot, form and
+        follow-up action names made global (other names are kept)."""
         ev = dict(ev)
         kind, name = ev.get("event"), ev.get("name")
         if isinstance(name, str) and SEP not in name:
@@ -465,393 +467,25 @@ class Skill:
                     ev["name"] = self._namer.action(local)
         return ev
 
+    def action_function(self, local: str) -> Callable[..., Any] | None:
+        """The ``@skill.action`` function of the local action name ``action_<name>``, or None."""
+        return self._actions.get(local)
 
-class SkillContext:
-    """What a skill gets outside a dialogue turn (``@skill.on_load``, ``@skill.on_settings_changed``,
-    scheduled callbacks) and inside one (:class:`ActionContext` extends it): the host's
-    clock, voice, stop button and settings, in the skill's own terms.
+    def add_continuation(self, key: str, fn: Callable[..., Any]) -> None:
+        """Remember ``fn`` as the function waiting for an answer under ``key`` (its
+        ``__qualname__``; what :meth:`ActionContext.ask` does)."""
+        self._continuations[key] = fn
 
-    Attributes:
-        skill: the :class:`Skill`.
-        host: the :class:`~assistant.skills.host.SkillHost`, or None outside the app (then
-            scheduling and speaking later raise :class:`~assistant.errors.SkillError`).
-    """
-
-    def __init__(self, skill: Skill, host: "SkillHost | None") -> None:
-        self.skill = skill
-        self.host = host
+    def continuation(self, key: str) -> Callable[..., Any] | None:
+        """The function registered with :meth:`add_continuation` under ``key``, or None."""
+        return self._continuations.get(key)
 
     @property
-    def skill_id(self) -> str:
-        """The skill id."""
-        return self.skill.id
-
-    # -- settings
-    @property
-    def settings(self) -> dict[str, Any]:
-        """This skill's effective settings (manifest defaults + the user's values)."""
-        if self.host is not None:
-            return self.host.settings_for(self.skill)
-        return self.skill.manifest.default_settings()
-
-    def set_setting(self, key: str, value: Any) -> Any:
-        """Change one of this skill's settings and save it in settings.toml (the settings
-        panel shows the new value; ``@skill.on_settings_changed`` callbacks run).
-
-        Returns:
-            The value as stored (converted to the field's type).
-
-        Raises:
-            SkillError: no such setting, or the value is invalid for it; or no host.
-        """
-        return self._need_host().set_setting(self.skill, key, value)
-
-    def data_dir(self) -> Path:
-        """This skill's folder for files it keeps (``data_dir()/skills/<id>/``)."""
-        return self.skill.data_dir()
-
-    def installed_skills(self) -> list[Skill]:
-        """Every skill the app loaded, in load order ([] without a host)."""
-        return self.host.skills() if self.host is not None else []
-
-    # -- through the host
-    def _need_host(self) -> "SkillHost":
-        if self.host is None:
-            raise SkillError(f"Skill '{self.skill_id}': no skill host (scheduling and speaking later need the app)")
-        return self.host
-
-    def schedule(self, delay_s: float, callback: Callable[[], Any], *, label: str = "",
-                 data: dict[str, Any] | None = None) -> "TimerHandle":
-        """Call ``callback()`` after ``delay_s`` seconds (on the host's scheduler thread).
-
-        Returns:
-            A cancellable :class:`~assistant.skills.host.TimerHandle`.
-
-        Raises:
-            SkillError: no host. ValueError: negative delay.
-        """
-        return self._need_host().schedule(delay_s, callback, skill_id=self.skill_id, label=label, data=data)
-
-    def speak_later(self, text: str, delay_s: float = 0.0, *, label: str = "",
-                    data: dict[str, Any] | None = None) -> "TimerHandle":
-        """Say ``text`` after ``delay_s`` seconds, outside the dialogue (published as
-        ``Announcement(source="skill:<id>")``; the pipeline speaks it when idle).
-
-        Returns:
-            A cancellable :class:`~assistant.skills.host.TimerHandle`.
-        """
-        host = self._need_host()
-        sid = self.skill_id
-        return host.schedule(delay_s, lambda: host.speak(text, skill_id=sid), skill_id=sid, label=label, data=data)
-
-    def announce(self, text: str) -> None:
-        """Say ``text`` now, outside the dialogue (safe from scheduled callbacks)."""
-        self._need_host().speak(text, skill_id=self.skill_id)
-
-    def timers(self) -> list["TimerHandle"]:
-        """This skill's pending scheduled handles, soonest first ([] without a host)."""
-        return self.host.pending(self.skill_id) if self.host is not None else []
-
-    def stop(self, reason: str = "") -> None:
-        """Interrupt speech and the current interaction (publishes ``StopRequested``)."""
-        self._need_host().stop(reason or f"skill:{self.skill_id}")
-
-
-class ActionContext(SkillContext):
-    """What an action function gets: the turn (tracker, dispatcher, domain) behind helpers
-    that speak LOCAL names, plus everything of :class:`SkillContext`.
-
-    Attributes:
-        skill: the :class:`Skill`.
-        dispatcher: the ``rasa_sdk`` ``CollectingDispatcher`` of this turn.
-        tracker: the ``rasa_sdk`` ``Tracker`` (global names).
-        domain: the domain dict Rasa sent (global names).
-        host: the :class:`~assistant.skills.host.SkillHost`, or None outside the app.
-        events: rasa_sdk events the action returns (``set_slot`` etc. append here).
-        answer: in a function given to :meth:`ask` / :meth:`ask_yesno`, the answer (text,
-            or True/False); None elsewhere.
-        data: in such a function, the ``data`` dict given to the question ({} elsewhere).
-    """
-
-    def __init__(self, skill: Skill, dispatcher: Any, tracker: Any, domain: dict, host: "SkillHost | None") -> None:
-        super().__init__(skill, host)
-        self.dispatcher = dispatcher
-        self.tracker = tracker
-        self.domain = domain or {}
-        self.events: list[dict] = []
-        self.answer: Any = None
-        self.data: dict[str, Any] = {}
-        #: entities fixed by a confirmed "Did you mean …?" (global dicts), or None
-        self._pinned: list[dict] | None = None
-        self._text_override: str | None = None
-
-    # -- the turn
-    @property
-    def text(self) -> str:
-        """What the user said last (the transcript); after a confirmed "Did you mean …?",
-        the request that was being confirmed."""
-        if self._text_override is not None:
-            return self._text_override
-        return (self.tracker.latest_message or {}).get("text") or ""
+    def load_hooks(self) -> tuple[Callable[..., Any], ...]:
+        """The ``@skill.on_load`` functions, in registration order."""
+        return tuple(self._on_load)
 
     @property
-    def intent(self) -> str:
-        """The last user intent: LOCAL if it belongs to this skill (``"set_timer"``), else the
-        global name (``"control__stop"``, ``"nlu_fallback"``) or "" if none."""
-        name = ((self.tracker.latest_message or {}).get("intent") or {}).get("name") or ""
-        return self.skill.local_name(name) or name
-
-    @property
-    def confidence(self) -> float:
-        """Confidence of the last user intent in [0, 1] (0 if unknown)."""
-        return float(((self.tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0)
-
-    @property
-    def cancelled(self) -> bool:
-        """True if the last user turn was "stop" / "never mind" / "cancel" (an intent in
-        :data:`assistant.skills.dialogue.CANCEL_INTENTS`)."""
-        from assistant.skills.dialogue import is_cancel
-
-        return is_cancel(self.tracker)
-
-    @property
-    def requested_slot(self) -> str | None:
-        """The slot (LOCAL name) a form of this skill just asked for, else None."""
-        name = self.tracker.get_slot("requested_slot")
-        return self.skill.local_name(name) if isinstance(name, str) else None
-
-    def say(self, text: str) -> None:
-        """Reply ``text`` (spoken by TTS)."""
-        self.dispatcher.utter_message(text=text)
-
-    def ask(self, text: str, then: Callable[..., Any] | None = None, *, data: dict[str, Any] | None = None) -> None:
-        """Ask a question and wait for the answer.
-
-        With ``then``: the next thing the user says (any words; "never mind" cancels) is
-        passed to ``then(ctx, answer_text)`` in the next turn, where ``ctx.data`` is
-        ``data``. ``then`` must be a function of this skill's module (it is found again by
-        name). It may ask again.
-
-        Without ``then``: only says ``text`` and tells the pipeline to listen again without
-        the wake word (custom payload ``{"expect_answer": true}``); the answer is then an
-        ordinary user turn that goes through the NLU.
-        """
-        if then is None:
-            self.dispatcher.utter_message(text=text, json_message={"expect_answer": True})
-            return
-        self._question(text, "text", then, data)
-
-    def ask_yesno(self, text: str, then: Callable[..., Any], *, data: dict[str, Any] | None = None) -> None:
-        """Ask a yes/no question; ``then(ctx, True | False)`` runs with the answer.
-
-        "yes", "yeah", "sure", "go ahead" … are True; "no", "nope", "don't" … are False;
-        anything else asks again ("Please answer yes or no."); "never mind" cancels.
-        """
-        self._question(text, "yesno", then, data)
-
-    def confirm(self, text: str, then: Callable[..., Any], *, data: dict[str, Any] | None = None,
-                no: str = "Okay, I won't.") -> None:
-        """Ask for confirmation: on yes run ``then(ctx)``, on no say ``no``."""
-        self._question(text, "confirm", then, {**(data or {}), "_no": no})
-
-    def _question(self, text: str, kind: str, then: Callable[..., Any], data: dict[str, Any] | None) -> None:
-        from assistant.skills.dialogue import question_events
-
-        key = getattr(then, "__qualname__", None) or getattr(then, "__name__", None)
-        if not callable(then) or not key:
-            raise SkillError(f"Skill '{self.skill_id}': 'then' must be a function")
-        self.skill._continuations[key] = then
-        self.events += question_events(text, kind, f"{self.skill_id}:{key}", dict(data or {}))
-
-    def slot(self, name: str, default: Any = None) -> Any:
-        """Value of this skill's slot ``name`` (local), or ``default`` if unset."""
-        value = self.tracker.get_slot(self.skill.global_name("slot", name))
-        return default if value is None else value
-
-    def set_slot(self, name: str, value: Any) -> None:
-        """Set this skill's slot ``name`` (local) when the action returns."""
-        self.events.append(SlotSet(self.skill.global_name("slot", name), value))
-
-    def resolved_entities(self, name: str | None = None) -> list[dict]:
-        """This skill's entities in the last message after entity resolution
-        (:mod:`assistant.skills.resolve`): one per span, ``value`` canonical, plus
-        ``heard``, ``raw_value``, ``resolution`` (``exact``/``resolved``/``ask``/
-        ``unknown``/``free``/``confirmed``) and ``resolution_confidence``.
-
-        Args:
-            name: a LOCAL entity name of this skill, or None for every entity (global names).
-        """
-        if self._pinned is not None:
-            ents = [dict(e) for e in self._pinned]
-        else:
-            from assistant.skills import resolve
-
-            msg = self.tracker.latest_message or {}
-            raw = [e for e in msg.get("entities") or [] if isinstance(e, dict)]
-            if resolve.ENABLED:
-                intent = (msg.get("intent") or {}).get("name")
-                asked = self.tracker.get_slot("requested_slot")
-                spec = self.skill.namespaced().domain.get("slots", {}).get(asked) if isinstance(asked, str) else None
-                types = [m["entity"] for m in (spec or {}).get("mappings") or []
-                         if isinstance(m, dict) and m.get("type") == "from_entity" and m.get("entity")]
-                ents = self.skill.resolver().resolve(msg.get("text") or "", raw, intent, types, focus=self.skill.id)
-            else:
-                ents = [{**e, "heard": e.get("value"), "raw_value": e.get("value"), "resolution": "off"} for e in raw]
-        if name is None:
-            return ents
-        g = self.skill.global_name("entity", name)
-        return [e for e in ents if e.get("entity") == g]
-
-    def entities(self, name: str) -> list[str]:
-        """Values of this skill's entity ``name`` (local) in the last message, in order,
-        without duplicates: the skill's declared (canonical) values — lookup entries and
-        synonyms — after entity resolution; one entity per span."""
-        values = [e.get("value") for e in self.resolved_entities(name)]
-        return list(dict.fromkeys(v for v in values if v is not None))
-
-    def entity(self, name: str, default: Any = None) -> Any:
-        """The first (canonical) value of entity ``name`` (local) in the last message, or
-        ``default``. ``ctx.entity("size") == "eight ounce"`` even if the user said "8 oz"
-        and ``8 oz`` is a synonym, or the recogniser wrote "a ounce" and the user confirmed."""
-        values = self.entities(name)
-        return values[0] if values else default
-
-    def entity_raw(self, name: str, default: Any = None) -> Any:
-        """The words actually heard for the first entity ``name`` (local), before they were
-        mapped to a declared value, or ``default``."""
-        ents = self.resolved_entities(name)
-        return ents[0].get("heard", ents[0].get("value")) if ents else default
-
-    def end_dialogue(self) -> list[dict]:
-        """Deactivate any active form (of any skill) and clear its slots.
-
-        Returns:
-            The events added to :attr:`events` (``ActiveLoop(None)``, ``SlotSet``\\ s).
-        """
-        loop = (self.tracker.active_loop or {}).get("name")
-        added = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        if loop:
-            form = (self.domain.get("forms") or {}).get(loop) or {}
-            added += [SlotSet(s, None) for s in form.get("required_slots", []) or []]
-        self.events += added
-        return added
-
-    # -- result
-    def _finish(self, result: Any) -> list[dict]:
-        if result is None:
-            returned: list = []
-        elif isinstance(result, dict):
-            returned = [result]
-        elif isinstance(result, (list, tuple)):
-            returned = list(result)
-        else:
-            raise SkillError(f"Skill '{self.skill_id}': an action must return None, an event or a list of events, "
-                             f"not {type(result).__name__}")
-        for ev in returned:
-            if not isinstance(ev, dict) or "event" not in ev:
-                raise SkillError(f"Skill '{self.skill_id}': {ev!r} is not a rasa_sdk event")
-        return [self.skill._translate_event(ev) for ev in [*self.events, *returned]]
-
-
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    from assistant.skills.host import run_skill_code  # daemon thread; contains sys.exit (issue 8)
-
-    return await run_skill_code(fn, *args)
-
-
-class SkillAction(Action):
-    """A ``rasa_sdk.Action`` wrapping one ``@skill.action`` function.
-
-    Args:
-        skill: the owning skill.
-        local: the local action name (``action_tell_time``).
-        fn: the function, called with an :class:`ActionContext`.
-        host: the skill host (may be None).
-    """
-
-    def __init__(self, skill: Skill, local: str, fn: Callable[..., Any], host: "SkillHost | None") -> None:
-        self.skill = skill
-        self.local = local
-        self.fn = fn
-        self.host = host
-        self._name = skill.global_name("action", local)
-
-    def name(self) -> str:
-        """The namespaced action name, e.g. ``action_clock__tell_time``."""
-        return self._name
-
-    async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Run the function; return its events (plus those of ``ctx.set_slot`` …).
-
-        When a value of this skill's entities is uncertain (entity resolution status
-        ``ask``), the function does not run yet: the user is asked "Did you mean …?" and it
-        runs after the answer (:mod:`assistant.skills.resolution_flow`)."""
-        from assistant.skills import resolution_flow
-
-        ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
-        asked = resolution_flow.ask_if_unsure(ctx, self.local)
-        if asked is not None:
-            return asked
-        result = await _call(self.fn, ctx)
-        return resolution_flow.slot_fixes(ctx) + ctx._finish(result)
-
-
-class FormValidationAction(Action):
-    """``validate_<id>__<form>``: runs the skill's ``@skill.extract`` functions (custom slot
-    filling) and then its ``@skill.validate`` functions on the slots the form just got.
-
-    Args:
-        skill: the owning skill.
-        form: local form name.
-        validators: local slot name → ``fn(ctx, value) -> value | None``.
-        host: the skill host (may be None).
-        extractors: local slot name → ``fn(ctx) -> value | None``.
-    """
-
-    def __init__(self, skill: Skill, form: str, validators: dict[str, Callable[..., Any]],
-                 host: "SkillHost | None", extractors: dict[str, Callable[..., Any]] | None = None) -> None:
-        self.skill = skill
-        self.form = form
-        self.validators = validators
-        self.extractors = extractors or {}
-        self.host = host
-        self._name = f"validate_{skill.global_name('form', form)}"
-
-    def name(self) -> str:
-        """``validate_<id>__<form>``."""
-        return self._name
-
-    async def run(self, dispatcher: Any, tracker: Any, domain: dict) -> list[dict]:
-        """Extract custom slots, then validate each new value; ``None`` rejects it."""
-        from assistant.skills import resolution_flow
-
-        ctx = ActionContext(self.skill, dispatcher, tracker, domain, self.host)
-        candidates: dict[str, Any] = dict(tracker.slots_to_validate())
-        out = []
-        required = [self.skill.global_name("slot", x) for x in self.skill.data.forms[self.form]["required_slots"]]
-        fixed = resolution_flow.resolve_slot_candidates(ctx, candidates, required)
-        for gslot, value in fixed.items():  # canonical values; None: dropped or unsure
-            candidates[gslot] = value
-            if value is None or self.skill.local_name(gslot) not in self.validators:
-                out.append(SlotSet(gslot, value))
-        if self.extractors and not ctx.cancelled:
-            for local, fn in self.extractors.items():
-                gslot = self.skill.global_name("slot", local)
-                if gslot in candidates or tracker.get_slot(gslot) is not None:
-                    continue
-                value = await _call(fn, ctx)
-                if value is not None:
-                    candidates[gslot] = value
-                elif ctx.requested_slot == local:
-                    out.append(SlotSet(gslot, None))  # not understood: the form asks again
-        for gslot, value in candidates.items():
-            local = self.skill.local_name(gslot)
-            fn = self.validators.get(local) if local else None
-            if value is None:
-                continue
-            if fn is None:
-                if local in self.extractors:
-                    out.append(SlotSet(gslot, value))
-                continue
-            out.append(SlotSet(gslot, await _call(fn, ctx, value)))
-        return ctx._finish(None) + out
+    def settings_hooks(self) -> tuple[Callable[..., Any], ...]:
+        """The ``@skill.on_settings_changed`` functions, in registration order."""
+        return tuple(self._on_settings)

@@ -34,7 +34,10 @@ from typing import Any, Callable
 import yaml
 
 from assistant.errors import SkillError
-from assistant.skills.loader import ENTRY_POINT_GROUP, load_skills
+from assistant.events import EventBus, Progress
+from assistant.settings import NLUSettings, SkillsSettings
+from assistant.skills.host import SkillHost
+from assistant.skills.loader import ENTRY_POINT_GROUP, compose_project, load_skills
 from assistant.skills.sdk import DATA_FILE, Skill
 
 CONVERSATIONS_FILE = "conversations.yml"
@@ -185,11 +188,7 @@ def run_conversations(path: str | Path, *, settings=None,
     Raises:
         SkillError: no package / no conversations file. NLUError: Rasa cannot train/start.
     """
-    from assistant.events import EventBus, Progress
-    from assistant.nlu.sidecar import RasaSidecar
-    from assistant.settings import NLUSettings, SkillsSettings
-    from assistant.skills.host import SkillHost
-    from assistant.skills.loader import compose_project
+    from assistant.nlu.sidecar import RasaSidecar  # heavy (HTTP client, processes): only when conversations run
 
     pkg_dir = find_package(path)
     convs = load_conversations(pkg_dir)

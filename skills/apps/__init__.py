@@ -27,19 +27,19 @@ def installed_names() -> list[str]:
     except OSError:  # an unreadable folder must not stop the skill from loading
         return []
 
+
 _TRIGGER = re.compile(r"^(?:(?:hey|ok|okay|please|can you|could you|would you|will you|i want to|i'd like to)\s+)*"
                       r"(?:open(?: up)?|launch|start(?: up)?|run|fire up|bring up|load|use|show)\s+"
                       r"(?:the |my |a )?(?:program |app |application )?", re.I)
 _TAIL = re.compile(r"\s+(?:app|application|program|for me|please|now)$", re.I)
 
 
-def requested_name(ctx: ActionContext) -> str:
-    """The application named in the request: the ``app`` entity, else the words after
-    "open"/"launch"/"start"."""
-    name = ctx.entity("app")
-    if name:
-        return str(name)
-    text = re.sub(r"[.!?,]", "", ctx.text).strip()
+def app_name_in(text: str) -> str:
+    """The application name in a request by its words alone: what follows "open" /
+    "launch" / "start" …, without "app" / "please" / "for me" … at the end and without
+    punctuation (``"Open the Firefox app, please."`` → ``"Firefox"``); "" when ``text``
+    does not start with such a verb."""
+    text = re.sub(r"[.!?,]", "", text).strip()
     rest = _TRIGGER.sub("", text, count=1)
     while True:
         shorter = _TAIL.sub("", rest)
@@ -47,6 +47,15 @@ def requested_name(ctx: ActionContext) -> str:
             break
         rest = shorter
     return rest.strip() if rest != text else ""
+
+
+def requested_name(ctx: ActionContext) -> str:
+    """The application named in the request: the ``app`` entity, else the words after
+    "open"/"launch"/"start" (:func:`app_name_in`)."""
+    name = ctx.entity("app")
+    if name:
+        return str(name)
+    return app_name_in(ctx.text)
 
 
 def _open(ctx: ActionContext, name: str) -> None:

@@ -11,9 +11,9 @@ running."
 from __future__ import annotations
 
 import os
-
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 from assistant.skills import ActionContext, Skill
 from skills.volume import direction
@@ -60,22 +60,45 @@ def _call(conn, msg):
     return unwrap_msg(conn.send_and_get_reply(msg, timeout=TIMEOUT_S))
 
 
+def _player(name: str):
+    from jeepney import DBusAddress
+
+    return DBusAddress(MPRIS_PATH, bus_name=name, interface=PLAYER_IFACE)
+
+
+def _status(conn, name: str) -> str:
+    """The ``PlaybackStatus`` of player ``name`` ("Playing", "Paused", "Stopped"), or ""
+    when it does not answer."""
+    from jeepney import Properties
+
+    try:
+        return _call(conn, Properties(_player(name)).get("PlaybackStatus"))[0][1]
+    except Exception:
+        return ""
+
+
 def players(conn) -> list[str]:
-    """Bus names of the MPRIS players on ``conn``, best first (playing, paused, others)."""
-    from jeepney import DBusAddress, Properties
+    """Bus names of the MPRIS players on ``conn``, best first (playing, paused, others,
+    players that do not answer last)."""
     from jeepney.bus_messages import message_bus
 
     names = [n for n in _call(conn, message_bus.ListNames())[0] if n.startswith(MPRIS_PREFIX)]
+    rank = {"Playing": 0, "Paused": 1, "": 3}
+    return sorted(names, key=lambda n: (rank.get(_status(conn, n), 2), n))
 
-    def rank(name: str) -> int:
-        try:
-            status = _call(conn, Properties(DBusAddress(MPRIS_PATH, bus_name=name, interface=PLAYER_IFACE))
-                           .get("PlaybackStatus"))[0][1]
-        except Exception:  # a player that does not answer goes last
-            return 3
-        return {"Playing": 0, "Paused": 1}.get(status, 2)
 
-    return sorted(names, key=lambda n: (rank(n), n))
+@contextmanager
+def _players() -> Iterator[tuple[Any, list[str]]]:
+    """The open session bus connection and its players, best first (closed afterwards).
+
+    Raises:
+        NoPlayer: no bus or no player.
+    """
+    with closing(_connect()) as conn:
+        found = players(conn)
+        if not found:
+            raise NoPlayer("no MPRIS player on the bus")
+        yield conn, found
 
 
 def control(method: str, *, prefer_paused: bool = False) -> str:
@@ -87,27 +110,14 @@ def control(method: str, *, prefer_paused: bool = False) -> str:
     Raises:
         NoPlayer: no bus or no player.
     """
-    from jeepney import DBusAddress, new_method_call
+    from jeepney import new_method_call
 
-    with closing(_connect()) as conn:
-        found = players(conn)
-        if not found:
-            raise NoPlayer("no MPRIS player on the bus")
+    with _players() as (conn, found):
         name = found[0]
         if prefer_paused:
             name = next((n for n in found if _status(conn, n) == "Paused"), name)
-        _call(conn, new_method_call(DBusAddress(MPRIS_PATH, bus_name=name, interface=PLAYER_IFACE), method))
+        _call(conn, new_method_call(_player(name), method))
         return name[len(MPRIS_PREFIX):]
-
-
-def _status(conn, name: str) -> str:
-    from jeepney import DBusAddress, Properties
-
-    try:
-        return _call(conn, Properties(DBusAddress(MPRIS_PATH, bus_name=name, interface=PLAYER_IFACE))
-                     .get("PlaybackStatus"))[0][1]
-    except Exception:
-        return ""
 
 
 def change_volume(text: str) -> int:
@@ -119,13 +129,10 @@ def change_volume(text: str) -> int:
     Raises:
         NoPlayer: no bus or no player.
     """
-    from jeepney import DBusAddress, Properties
+    from jeepney import Properties
 
-    with closing(_connect()) as conn:
-        found = players(conn)
-        if not found:
-            raise NoPlayer("no MPRIS player on the bus")
-        props = Properties(DBusAddress(MPRIS_PATH, bus_name=found[0], interface=PLAYER_IFACE))
+    with _players() as (conn, found):
+        props = Properties(_player(found[0]))
         current = float(_call(conn, props.get("Volume"))[0][1])
         kind, amount = direction(text)
         if kind == "set":

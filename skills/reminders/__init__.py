@@ -21,7 +21,6 @@ import re
 import threading
 import time
 import uuid
-from typing import Any
 
 from rasa_sdk.events import SlotSet
 

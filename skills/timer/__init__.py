@@ -26,6 +26,7 @@ from typing import Any
 
 from rasa_sdk.events import SlotSet
 
+from assistant.private_files import write_private  # atomic, mode 0600 (private data)
 from assistant.skills import ActionContext, Skill, duration_adjective, format_duration, parse_duration
 from assistant.skills.sdk import SkillContext
 from assistant.skills.when import parse_when, spoken_clock, spoken_when
@@ -214,8 +215,6 @@ def _load_alarms(ctx: SkillContext) -> list[dict]:
 
 
 def _save_alarms(ctx: SkillContext, alarms: list[dict]) -> None:
-    from assistant.private_files import write_private  # atomic, mode 0600 (private data)
-
     write_private(_alarm_file(ctx), json.dumps(alarms, indent=1), what="the alarms")
 
 

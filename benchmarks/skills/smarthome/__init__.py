@@ -4,6 +4,8 @@ Written only against the public API in docs/skills.md: the actions read canonica
 values with ``ctx.entity`` and say what they would do; nothing is switched.
 """
 
+from typing import Callable
+
 from rasa_sdk.events import SlotSet
 
 from assistant.skills import ActionContext, Skill
@@ -17,16 +19,18 @@ def _where(ctx: ActionContext) -> str:
     return f"the {room} {device}" if room else f"the {device}"
 
 
-@skill.action("turn_on")
-def turn_on(ctx: ActionContext) -> None:
-    """Say which device would be switched on."""
-    ctx.say(f"Turning on {_where(ctx)}.")
+def _switch(state: str) -> Callable[[ActionContext], None]:
+    """The action saying which device would be switched ``state`` ("on" / "off")."""
+
+    def switch(ctx: ActionContext) -> None:
+        ctx.say(f"Turning {state} {_where(ctx)}.")
+
+    switch.__doc__ = f"Say which device would be switched {state}."
+    return switch
 
 
-@skill.action("turn_off")
-def turn_off(ctx: ActionContext) -> None:
-    """Say which device would be switched off."""
-    ctx.say(f"Turning off {_where(ctx)}.")
+turn_on = skill.action("turn_on")(_switch("on"))
+turn_off = skill.action("turn_off")(_switch("off"))
 
 
 @skill.action("set_level")
