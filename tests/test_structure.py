@@ -101,9 +101,7 @@ def test_no_private_access_across_modules(root):
             continue
         text = path.read_text(encoding="utf-8")
         own_classes = {c.name for c in ast.walk(ast.parse(text)) if isinstance(c, ast.ClassDef)}
-        for n, line in enumerate(text.splitlines(), 1):
-            code = line.split("#", 1)[0]
-            code = re.sub(r"(\"[^\"]*\"|'[^']*')", "''", code)  # not inside string literals
+        for n, code in _code_lines(text):
             for owner, name in _PRIVATE_ATTR.findall(code):
                 if owner.split(".")[0] in ("self", "cls") or owner in own_classes \
                         or f"{owner}.{name}" in ALLOWED_PRIVATE:
@@ -116,6 +114,36 @@ def test_no_private_access_across_modules(root):
                             and f"{m.group(1)}.{name}" not in PROJECT:  # a private module is fine
                         offenders.append(f"{path.relative_to(ROOT)}:{n}: from {m.group(1)} import {name}")
     assert not offenders, "private names used across modules:\n" + "\n".join(offenders)
+
+
+def _code_lines(text: str):
+    """``(line number, code)`` with comments dropped and every string literal (docstrings
+    included) replaced by ``""``, so names quoted in prose are not code."""
+    import io
+    import tokenize
+
+    lines: dict[int, list[str]] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if tok.type == tokenize.STRING or tok.type in _FSTRING_TOKENS:
+            lines.setdefault(tok.start[0], []).append('""')
+            continue
+        lines.setdefault(tok.start[0], []).append(tok.string)
+    for n in sorted(lines):
+        yield n, _join_tokens(lines[n])
+
+
+_FSTRING_TOKENS = {getattr(__import__("tokenize"), name) for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
+                   if hasattr(__import__("tokenize"), name)}
+
+
+def _join_tokens(tokens: list[str]) -> str:
+    out = ""
+    for tok in tokens:
+        glue = "" if tok == "." or out.endswith(".") else " "
+        out += (glue if out else "") + tok
+    return out
 
 
 def test_engine_never_imports_qt():
