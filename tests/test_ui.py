@@ -518,9 +518,9 @@ def test_assistant_gui_listen_reaches_the_running_app(window, qtbot, no_micropho
     """The Wayland fallback for a global hotkey: a desktop shortcut runs
     ``assistant-gui --listen``, which hands "listen" to the running app over a local socket
     and exits. Here the running app has no microphone, so listening shows what to do."""
-    from ui.app import _serve
+    from ui.app import serve_instance
 
-    server = _serve(window)
+    server = serve_instance(window)
     assert server.isListening(), server.errorString()
     exe = Path(sys.executable).with_name("assistant-gui")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")

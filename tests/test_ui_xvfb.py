@@ -117,7 +117,7 @@ def mode_screenshots(outdir: str) -> int:
     ui = controller.ui_settings.model_copy()
     ui.high_contrast = True
     apply_theme(app, high_contrast=True, font_scale=1.25)
-    window._on_ui_settings(ui.model_copy(update={"font_scale": 1.25}))
+    window.apply_ui_look(ui.model_copy(update={"font_scale": 1.25}))
     window.input.setFocus()
     _pump(lambda: False, 0.5)
     shot(window, "ui-main-high-contrast.png")

@@ -49,7 +49,8 @@ from assistant.settings import Settings
 from ui.a11y import StatusLabel, acc, announce, plain
 from ui.latency import LatencyPage
 from ui.ui_settings import UISettings
-from ui.widgets import HotkeyCapture, LevelMeter
+from ui.hotkey_capture import HotkeyCapture
+from ui.widgets import LevelMeter
 from ui.workers import submit
 
 LANGUAGES = [("Automatic", None), ("English", "en"), ("German", "de"), ("French", "fr"), ("Spanish", "es"),
