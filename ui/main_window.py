@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def open_settings(self, page: str | None = None):
         """Open (or raise) the settings panel, optionally at ``page``."""
-        from ui.settings_dialog import SettingsDialog
+        from ui.settings.dialog import SettingsDialog
 
         if self.settings_dialog is None or not self.settings_dialog.isVisible():
             if self.settings_dialog is not None:
@@ -460,7 +460,7 @@ class MainWindow(QMainWindow):
         self.hotkey_message = message
         if self.settings_dialog is not None:
             try:
-                self.settings_dialog.hotkey_status.setText(message)
+                self.settings_dialog.hotkey_page.set_status(message)
             except RuntimeError:
                 pass
 
