@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         #: the signal wake-up socket pair and its notifier (set by :mod:`ui.app`), kept alive with the window
         self.signal_pipe: tuple | None = None
         self._tray_hint_shown = False
+        self._shut = False
         self.partial_history: list[str] = []
         self.setWindowTitle("Assistant")
         self.setWindowIcon(app_icon())
@@ -496,7 +497,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Release the hotkey and tray, disconnect from the engine and (if the controller owns
         it) close it."""
-        if getattr(self, "_shut", False):
+        if self._shut:
             return
         self._shut = True
         if self.hotkey is not None:

@@ -139,7 +139,7 @@ class SkillsPage(SettingsPage):
             for w in self.skill_widgets[sid].values():
                 QWidget.setTabOrder(prev, w)
                 prev = w
-        errors = [getattr(e, "message", str(e)) for e in result.errors]
+        errors = [e.message for e in result.errors]  # SkillLoadError
         self.skills_status.setText("Not loaded: " + "; ".join(errors) if errors else
                                    f"{len(result.skills)} skills installed.")
         if self.skill_ids:
