@@ -296,13 +296,15 @@ def test_settings_survive_a_restart(window, qtbot, engine, isolated_config):
     qtbot.addWidget(w2)
     w2.show()
     d2 = w2.open_settings()
-    assert pump_until(lambda: d2.skills_list.count() > 0, 60)
-    assert d2.speed.value() == pytest.approx(1.25) and d2.input_gain.value() == pytest.approx(6.0)
-    assert d2.wake_model.currentData() == "alexa" and d2.wake_threshold.value() == pytest.approx(0.7)
-    assert d2.end_silence.value() == 900
-    assert d2.hotkey_capture.chord == "<ctrl>+<shift>+j" and d2.hotkey_mode.currentData() == "push_to_talk"
-    assert d2.skill_widgets["clock"]["hour_format"].currentData() == "24h"
-    assert d2.trace_rows.value() == 7
+    assert pump_until(lambda: d2.skills_page.skills_list.count() > 0, 60)
+    assert d2.voice_page.speed.value() == pytest.approx(1.25)
+    assert d2.audio_page.input_gain.value() == pytest.approx(6.0)
+    assert d2.wake_page.wake_model.currentData() == "alexa" and d2.wake_page.threshold.value() == pytest.approx(0.7)
+    assert d2.asr_page.end_silence.value() == 900
+    assert d2.hotkey_page.hotkey_capture.chord == "<ctrl>+<shift>+j"
+    assert d2.hotkey_page.hotkey_mode.currentData() == "push_to_talk"
+    assert d2.skills_page.skill_widgets["clock"]["hour_format"].currentData() == "24h"
+    assert d2.appearance_page.trace_rows.value() == 7
     d2.reject()
     w2.quitting = True
     w2.close()
