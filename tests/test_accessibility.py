@@ -24,18 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _emit(**kw) -> None:
-    print("@@" + json.dumps(kw, default=str), flush=True)
+from ui_helpers import ROOT, JsonLinesProcess, emit
 
 
 # ======================================================================================
@@ -135,9 +128,9 @@ def mode_app() -> int:
     window = MainWindow(controller, global_hotkey=False, tray=False, quit_on_close=False)
     window.resize(760, 720)
     window.show()
-    controller.ready.connect(lambda: _emit(event="ready"))
-    controller.start_failed.connect(lambda m, h: _emit(event="start_failed", message=m, hint=h))
-    controller.request_done.connect(lambda *_: _emit(event="request_done"))
+    controller.ready.connect(lambda: emit(event="ready"))
+    controller.start_failed.connect(lambda m, h: emit(event="start_failed", message=m, hint=h))
+    controller.request_done.connect(lambda *_: emit(event="request_done"))
     state = {"dlg": None}
 
     def handle(cmd: dict) -> dict:
@@ -154,10 +147,10 @@ def mode_app() -> int:
         elif op == "settings":
             dlg = state["dlg"] = window.open_settings()
             dlg.resize(980, 720)
-            return dict(event="settings", skills=dlg.skills_list.count())
+            return dict(event="settings", skills=dlg.skills_page.skills_list.count())
         elif op == "skills_loaded":
-            return dict(event="skills_loaded", n=state["dlg"].skills_list.count(),
-                        devices="Listing" not in state["dlg"].mic_status.text())
+            return dict(event="skills_loaded", n=state["dlg"].skills_page.skills_list.count(),
+                        devices="Listing" not in state["dlg"].audio_page.mic_status.text())
         elif op == "page":
             dlg = state["dlg"]
             dlg.go_page(cmd["page"])
@@ -189,14 +182,14 @@ def mode_app() -> int:
             if line.strip():
                 cmd = json.loads(line)
                 try:
-                    _emit(id=cmd.get("id"), **handle(cmd))
+                    emit(id=cmd.get("id"), **handle(cmd))
                 except Exception as exc:  # noqa: BLE001 - reported to the test, which fails
-                    _emit(event="error", error=repr(exc))
+                    emit(event="error", error=repr(exc))
 
     t = QTimer()
     t.timeout.connect(poll_stdin)
     t.start(50)
-    _emit(event="shown", pid=os.getpid())
+    emit(event="shown", pid=os.getpid())
     return app.exec()
 
 
@@ -320,20 +313,20 @@ def mode_client() -> int:
                 res = handle(cmd)
             except Exception as exc:  # noqa: BLE001 - reported to the test
                 res = {"error": repr(exc)}
-            _emit(id=cmd.get("id"), **res)
+            emit(id=cmd.get("id"), **res)
         return True
 
     loop = GLib.MainLoop()
     GLib.io_add_watch(GLib.IOChannel.unix_new(sys.stdin.fileno()), GLib.PRIORITY_DEFAULT,
                       GLib.IOCondition.IN | GLib.IOCondition.HUP, on_stdin)
-    _emit(event="client-ready")
+    emit(event="client-ready")
     loop.run()
     return 0
 
 
 def mode_bus() -> int:
     """Runs inside ``dbus-run-session``: report the session bus address, live until stdin ends."""
-    _emit(address=os.environ["DBUS_SESSION_BUS_ADDRESS"])
+    emit(address=os.environ["DBUS_SESSION_BUS_ADDRESS"])
     sys.stdin.read()
     return 0
 
@@ -349,62 +342,8 @@ if __name__ != "__main__":
 
     SYSTEM_PYTHON = "/usr/bin/python3"
 
-    class Proc:
-        """A child process speaking ``@@{json}`` lines on stdout (read by a thread)."""
-
-        def __init__(self, name: str, argv: list[str], env: dict) -> None:
-            self.name = name
-            self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, text=True, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            self.messages: queue.Queue = queue.Queue()
-            self.stderr: list[str] = []
-            self._n = 0
-            threading.Thread(target=self._read, daemon=True).start()
-            threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-        def _read(self) -> None:
-            for line in self.proc.stdout:
-                if line.startswith("@@"):
-                    self.messages.put(json.loads(line[2:]))
-
-        def send(self, **cmd) -> int:
-            self._n += 1
-            cmd["id"] = self._n
-            self.proc.stdin.write(json.dumps(cmd) + "\n")
-            self.proc.stdin.flush()
-            return self._n
-
-        def wait_for(self, pred, timeout: float, what: str = "") -> dict:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                try:
-                    msg = self.messages.get(timeout=0.2)
-                except queue.Empty:
-                    if self.proc.poll() is not None and self.messages.empty():
-                        break
-                    continue
-                if msg.get("event") == "error":
-                    pytest.fail(f"{self.name}: {msg}")
-                if pred(msg):
-                    return msg
-            pytest.fail(f"{self.name}: no {what or 'expected message'} in {timeout:.0f} s; stderr:\n"
-                        f"{''.join(self.stderr)[-3000:]}")
-
-        def call(self, timeout: float = 120, **cmd) -> dict:
-            n = self.send(**cmd)
-            return self.wait_for(lambda m: m.get("id") == n, timeout, f"reply to {cmd}")
-
-        def close(self) -> None:
-            if self.proc.poll() is None:
-                try:
-                    self.proc.stdin.close()
-                except OSError:
-                    pass
-                try:
-                    self.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(10)
+    class Proc(JsonLinesProcess):
+        """A child process of the AT-SPI session (see :class:`ui_helpers.JsonLinesProcess`)."""
 
     def poll(fn, timeout: float, step: float = 0.2):
         """Call ``fn`` until it returns something truthy (returned) or ``timeout`` passes (None)."""

@@ -27,21 +27,12 @@ from PySide6.QtWidgets import QApplication
 
 from assistant.events import FinalTranscript, Progress, TTSStarted
 from assistant.settings import Settings, load_settings, settings_path
+from ui_helpers import pump_until
 
 pytestmark = [pytest.mark.gui, pytest.mark.rasa]
 
 ROOT = Path(__file__).resolve().parents[1]
 GUI_THREAD = threading.main_thread().ident
-
-
-def pump_until(pred, timeout: float, step_ms: int = 20) -> bool:
-    """Run the Qt event loop until ``pred()`` is true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        QTest.qWait(step_ms)
-    return bool(pred())
 
 
 class TickCounter:
@@ -235,11 +226,11 @@ def test_changing_the_voice_in_settings_changes_the_next_reply(window, qtbot, en
     shutil.copyfile(onnx, voices / "my-voice.onnx")
     shutil.copyfile(cfg, voices / "my-voice.onnx.json")
     dlg = window.open_settings("Voice")
-    dlg.add_voice_folder(voices)
-    idx = dlg.voice.findData(str(voices / "my-voice.onnx"))
-    assert idx >= 0, [dlg.voice.itemText(i) for i in range(dlg.voice.count())]
-    dlg.voice.setCurrentIndex(idx)
-    dlg.speed.set_value(1.5)
+    dlg.voice_page.add_voice_folder(voices)
+    idx = dlg.voice_page.voice.findData(str(voices / "my-voice.onnx"))
+    assert idx >= 0, [dlg.voice_page.voice.itemText(i) for i in range(dlg.voice_page.voice.count())]
+    dlg.voice_page.voice.setCurrentIndex(idx)
+    dlg.voice_page.speed.set_value(1.5)
     applied = []
     window.controller.settings_applied.connect(applied.append)
     qtbot.mouseClick(dlg.buttons.button(dlg.buttons.StandardButton.Apply), Qt.MouseButton.LeftButton)
@@ -265,28 +256,28 @@ def test_settings_survive_a_restart(window, qtbot, engine, isolated_config):
     from ui.main_window import MainWindow
 
     dlg = window.open_settings()
-    assert pump_until(lambda: dlg.skills_list.count() > 0, 60), dlg.skills_status.text()
+    assert pump_until(lambda: dlg.skills_page.skills_list.count() > 0, 60), dlg.skills_page.skills_status.text()
     dlg.go_page("Microphone")
-    dlg.input_gain.set_value(6.0)
+    dlg.audio_page.input_gain.set_value(6.0)
     dlg.go_page("Voice")
-    dlg.speed.set_value(1.25)
+    dlg.voice_page.speed.set_value(1.25)
     dlg.go_page("Wake word")
-    dlg.wake_model.setCurrentIndex(dlg.wake_model.findData("alexa"))
-    dlg.wake_threshold.set_value(0.7)
+    dlg.wake_page.wake_model.setCurrentIndex(dlg.wake_page.wake_model.findData("alexa"))
+    dlg.wake_page.threshold.set_value(0.7)
     dlg.go_page("Speech recognition")
-    dlg.end_silence.setValue(900)
+    dlg.asr_page.end_silence.setValue(900)
     dlg.go_page("Hotkey")
-    dlg.hotkey_capture.setFocus()
-    qtbot.keyClick(dlg.hotkey_capture, Qt.Key.Key_Space)  # activate the capture button by keyboard
-    assert dlg.hotkey_capture.capturing
-    qtbot.keyClick(dlg.hotkey_capture, Qt.Key.Key_J,
+    dlg.hotkey_page.hotkey_capture.setFocus()
+    qtbot.keyClick(dlg.hotkey_page.hotkey_capture, Qt.Key.Key_Space)  # activate the capture button by keyboard
+    assert dlg.hotkey_page.hotkey_capture.capturing
+    qtbot.keyClick(dlg.hotkey_page.hotkey_capture, Qt.Key.Key_J,
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert dlg.hotkey_capture.chord == "<ctrl>+<shift>+j"
-    dlg.hotkey_mode.setCurrentIndex(dlg.hotkey_mode.findData("push_to_talk"))
+    assert dlg.hotkey_page.hotkey_capture.chord == "<ctrl>+<shift>+j"
+    dlg.hotkey_page.hotkey_mode.setCurrentIndex(dlg.hotkey_page.hotkey_mode.findData("push_to_talk"))
     dlg.go_page("Skills")
-    dlg.skill_widgets["clock"]["hour_format"].setCurrentIndex(1)  # 24h
+    dlg.skills_page.skill_widgets["clock"]["hour_format"].setCurrentIndex(1)  # 24h
     dlg.go_page("Appearance")
-    dlg.trace_rows.setValue(7)
+    dlg.appearance_page.trace_rows.setValue(7)
     applied = []
     window.controller.settings_applied.connect(applied.append)
     qtbot.mouseClick(dlg.buttons.button(dlg.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
@@ -305,13 +296,15 @@ def test_settings_survive_a_restart(window, qtbot, engine, isolated_config):
     qtbot.addWidget(w2)
     w2.show()
     d2 = w2.open_settings()
-    assert pump_until(lambda: d2.skills_list.count() > 0, 60)
-    assert d2.speed.value() == pytest.approx(1.25) and d2.input_gain.value() == pytest.approx(6.0)
-    assert d2.wake_model.currentData() == "alexa" and d2.wake_threshold.value() == pytest.approx(0.7)
-    assert d2.end_silence.value() == 900
-    assert d2.hotkey_capture.chord == "<ctrl>+<shift>+j" and d2.hotkey_mode.currentData() == "push_to_talk"
-    assert d2.skill_widgets["clock"]["hour_format"].currentData() == "24h"
-    assert d2.trace_rows.value() == 7
+    assert pump_until(lambda: d2.skills_page.skills_list.count() > 0, 60)
+    assert d2.voice_page.speed.value() == pytest.approx(1.25)
+    assert d2.audio_page.input_gain.value() == pytest.approx(6.0)
+    assert d2.wake_page.wake_model.currentData() == "alexa" and d2.wake_page.threshold.value() == pytest.approx(0.7)
+    assert d2.asr_page.end_silence.value() == 900
+    assert d2.hotkey_page.hotkey_capture.chord == "<ctrl>+<shift>+j"
+    assert d2.hotkey_page.hotkey_mode.currentData() == "push_to_talk"
+    assert d2.skills_page.skill_widgets["clock"]["hour_format"].currentData() == "24h"
+    assert d2.appearance_page.trace_rows.value() == 7
     d2.reject()
     w2.quitting = True
     w2.close()
@@ -348,14 +341,14 @@ def test_every_interactive_widget_has_an_accessible_name(window, qtbot):
     window.show_notice("warning", "A test notice.", "Nothing to do.")
     assert unnamed_controls(window) == []
     dlg = window.open_settings()
-    assert pump_until(lambda: dlg.skills_list.count() > 0, 60)
+    assert pump_until(lambda: dlg.skills_page.skills_list.count() > 0, 60)
     for page in dlg.PAGES:
         dlg.go_page(page)
         QTest.qWait(10)
     missing = unnamed_controls(dlg)
     assert missing == [], "\n".join(missing)
     # the skills' own settings (rendered from their manifests) are labelled too
-    assert dlg.skill_widgets["clock"]["hour_format"].accessibleName() == "Clock format"
+    assert dlg.skills_page.skill_widgets["clock"]["hour_format"].accessibleName() == "Clock format"
 
 
 def test_every_settings_page_is_reachable_by_keyboard(window, qtbot):
@@ -378,7 +371,7 @@ def test_every_settings_page_is_reachable_by_keyboard(window, qtbot):
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
     assert dlg.current_page() == "Voice"
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
-    assert QApplication.focusWidget() is dlg.voice
+    assert QApplication.focusWidget() is dlg.voice_page.voice
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)  # Escape closes the dialog
     assert pump_until(lambda: not dlg.isVisible(), 5)
 
@@ -518,9 +511,9 @@ def test_assistant_gui_listen_reaches_the_running_app(window, qtbot, no_micropho
     """The Wayland fallback for a global hotkey: a desktop shortcut runs
     ``assistant-gui --listen``, which hands "listen" to the running app over a local socket
     and exits. Here the running app has no microphone, so listening shows what to do."""
-    from ui.app import _serve
+    from ui.app import serve_instance
 
-    server = _serve(window)
+    server = serve_instance(window)
     assert server.isListening(), server.errorString()
     exe = Path(sys.executable).with_name("assistant-gui")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")

@@ -11,25 +11,19 @@ for the screenshots the real engine with Rasa.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from ui_helpers import ROOT, JsonLinesProcess, emit, pump_until
+
 ARTIFACTS = ROOT / "artifacts"
 
 # ======================================================================================
 # the app side (runs in the subprocess, on xcb)
 # ======================================================================================
-
-
-def _emit(**kw) -> None:
-    print("@@" + json.dumps(kw), flush=True)
 
 
 def _app():
@@ -43,17 +37,6 @@ def _app():
 
     apply_theme(app)
     return app
-
-
-def _pump(pred, timeout: float) -> bool:
-    from PySide6.QtTest import QTest
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        QTest.qWait(25)
-    return bool(pred())
 
 
 def mode_screenshots(outdir: str) -> int:
@@ -83,33 +66,33 @@ def mode_screenshots(outdir: str) -> int:
         widget.grab().save(str(path))
         files.append(str(path))
 
-    _pump(lambda: window.isVisible(), 10)
-    _pump(lambda: False, 1.5)
+    pump_until(lambda: window.isVisible(), 10)
+    pump_until(lambda: False, 1.5)
     shot(window, "ui-main-starting.png")
     ready = []
     controller.ready.connect(lambda: ready.append(1))
     controller.start_failed.connect(lambda m, h: ready.append((m, h)))
     controller.start()
-    _pump(lambda: ready, 900)
+    pump_until(lambda: ready, 900)
     if ready != [1]:
-        _emit(error=f"engine failed: {ready}")
+        emit(error=f"engine failed: {ready}")
         return 1
     for text in ("what time is it", "what's the date today"):
         n = len(assistant.results)
         window.input.setText(text)
         window.submit_text()
-        _pump(lambda: len(assistant.results) > n and controller.turns.activeThreadCount() == 0, 120)
+        pump_until(lambda: len(assistant.results) > n and controller.turns.activeThreadCount() == 0, 120)
     window.show_notice("info", "This is what a notice looks like.", "It says what to do; Dismiss hides it.")
     window.input.setText("set a timer for ten minutes")
-    _pump(lambda: False, 1.0)
+    pump_until(lambda: False, 1.0)
     shot(window, "ui-main.png")
     dlg = window.open_settings()
     dlg.resize(900, 640)
-    _pump(lambda: dlg.skills_list.count() > 0, 60)
-    _pump(lambda: "Listing" not in dlg.mic_status.text(), 20)
+    pump_until(lambda: dlg.skills_page.skills_list.count() > 0, 60)
+    pump_until(lambda: "Listing" not in dlg.audio_page.mic_status.text(), 20)
     for page in dlg.PAGES:
         dlg.go_page(page)
-        _pump(lambda: False, 0.3)
+        pump_until(lambda: False, 0.3)
         shot(dlg, f"ui-settings-{page.lower().replace(' ', '-')}.png")
     dlg.go_page("Latency tracing")
     rows = dlg.latency.table.rowCount()
@@ -117,11 +100,11 @@ def mode_screenshots(outdir: str) -> int:
     ui = controller.ui_settings.model_copy()
     ui.high_contrast = True
     apply_theme(app, high_contrast=True, font_scale=1.25)
-    window._on_ui_settings(ui.model_copy(update={"font_scale": 1.25}))
+    window.apply_ui_look(ui.model_copy(update={"font_scale": 1.25}))
     window.input.setFocus()
-    _pump(lambda: False, 0.5)
+    pump_until(lambda: False, 0.5)
     shot(window, "ui-main-high-contrast.png")
-    _emit(files=files, latency_rows=rows, results=[r.reply for r in assistant.results])
+    emit(files=files, latency_rows=rows, results=[r.reply for r in assistant.results])
     window.quitting = True
     window.close()
     assistant.close()
@@ -139,19 +122,19 @@ def mode_tray(shot_path: str) -> int:
     controller = EngineController(listen=False)
     window = MainWindow(controller, global_hotkey=False, tray=True)
     window.show()
-    _pump(lambda: window.isVisible(), 10)
+    pump_until(lambda: window.isVisible(), 10)
     available = QSystemTrayIcon.isSystemTrayAvailable()
-    embedded = _pump(lambda: window.tray.icon.geometry().width() > 0, 15) if available else False
+    embedded = pump_until(lambda: window.tray.icon.geometry().width() > 0, 15) if available else False
     geo = window.tray.icon.geometry()
     if shot_path:
-        _pump(lambda: False, 1.0)
+        pump_until(lambda: False, 1.0)
         subprocess.run(["import", "-window", "root", shot_path], check=False, timeout=30)
     window.close()  # close-to-tray when a tray exists, quit otherwise
-    _pump(lambda: False, 0.5)
-    _emit(available=available, embedded=embedded, visible=window.tray.visible,
-          geometry=[geo.x(), geo.y(), geo.width(), geo.height()], tooltip=window.tray.icon.toolTip(),
-          menu=[a.text() for a in window.tray.menu.actions() if a.text()],
-          window_visible_after_close=window.isVisible(), quitting=window.quitting)
+    pump_until(lambda: False, 0.5)
+    emit(available=available, embedded=embedded, visible=window.tray.visible,
+         geometry=[geo.x(), geo.y(), geo.width(), geo.height()], tooltip=window.tray.icon.toolTip(),
+         menu=[a.text() for a in window.tray.menu.actions() if a.text()],
+         window_visible_after_close=window.isVisible(), quitting=window.quitting)
     if window.isVisible() or not window.quitting:
         window.quit()
     return 0
@@ -167,20 +150,21 @@ def mode_hotkey() -> int:
 
     controller = EngineController(listen=False)
     window = MainWindow(controller, global_hotkey=True, tray=False, quit_on_close=True)
-    window.hotkey_fired.connect(lambda: _emit(event="hotkey"))
-    window.listen_action.triggered.connect(lambda: _emit(event="shortcut"))
+    window.hotkey_fired.connect(lambda: emit(event="hotkey"))
+    window.listen_action.triggered.connect(lambda: emit(event="shortcut"))
     window.show()
     from PySide6.QtTest import QTest
 
     QTest.qWaitForWindowActive(window)
-    _emit(event="ready", backend=window.hotkey.backend, active=window.hotkey.active, message=window.hotkey.message,
-          window=int(window.winId()))
+    emit(event="ready", backend=window.hotkey.backend, active=window.hotkey.active, message=window.hotkey.message,
+         window=int(window.winId()))
 
     def poll_stdin() -> None:
         import select
 
         if select.select([sys.stdin], [], [], 0)[0]:
-            if sys.stdin.readline().strip() == "quit":
+            line = sys.stdin.readline()
+            if not line or line.strip() == "quit":  # end of input: the test closed our stdin
                 window.quit()
 
     t = QTimer()
@@ -206,43 +190,11 @@ if __name__ != "__main__":
         env.pop("WAYLAND_DISPLAY", None)
         return env
 
-    class App:
-        """The subprocess, with its ``@@{json}`` lines collected by a reader thread."""
+    class App(JsonLinesProcess):
+        """The app in a subprocess (``python tests/test_ui_xvfb.py MODE ...``)."""
 
         def __init__(self, args: list[str], env: dict) -> None:
-            self.proc = subprocess.Popen([sys.executable, __file__, *args], env=env, cwd=ROOT, text=True,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            self.messages: queue.Queue = queue.Queue()
-            self.stderr: list[str] = []
-            threading.Thread(target=self._read, daemon=True).start()
-            threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-        def _read(self) -> None:
-            for line in self.proc.stdout:
-                if line.startswith("@@"):
-                    self.messages.put(json.loads(line[2:]))
-
-        def wait_for(self, pred, timeout: float) -> dict:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                try:
-                    msg = self.messages.get(timeout=0.2)
-                except queue.Empty:
-                    if self.proc.poll() is not None and self.messages.empty():
-                        break
-                    continue
-                if pred(msg):
-                    return msg
-            pytest.fail(f"no expected message from the app; stderr:\n{''.join(self.stderr)[-3000:]}")
-
-        def close(self) -> None:
-            if self.proc.poll() is None:
-                try:
-                    self.proc.stdin.write("quit\n")
-                    self.proc.stdin.flush()
-                    self.proc.wait(15)
-                except (BrokenPipeError, subprocess.TimeoutExpired):
-                    self.proc.kill()
+            super().__init__(args[0], [sys.executable, __file__, *args], env)
 
     @pytest.fixture()
     def display(xvfb) -> str:

@@ -55,8 +55,10 @@ def _send_to_running(message: str) -> bool:
     return True
 
 
-def _serve(window) -> object:
-    """Listen for ``assistant-gui --listen`` / a second launch from other processes."""
+def serve_instance(window) -> object:
+    """Listen for ``assistant-gui --listen`` / a second launch from other processes on the
+    single-instance local socket :data:`SERVER_NAME`; returns the ``QLocalServer`` (a child of
+    ``window``; still returned, not listening, when the socket cannot be bound)."""
     from PySide6.QtNetwork import QLocalServer
 
     QLocalServer.removeServer(SERVER_NAME)  # a stale socket of a crashed instance
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None, *, hard_exit: bool = True) -> int:
         ui.font_scale = max(0.75, min(3.0, args.font_scale))
     apply_theme(app, high_contrast=ui.high_contrast, font_scale=ui.font_scale)
     window = MainWindow(controller, global_hotkey=not args.no_hotkey)
-    server = window._server = _serve(window)
+    server = window.instance_server = serve_instance(window)
     hidden = (args.hidden or ui.start_hidden) and window.tray is not None and window.tray.available
     if not hidden:
         window.show()
@@ -165,7 +167,7 @@ def _quit_on_signals(window) -> None:
             pass
 
     notifier.activated.connect(drain)
-    window._signal_pipe = (rsock, wsock, notifier)  # keep them alive with the window
+    window.signal_pipe = (rsock, wsock, notifier)  # keep them alive with the window
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, handler)
 

@@ -139,7 +139,7 @@ class PynputHotkey(GlobalHotkey):
             return False
         self._listener = listener
         self.active = True
-        from ui.widgets import chord_label
+        from ui.hotkey_capture import chord_label
 
         self._set_message(f"Global hotkey {chord_label(chord)} is active (X11 / pynput).")
         return True

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
@@ -46,6 +45,7 @@ from assistant.events import (
 )
 from ui.a11y import StatusLabel, acc
 from ui.controller import EngineController
+from ui.hotkey_capture import chord_label
 from ui.icons import app_icon, state_icon, stop_icon
 from ui.theme import apply_theme
 from ui.widgets import (
@@ -54,7 +54,6 @@ from ui.widgets import (
     NoticeArea,
     ProgressPanel,
     StateIndicator,
-    chord_label,
     ui_state,
 )
 
@@ -92,7 +91,12 @@ class MainWindow(QMainWindow):
         self.quitting = False
         self.settings_dialog = None
         self.nlu_banner = None  # the "restarting" notice, until NLUReady
+        #: the single-instance ``QLocalServer`` (set by :func:`ui.app.main`), kept with the window
+        self.instance_server = None
+        #: the signal wake-up socket pair and its notifier (set by :mod:`ui.app`), kept alive with the window
+        self.signal_pipe: tuple | None = None
         self._tray_hint_shown = False
+        self._shut = False
         self.partial_history: list[str] = []
         self.setWindowTitle("Assistant")
         self.setWindowIcon(app_icon())
@@ -120,7 +124,7 @@ class MainWindow(QMainWindow):
         c.notice.connect(self.show_notice)
         c.busy.connect(self._on_busy)
         c.settings_applied.connect(self._on_settings_applied)
-        c.ui_settings_applied.connect(self._on_ui_settings)
+        c.ui_settings_applied.connect(self.apply_ui_look)
         c.mic_changed.connect(self._on_mic_changed)
         for msg in c.startup_notices:
             self.show_notice("warning", msg, "")
@@ -362,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def open_settings(self, page: str | None = None):
         """Open (or raise) the settings panel, optionally at ``page``."""
-        from ui.settings_dialog import SettingsDialog
+        from ui.settings.dialog import SettingsDialog
 
         if self.settings_dialog is None or not self.settings_dialog.isVisible():
             if self.settings_dialog is not None:
@@ -392,7 +396,10 @@ class MainWindow(QMainWindow):
         ui.font_scale = 1.0 if delta is None else min(3.0, max(0.75, round(ui.font_scale + delta, 3)))
         self.controller.apply_ui_settings(ui)
 
-    def _on_ui_settings(self, ui) -> None:
+    def apply_ui_look(self, ui) -> None:
+        """Show the app settings ``ui`` (:class:`~ui.ui_settings.UISettings`): theme, high
+        contrast and text size on the whole app, the tray icon and notices restyled. Called
+        when the controller applies new app settings."""
         app = QApplication.instance()
         apply_theme(app, high_contrast=ui.high_contrast, font_scale=ui.font_scale)
         self.contrast_action.blockSignals(True)
@@ -453,7 +460,7 @@ class MainWindow(QMainWindow):
         self.hotkey_message = message
         if self.settings_dialog is not None:
             try:
-                self.settings_dialog.hotkey_status.setText(message)
+                self.settings_dialog.hotkey_page.set_status(message)
             except RuntimeError:
                 pass
 
@@ -490,7 +497,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Release the hotkey and tray, disconnect from the engine and (if the controller owns
         it) close it."""
-        if getattr(self, "_shut", False):
+        if self._shut:
             return
         self._shut = True
         if self.hotkey is not None:

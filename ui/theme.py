@@ -30,61 +30,51 @@ def state_color(state: str, high_contrast: bool = False) -> QColor:
     return QColor(hc if high_contrast else normal)
 
 
+_R = QPalette.ColorRole
+
+#: High contrast: white on black, yellow highlight, cyan links (roles of the active and
+#: inactive groups; then the disabled group's).
+HIGH_CONTRAST_COLORS = {
+    _R.Window: "#000000", _R.WindowText: "#ffffff", _R.Base: "#000000", _R.AlternateBase: "#1a1a1a",
+    _R.Text: "#ffffff", _R.Button: "#000000", _R.ButtonText: "#ffffff", _R.BrightText: "#ffff00",
+    _R.Highlight: "#ffff00", _R.HighlightedText: "#000000", _R.ToolTipBase: "#000000", _R.ToolTipText: "#ffffff",
+    _R.PlaceholderText: "#d0d0d0", _R.Link: "#00ffff", _R.Light: "#ffffff", _R.Midlight: "#cccccc",
+    _R.Mid: "#bbbbbb", _R.Dark: "#ffffff", _R.Shadow: "#ffffff",
+}
+HIGH_CONTRAST_DISABLED = {
+    _R.WindowText: "#b0b0b0", _R.Text: "#b0b0b0", _R.ButtonText: "#b0b0b0", _R.Window: "#000000",
+    _R.Base: "#000000", _R.Button: "#000000",
+}
+#: The normal light palette with a clearly visible blue focus/selection colour.
+NORMAL_COLORS = {
+    _R.Window: "#f4f5f7", _R.WindowText: "#1b1d21", _R.Base: "#ffffff", _R.AlternateBase: "#eef1f5",
+    _R.Text: "#1b1d21", _R.Button: "#e9ebef", _R.ButtonText: "#1b1d21", _R.Highlight: "#2a6fdb",
+    _R.HighlightedText: "#ffffff", _R.ToolTipBase: "#ffffe6", _R.ToolTipText: "#1b1d21",
+    _R.PlaceholderText: "#6b7280", _R.Link: "#1d4ed8",
+}
+NORMAL_DISABLED = {_R.WindowText: "#8b9099", _R.Text: "#8b9099", _R.ButtonText: "#8b9099"}
+
+
+def make_palette(colors: dict, disabled: dict) -> QPalette:
+    """A palette with ``colors`` (``QPalette.ColorRole`` -> ``"#rrggbb"``) in the active and
+    inactive groups and ``disabled`` in the disabled group; other roles keep Qt's defaults."""
+    p = QPalette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        for role, color in colors.items():
+            p.setColor(group, role, QColor(color))
+    for role, color in disabled.items():
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(color))
+    return p
+
+
 def high_contrast_palette() -> QPalette:
     """White on black with yellow highlight and cyan links (WCAG contrast > 15:1)."""
-    p = QPalette()
-    black, white, yellow = QColor("#000000"), QColor("#ffffff"), QColor("#ffff00")
-    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
-        p.setColor(group, QPalette.ColorRole.Window, black)
-        p.setColor(group, QPalette.ColorRole.WindowText, white)
-        p.setColor(group, QPalette.ColorRole.Base, black)
-        p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#1a1a1a"))
-        p.setColor(group, QPalette.ColorRole.Text, white)
-        p.setColor(group, QPalette.ColorRole.Button, black)
-        p.setColor(group, QPalette.ColorRole.ButtonText, white)
-        p.setColor(group, QPalette.ColorRole.BrightText, yellow)
-        p.setColor(group, QPalette.ColorRole.Highlight, yellow)
-        p.setColor(group, QPalette.ColorRole.HighlightedText, black)
-        p.setColor(group, QPalette.ColorRole.ToolTipBase, black)
-        p.setColor(group, QPalette.ColorRole.ToolTipText, white)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#d0d0d0"))
-        p.setColor(group, QPalette.ColorRole.Link, QColor("#00ffff"))
-        p.setColor(group, QPalette.ColorRole.Light, white)
-        p.setColor(group, QPalette.ColorRole.Midlight, QColor("#cccccc"))
-        p.setColor(group, QPalette.ColorRole.Mid, QColor("#bbbbbb"))
-        p.setColor(group, QPalette.ColorRole.Dark, white)
-        p.setColor(group, QPalette.ColorRole.Shadow, white)
-    grey = QColor("#b0b0b0")
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, grey)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Window, black)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Base, black)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button, black)
-    return p
+    return make_palette(HIGH_CONTRAST_COLORS, HIGH_CONTRAST_DISABLED)
 
 
 def normal_palette() -> QPalette:
     """A light palette with a clearly visible blue focus/selection colour."""
-    p = QPalette()
-    window, text = QColor("#f4f5f7"), QColor("#1b1d21")
-    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
-        p.setColor(group, QPalette.ColorRole.Window, window)
-        p.setColor(group, QPalette.ColorRole.WindowText, text)
-        p.setColor(group, QPalette.ColorRole.Base, QColor("#ffffff"))
-        p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#eef1f5"))
-        p.setColor(group, QPalette.ColorRole.Text, text)
-        p.setColor(group, QPalette.ColorRole.Button, QColor("#e9ebef"))
-        p.setColor(group, QPalette.ColorRole.ButtonText, text)
-        p.setColor(group, QPalette.ColorRole.Highlight, QColor("#2a6fdb"))
-        p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
-        p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#ffffe6"))
-        p.setColor(group, QPalette.ColorRole.ToolTipText, text)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#6b7280"))
-        p.setColor(group, QPalette.ColorRole.Link, QColor("#1d4ed8"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#8b9099"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#8b9099"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#8b9099"))
-    return p
+    return make_palette(NORMAL_COLORS, NORMAL_DISABLED)
 
 
 def _focus_stylesheet(high_contrast: bool) -> str:
