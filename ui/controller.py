@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
 
 from assistant.errors import AssistantError
-from assistant.events import Event, EventBus, Progress
+from assistant.events import Event, EventBus, Progress, TraceWritten
 from assistant.settings import Settings, load_settings, save_settings
 from ui.ui_settings import UISettings, load_ui_settings, save_ui_settings
 from ui.workers import Task, submit
@@ -163,6 +164,9 @@ class EngineController(QObject):
         self.bridge = EventBridge(self)
         self.bridge.event.connect(self.event)
         self.bridge.attach(self.bus)
+        #: finished interaction traces, oldest first (from ``TraceWritten``; the latency page)
+        self.traces: deque = deque(maxlen=max(1, settings.trace.keep))
+        self.bus.subscribe(lambda ev: self.traces.append(ev.trace), TraceWritten)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(3)
         self.turns = QThreadPool(self)  # one at a time: typed requests, recordings, retraining

@@ -46,11 +46,9 @@ from ui.ui_settings import UISettings
 
 
 def finished_traces(controller: Any) -> list:
-    """The engine's finished interaction traces (oldest first; empty before the engine exists).
-
-    The one place the settings panel reads the engine directly (for the latency page)."""
-    assistant = controller.assistant
-    return list(assistant.traces.finished) if assistant is not None else []
+    """The finished interaction traces (oldest first), as the controller collected them
+    from the engine's ``TraceWritten`` events."""
+    return list(controller.traces)
 
 
 class SettingsDialog(QDialog):
