@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from assistant.events import EventBus, Notice
-from assistant.settings import ASRSettings, AudioSettings, Settings, TTSSettings, VADSettings, WakeSettings
+from assistant.settings import (
+    ASRSettings,
+    AudioSettings,
+    NLUSettings,
+    Settings,
+    TTSSettings,
+    VADSettings,
+    WakeSettings,
+)
 
 if TYPE_CHECKING:  # annotations only: the stages are imported lazily below
     from assistant.asr import WhisperASR
@@ -137,8 +145,7 @@ def build_language(settings: Settings, bus: EventBus,
         NLUError: no Rasa Python, or training failed (message + hint).
     """
     from assistant.asr import interleave_vocabularies
-    from assistant.nlu.sidecar import RasaSidecar
-    from assistant.skills import SkillHost, compose_project, load_skills
+    from assistant.skills import SkillHost, load_skills
 
     host = SkillHost(bus, settings.skills)
     loaded = load_skills(disabled=settings.skills.disabled)
@@ -147,8 +154,22 @@ def build_language(settings: Settings, bus: EventBus,
                            hint=getattr(err, "hint", "")))
     hotwords = tuple(interleave_vocabularies([sk.vocabulary() for sk in loaded.skills])) \
         if settings.asr.hotwords else ()
-    nlu = RasaSidecar(compose_project(loaded.skills), host.actions(loaded.skills), settings.nlu, bus=bus)
+    nlu = build_sidecar(loaded.skills, host, settings.nlu, bus)
     if progress is not None:
         progress("language engine", 0.6, "Training the language engine (cached after the first time)")
     nlu.ensure_trained()
     return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu)
+
+
+def build_sidecar(skills: list, host, nlu_settings: NLUSettings, bus: EventBus | None = None):
+    """A :class:`~assistant.nlu.sidecar.RasaSidecar` (not trained, not started) for
+    ``skills``: their composed Rasa project, their actions served by ``host`` (a
+    :class:`~assistant.skills.SkillHost`), and entity resolution to their declared values
+    (:class:`~assistant.skills.resolve.ProjectResolution`).
+    """
+    from assistant.nlu.sidecar import RasaSidecar
+    from assistant.skills import compose_project
+    from assistant.skills.resolve import ProjectResolution
+
+    project = compose_project(skills)
+    return RasaSidecar(project, host.actions(skills), nlu_settings, bus=bus, resolve=ProjectResolution(project))

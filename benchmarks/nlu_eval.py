@@ -147,7 +147,7 @@ def evaluate(heldout: Path = HELDOUT, *, sidecar=None, skills=None) -> dict:
             held-out file does not exist.
     """
     from assistant.events import EventBus
-    from assistant.nlu.sidecar import RasaSidecar
+    from assistant.components import build_sidecar
     from assistant.settings import NLUSettings, SkillsSettings
     from assistant.skills import SkillHost, compose_project, load_skills
 
@@ -168,7 +168,7 @@ def evaluate(heldout: Path = HELDOUT, *, sidecar=None, skills=None) -> dict:
     if own:
         bus = EventBus()
         host = SkillHost(bus, SkillsSettings())
-        sidecar = RasaSidecar(project, host.actions(skills), NLUSettings(), bus=bus)
+        sidecar = build_sidecar(skills, host, NLUSettings(), bus)
         sidecar.start(timeout=300)
     scores: dict[str, SkillScore] = defaultdict(SkillScore)
     total = SkillScore()

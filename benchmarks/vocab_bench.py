@@ -88,9 +88,9 @@ def run(voices: list[str]) -> dict:
 
     from assistant.asr import WhisperASR, interleave_vocabularies
     from assistant.events import EventBus
-    from assistant.nlu.sidecar import RasaSidecar
+    from assistant.components import build_sidecar
     from assistant.settings import NLUSettings, Settings, SkillsSettings
-    from assistant.skills import SkillHost, compose_project, load_skills
+    from assistant.skills import SkillHost, load_skills
 
     tmp = Path(tempfile.mkdtemp(prefix="vocab-bench-"))
     make_desktop_dir(tmp / "share")
@@ -100,7 +100,7 @@ def run(voices: list[str]) -> dict:
     missing = [c["word"] for c in commands() if c["word"] not in {h.lower() for h in hotwords}]
     assert not missing, f"not in the skills' vocabulary: {missing}"
     host = SkillHost(EventBus(), SkillsSettings())
-    sidecar = RasaSidecar(compose_project(skills), host.actions(skills), NLUSettings())
+    sidecar = build_sidecar(skills, host, NLUSettings())
     sidecar.start(timeout=300)
     s = Settings().asr
     asr = WhisperASR(s.model, compute_type=s.compute_type, beam_size=s.beam_size, language=s.language)

@@ -275,16 +275,16 @@ def test_form_slots_get_canonical_values_and_a_lost_span_is_cleared(smarthome):
 @pytest.fixture(scope="module")
 def rasa_with_smarthome(smarthome):
     from assistant.events import EventBus
-    from assistant.nlu.sidecar import RasaSidecar
+    from assistant.components import build_sidecar
     from assistant.settings import NLUSettings, SkillsSettings
-    from assistant.skills import SkillHost, compose_project, load_skills
+    from assistant.skills import SkillHost, load_skills
 
     _, ep = smarthome
     bus = EventBus()
     host = SkillHost(bus, SkillsSettings())
     loaded = load_skills(extra_entry_points=[ep])
     assert "smarthome" in {s.id for s in loaded.skills}, loaded.errors
-    sidecar = RasaSidecar(compose_project(loaded.skills), host.actions(loaded.skills), NLUSettings(), bus=bus)
+    sidecar = build_sidecar(loaded.skills, host, NLUSettings(), bus)
     sidecar.start()
     yield sidecar
     sidecar.stop()

@@ -288,14 +288,14 @@ def test_every_port_of_a_running_assistant_refuses_callers_without_the_token(pul
 # --------------------------------------------------------------------------------------
 def _instance(settings):
     from assistant.events import ActionStarted, EventBus
-    from assistant.nlu import RasaSidecar
-    from assistant.skills import SkillHost, compose_project, load_skills
+    from assistant.components import build_sidecar
+    from assistant.skills import SkillHost, load_skills
 
     skills = load_skills().skills
     bus = EventBus()
     started: list[str] = []
     bus.subscribe(lambda e: started.append(e.action), ActionStarted)
-    sc = RasaSidecar(compose_project(skills), SkillHost(bus, settings.skills).actions(skills), settings.nlu, bus=bus)
+    sc = build_sidecar(skills, SkillHost(bus, settings.skills), settings.nlu, bus)
     return sc, started
 
 

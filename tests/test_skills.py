@@ -573,14 +573,14 @@ def test_composed_project_passes_rasa_data_validate(tmp_path):
 @pytest.fixture(scope="module")
 def assistant_nlu():
     """The built-in skills trained into a real Rasa model and served by a real sidecar."""
-    from assistant.nlu.sidecar import RasaSidecar
+    from assistant.components import build_sidecar
 
     bus = EventBus()
     events: list = []
     bus.subscribe(events.append, Reply, Announcement, StopRequested, ActionFinished)
     host = SkillHost(bus, SkillsSettings())
     skills = load_skills().skills
-    sidecar = RasaSidecar(compose_project(skills), host.actions(skills), NLUSettings(), bus=bus)
+    sidecar = build_sidecar(skills, host, NLUSettings(), bus)
     sidecar.start()
     _EVENTS[:] = []
     bus.subscribe(_EVENTS.append, ActionFinished)

@@ -38,7 +38,9 @@ PROJECT = _modules(*PACKAGES)
 
 def _imports(module: str, path: Path) -> set[str]:
     """Project modules that ``module`` imports anywhere in its body (resolved to modules
-    that exist: ``from assistant.audio import FileSource`` → ``assistant.audio``)."""
+    that exist: ``from assistant.audio import FileSource`` → ``assistant.audio``), with the
+    packages above each (their ``__init__`` runs first: a circle through a package's
+    re-exports is a circle)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     out: set[str] = set()
@@ -56,8 +58,11 @@ def _imports(module: str, path: Path) -> set[str]:
         for name in names:
             while name and name not in PROJECT:
                 name = name.rpartition(".")[0]
-            if name and name != module:
-                out.add(name)
+            # importing a.b.c runs the packages a and a.b first (their __init__ imports)
+            while name:
+                if name != module and not module.startswith(name + "."):
+                    out.add(name)
+                name = name.rpartition(".")[0]
     return out
 
 

@@ -18,7 +18,8 @@ import httpx
 from assistant.errors import NLUError
 from assistant.nlu.project import RasaProject
 
-#: ``resolve(text, entities, intent)`` → the entities after entity resolution.
+#: ``resolve(text, entities, intent)`` → the entities after entity resolution (e.g.
+#: :class:`assistant.skills.resolve.ProjectResolution`, given by whoever builds the sidecar).
 ResolveFn = Callable[[str, list[dict], Optional[str]], list[dict]]
 
 
@@ -74,27 +75,6 @@ def normalize_entities(raw: Iterable[dict] | None) -> list[dict]:
         seen.add(key)
         out.append(d)
     return out
-
-
-class EntityResolution:
-    """Entity resolution (one entity per span, declared values) by
-    :mod:`assistant.skills.resolve`, as a :data:`ResolveFn`; the resolver is built from
-    ``project``'s NLU data and domain on first use. Called with ``(text, entities,
-    intent)``, returns the resolved entities (unchanged when resolution is disabled)."""
-
-    def __init__(self, project: RasaProject) -> None:
-        self._project = project
-        self._resolver: Any = None
-
-    def __call__(self, text: str, entities: list[dict], intent: Optional[str] = None) -> list[dict]:
-        from assistant.skills import resolve
-
-        if not resolve.ENABLED:
-            return entities
-        if self._resolver is None:
-            self._resolver = resolve.EntityResolver.from_nlu(self._project.nlu, self._project.domain)
-        focus = intent.split("__", 1)[0] if intent and "__" in intent else None  # the intent's skill
-        return self._resolver.resolve(text, entities, intent, focus=focus)
 
 
 class RasaClient:

@@ -55,7 +55,7 @@ from assistant.errors import NLUError
 from assistant.events import EventBus, Notice, NLUReady, NLURestarting, Progress
 from assistant.nlu.action_server import ActionServer, warn_unmatched_actions
 from assistant.nlu.children import Children, RunFolder, log_excerpt, preimports
-from assistant.nlu.client import DialogueResult, EntityResolution, RasaClient, normalize_entities
+from assistant.nlu.client import DialogueResult, RasaClient, ResolveFn, normalize_entities
 from assistant.nlu.config import build_config, with_fallback
 from assistant.nlu.interpreter import find_rasa_python, rasa_version
 from assistant.nlu.process import RasaServer, Watchdog
@@ -101,6 +101,10 @@ class RasaSidecar:
         auto_restart: let the watchdog restart a Rasa process that died between turns
             (at most 3 times in 10 minutes); :meth:`message` restarts it anyway.
         on_action_error: passed to :class:`ActionServer` as ``on_error``.
+        resolve: entity resolution applied to every turn's entities before the dialogue
+            sees them (``resolve(text, entities, intent) -> entities``); the engine passes
+            :class:`assistant.skills.resolve.ProjectResolution` of the project. None keeps
+            the entities as Rasa extracted them (the NLU layer knows nothing of skills).
 
     Nothing is started or checked in the constructor; errors come from
     :meth:`ensure_trained` and :meth:`start` (:class:`~assistant.errors.NLUError`).
@@ -132,6 +136,7 @@ class RasaSidecar:
         *,
         auto_restart: bool = True,
         on_action_error: Optional[Callable[[str, str], None]] = None,
+        resolve: Optional[ResolveFn] = None,
     ) -> None:
         self.settings = settings or NLUSettings()
         self.project = with_fallback(project)
@@ -156,7 +161,7 @@ class RasaSidecar:
                                            self._children, progress, self._rundir.get)
         server = self._server = RasaServer(self.settings, self._children, progress)
         self._client = RasaClient(lambda: server.url, server.token, self.settings.action_timeout_s,
-                                  EntityResolution(self.project), functools.partial(_log_hint, models))
+                                  resolve or _as_parsed, functools.partial(_log_hint, models))
         self._watchdog = Watchdog(self)
         self._finalizer = weakref.finalize(self, self._children.kill_all)
 
@@ -482,3 +487,8 @@ class RasaSidecar:
     def __repr__(self) -> str:
         state = "ready" if self.ready else ("starting" if self._running else "stopped")
         return f"<RasaSidecar {self.settings.pipeline} {state} {self.url or ''}>"
+
+
+def _as_parsed(text: str, entities: list[dict], intent: Optional[str] = None) -> list[dict]:
+    """No entity resolution: the entities as Rasa extracted them."""
+    return entities

@@ -470,3 +470,22 @@ def _one_per_span(items: list[dict]) -> list[dict]:
 #: entities, ``ctx.entity`` and form slots. ``benchmarks/command_bench.py --no-resolve``
 #: switches it off to measure what it buys.
 ENABLED = True
+
+
+class ProjectResolution:
+    """Entity resolution (one entity per span, declared values) for a composed Rasa
+    project, as the sidecar's ``resolve`` function (:data:`assistant.nlu.client.ResolveFn`);
+    the :class:`EntityResolver` is built from ``project``'s NLU data and domain on first use. Called with ``(text, entities,
+    intent)``, returns the resolved entities (unchanged when resolution is disabled)."""
+
+    def __init__(self, project: Any) -> None:
+        self._project = project
+        self._resolver: Any = None
+
+    def __call__(self, text: str, entities: list[dict], intent: str | None = None) -> list[dict]:
+        if not ENABLED:
+            return entities
+        if self._resolver is None:
+            self._resolver = EntityResolver.from_nlu(self._project.nlu, self._project.domain)
+        focus = intent.split("__", 1)[0] if intent and "__" in intent else None  # the intent's skill
+        return self._resolver.resolve(text, entities, intent, focus=focus)

@@ -189,6 +189,7 @@ def run_conversations(path: str | Path, *, settings=None,
         SkillError: no package / no conversations file. NLUError: Rasa cannot train/start.
     """
     from assistant.nlu.sidecar import RasaSidecar  # heavy (HTTP client, processes): only when conversations run
+    from assistant.skills.resolve import ProjectResolution
 
     pkg_dir = find_package(path)
     convs = load_conversations(pkg_dir)
@@ -210,8 +211,9 @@ def run_conversations(path: str | Path, *, settings=None,
         if progress is not None:
             bus.subscribe(lambda e: progress(e.message), Progress)
         host = SkillHost(bus, SkillsSettings())
-        sidecar = RasaSidecar(compose_project(result.skills), host.actions(result.skills),
-                              settings or NLUSettings(), bus=bus)
+        project = compose_project(result.skills)
+        sidecar = RasaSidecar(project, host.actions(result.skills), settings or NLUSettings(), bus=bus,
+                              resolve=ProjectResolution(project))
         try:
             sidecar.start(timeout=300)
             report.train_seconds = sidecar.train_seconds
