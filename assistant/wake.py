@@ -14,10 +14,10 @@ also score high, so one frame is not enough):
 * ignore the first 5 frames after a (re)start, as openWakeWord's own ``Model.predict``
   does (its feature buffers start as silence, not as the audio that preceded).
 
-Idle gate (``gate=True``, the default; :mod:`assistant.wake_gate`): while the last 2.4 s
-(the classifier's receptive field) were quiet (every 80 ms chunk at or below
-``gate_quiet_dbfs``, default -60 dBFS RMS) or steady noise (chunk levels within
-``gate_steady_db``, default 3 dB), only the cheap mel model runs; the embedding and
+Idle gate (``gate=True``, the default; :mod:`assistant.wake_gate`): while the last 2.16 s
+(the classifier's receptive field, 27 chunks of 80 ms) were quiet (every chunk's level in
+the models' 60–3800 Hz band at or below ``gate_quiet_dbfs``, default -60 dBFS) or steady
+noise (the chunk levels within ``gate_steady_db``, default 4 dB), only the cheap mel model runs; the embedding and
 classifier models are skipped and the frame scores 0.0. The first chunk that breaks the rule
 runs the deferred embeddings from the (always exact) mel buffer, so every score from then on
 is bit-identical to the ungated detector's.
@@ -34,7 +34,15 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.wake_gate import WakeGate, drop_oldest, push_audio, receptive_frames, run_embeddings
+from assistant.wake_gate import (
+    SILENCE_DBFS,
+    WakeGate,
+    drop_oldest,
+    mel_level_dbfs,
+    push_audio,
+    receptive_frames,
+    run_embeddings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +195,8 @@ class WakeWordDetector:
         refractory_s: seconds of audio ignored after a detection.
         gate: skip the embedding and classifier models on silence / steady noise (see the
             module docstring); False runs them on every frame.
-        gate_quiet_dbfs: chunk RMS level (dBFS) at or below which a chunk counts as quiet.
+        gate_quiet_dbfs: level (dBFS, in the 60–3800 Hz band) at or below which an 80 ms
+            chunk counts as quiet.
         gate_steady_db: level span (dB) within which the receptive field counts as steady
             noise; 0 disables that rule (only quiet input is skipped).
 
@@ -211,7 +220,7 @@ class WakeWordDetector:
         refractory_s: float = 2.0,
         gate: bool = True,
         gate_quiet_dbfs: float = -60.0,
-        gate_steady_db: float = 3.0,
+        gate_steady_db: float = 4.0,
     ) -> None:
         if not 0 < threshold < 1:
             raise ValueError(f"threshold must be in (0, 1), not {threshold}")
@@ -306,8 +315,8 @@ class WakeWordDetector:
 
     def _run_frame_gated(self, frame: np.ndarray) -> list[float]:
         f = self._features
-        run = self.gate.update(frame)
-        push_audio(f, frame)  # the mel buffer stays exact
+        n = push_audio(f, frame)  # the mel buffer stays exact
+        run = self.gate.update(mel_level_dbfs(f.mels[-n:]) if n else SILENCE_DBFS)
         drop_oldest(f, self._keep)  # deferred steps the classifier window no longer reads
         last = [0.0] * len(self._classifiers)
         if run:  # catch up: the classifier ends with exactly the ungated embeddings

@@ -19,12 +19,16 @@ them (``new_mels -= 8`` each). When it *opens*, the deferred steps (at most the 
 so the classifier sees exactly the embeddings it would have seen without the gate: the
 score of the first open chunk and every later one is bit-identical.
 
-The gate is closed for a chunk only when every chunk of the classifier's whole receptive
-field (``receptive_frames(input_windows)`` chunks ending at this one; 30 chunks = 2.4 s for
-a 16-embedding model) is *quiet* (RMS ≤ ``quiet_dbfs``) or the field is *steady* (its chunk
-RMS levels span ≤ ``steady_db``). So a chunk whose score could be raised by any sound that
-is louder or different from steady noise is always scored in full; the skipped chunks are
-those whose model input is the same silence/steady noise throughout (scored as 0.0).
+The gate judges each chunk by the level of its 8 new mel frames (:func:`mel_level_dbfs`:
+the power summed over the 32 bands, i.e. the level in the models' 60–3800 Hz band,
+calibrated so that a 1 kHz sine reads its RMS level in dBFS), which is what the models see;
+hum and rumble below 60 Hz do not count. It is closed for a chunk only when every mel run
+of the classifier's whole receptive field (``receptive_frames(input_windows)`` runs ending
+at this one; 27 runs = 2.16 s for a 16-embedding model) is *quiet* (level ≤ ``quiet_dbfs``)
+or the field is *steady* (the levels span ≤ ``steady_db``). So a chunk whose score could be
+changed by any sound louder than, or different from, steady noise is always scored in full;
+the skipped chunks are those whose whole model input is silence or the same steady noise
+(they score 0.0).
 """
 
 from __future__ import annotations
@@ -46,40 +50,52 @@ _EMB_STEP = 8  # ... EMB_STEP (mel frames consumed per embedding)
 _WW_FEATURES = 96  # ... WW_FEATURES
 
 
+#: mel-domain power (dB, from openWakeWord's mel model on int16-scaled audio) of a 1 kHz
+#: sine at 0 dBFS RMS; 250–500 Hz read +0.2 dB, 2 kHz -3 dB, 3 kHz -4.7 dB (measured).
+_MEL_DB_AT_0_DBFS = 117.68
+
+
 def receptive_frames(input_windows: int) -> int:
-    """Number of 80 ms chunks that can influence a classifier score, with 2 chunks' margin.
+    """Number of mel runs (one per 80 ms chunk) that can influence a classifier score,
+    with 2 runs' margin.
 
     A score at chunk ``t`` reads embeddings ``t - input_windows + 1 .. t``; an embedding
-    reads 76 mel frames ending 4 frames before the newest (10 chunks); the newest mel window
-    reaches 2 chunks back (1760 samples ending 800 samples before the newest sample).
+    reads the 76 mel frames ending 4 frames before the newest, i.e. frames of the last 10
+    mel runs (8 frames each).
 
     Args:
         input_windows: embeddings per classifier input (16 for ``hey_jarvis``).
 
     Returns:
-        chunks, e.g. 30 (2.4 s) for 16.
+        mel runs, e.g. 27 (2.16 s of chunks) for 16.
     """
-    return (input_windows - 1) + math.ceil((_EMB_FEATURES + 4) / _EMB_STEP) + 2 + 2
+    return (input_windows - 1) + math.ceil((_EMB_FEATURES + 4) / _EMB_STEP) + 2
 
 
-def level_dbfs(chunk: np.ndarray) -> float:
-    """RMS level of int16 samples in dB relative to full scale (32768), floored at
-    :data:`SILENCE_DBFS`. A full-scale sine is -3 dBFS."""
-    x = np.asarray(chunk, dtype=np.float32)
-    if x.size == 0:
-        return SILENCE_DBFS
-    ms = float(np.dot(x, x)) / x.size
-    if ms <= 0.0:
-        return SILENCE_DBFS
-    return max(SILENCE_DBFS, 10.0 * math.log10(ms) - 20.0 * math.log10(32768.0))
+def mel_level_dbfs(mels: np.ndarray) -> float:
+    """Level of mel frames in dBFS, floored at :data:`SILENCE_DBFS`.
+
+    Args:
+        mels: float32 frames as openWakeWord stores them (``mel_dB / 10 + 2``), shape
+            ``(n, 32)``, ``n >= 1``.
+
+    Returns:
+        10·log10 of the band power summed over the 32 bands and averaged over the frames,
+        calibrated so that a 1 kHz sine reads its RMS level (dB re 32768). Digital silence
+        reads :data:`SILENCE_DBFS`.
+    """
+    m = (np.asarray(mels, dtype=np.float64) - 2.0) * 10.0
+    power = float(np.mean(np.sum(np.power(10.0, m / 10.0), axis=-1)))
+    return max(SILENCE_DBFS, 10.0 * math.log10(max(power, 1e-30)) - _MEL_DB_AT_0_DBFS)
 
 
 class WakeGate:
     """Decides, per 80 ms chunk, whether the embedding and classifier models must run.
 
     Args:
-        window_frames: chunks of the receptive field (see :func:`receptive_frames`).
-        quiet_dbfs: a chunk at or below this RMS level (dBFS) counts as quiet.
+        window_frames: mel runs of the receptive field (see :func:`receptive_frames`).
+        quiet_dbfs: a chunk whose mel level (:func:`mel_level_dbfs`) is at or below this
+            many dBFS counts as quiet.
         steady_db: the field counts as steady noise when its chunk levels span at most
             this many dB (``0`` disables the steady-noise rule).
 
@@ -88,7 +104,7 @@ class WakeGate:
         skipped: chunks skipped since construction / :meth:`reset`.
     """
 
-    def __init__(self, window_frames: int, quiet_dbfs: float = -60.0, steady_db: float = 3.0) -> None:
+    def __init__(self, window_frames: int, quiet_dbfs: float = -60.0, steady_db: float = 4.0) -> None:
         if window_frames < 1:
             raise ValueError(f"window_frames must be >= 1, not {window_frames}")
         if steady_db < 0:
@@ -104,9 +120,10 @@ class WakeGate:
         self.open = False
         self.skipped = 0
 
-    def update(self, chunk: np.ndarray) -> bool:
-        """Add one chunk (int16, shape ``(1280,)``) and return True if the models must run."""
-        self._levels.append(level_dbfs(chunk))
+    def update(self, level: float) -> bool:
+        """Add one chunk's level (dBFS, from :func:`mel_level_dbfs`) and return True if the
+        models must run for it."""
+        self._levels.append(float(level))
         hi, lo = max(self._levels), min(self._levels)
         idle = hi <= self.quiet_dbfs or (self.steady_db > 0 and hi - lo <= self.steady_db)
         self.open = not idle
@@ -126,7 +143,7 @@ def _invoke(lib, interp, in_tensor, out_tensor, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def push_audio(features, chunk: np.ndarray) -> None:
+def push_audio(features, chunk: np.ndarray) -> int:
     """Append one chunk to an ``OpenWakeWordFeatures``' audio buffer and run its mel model,
     exactly as the first half of its ``process_streaming`` does; no embedding is computed
     (``features.new_mels`` grows by 8 per mel run).
@@ -135,7 +152,12 @@ def push_audio(features, chunk: np.ndarray) -> None:
         features: a ``pyopen_wakeword.OpenWakeWordFeatures`` (1.1.0 attributes ``audio``,
             ``new_audio_samples``, ``mels``, ``new_mels`` and the mel interpreter).
         chunk: int16 samples, shape ``(n,)``.
+
+    Returns:
+        mel frames appended (the newest are ``features.mels[-n:]``); 8 per 1280 samples
+        once the buffers are primed.
     """
+    added = 0
     f = features
     x = np.asarray(chunk, dtype=np.int16).astype(np.float32)
     f.audio[: -len(x)] = f.audio[len(x) :]
@@ -151,6 +173,8 @@ def push_audio(features, chunk: np.ndarray) -> None:
         f.mels[:-n] = f.mels[n:]
         f.mels[-n:] = mels
         f.new_mels = min(len(f.mels), f.new_mels + n)
+        added += n
+    return min(added, len(f.mels))
 
 
 def pending_embeddings(features) -> int:
