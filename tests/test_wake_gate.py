@@ -153,3 +153,19 @@ def test_gate_rules():
     assert mel_level_dbfs(np.full((8, 32), -6.5, np.float32)) == SILENCE_DBFS
     with pytest.raises(ValueError):
         WakeGate(0)
+
+
+def test_settings_defaults_match_the_detector():
+    import inspect
+
+    from assistant.settings import WakeSettings
+
+    s = WakeSettings()
+    params = inspect.signature(WakeWordDetector).parameters
+    assert s.gate is params["gate"].default is True
+    assert s.gate_quiet_dbfs == params["gate_quiet_dbfs"].default == -60.0
+    assert s.gate_steady_db == params["gate_steady_db"].default == 4.0
+    with WakeWordDetector("hey_jarvis", gate=s.gate, gate_quiet_dbfs=s.gate_quiet_dbfs, gate_steady_db=s.gate_steady_db) as det:
+        assert det.gate is not None and det.gate.window_frames == 27
+    with WakeWordDetector("hey_jarvis", gate=False) as det:
+        assert det.gate is None
