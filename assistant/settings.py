@@ -54,6 +54,9 @@ class WakeSettings(_Section):
     threshold: float = Field(0.5, gt=0, lt=1)
     trigger_frames: int = Field(2, ge=1, le=10, description="consecutive 80 ms frames over threshold")
     refractory_s: float = Field(2.0, ge=0, le=30, description="seconds ignored after a detection")
+    gate: bool = Field(True, description="skip the wake-word embedding model while the last 2.16 s were quiet or steady noise")
+    gate_quiet_dbfs: float = Field(-60.0, ge=-100, le=-20, description="80 ms chunk level (60-3800 Hz), dBFS, at or below which it is quiet")
+    gate_steady_db: float = Field(4.0, ge=0, le=12, description="level span, dB, of 2.16 s of chunks that counts as steady noise; 0 = off")
 
 
 class VADSettings(_Section):

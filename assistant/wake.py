@@ -13,6 +13,14 @@ also score high, so one frame is not enough):
 * after firing, ignore ``refractory_s`` seconds of audio (one utterance fires once);
 * ignore the first 5 frames after a (re)start, as openWakeWord's own ``Model.predict``
   does (its feature buffers start as silence, not as the audio that preceded).
+
+Idle gate (``gate=True``, the default; :mod:`assistant.wake_gate`): while the last 2.16 s
+(the classifier's receptive field, 27 chunks of 80 ms) were quiet (every chunk's level in
+the models' 60–3800 Hz band at or below ``gate_quiet_dbfs``, default -60 dBFS) or steady
+noise (the chunk levels within ``gate_steady_db``, default 4 dB), only the cheap mel model runs; the embedding and
+classifier models are skipped and the frame scores 0.0. The first chunk that breaks the rule
+runs the deferred embeddings from the (always exact) mel buffer, so every score from then on
+is bit-identical to the ungated detector's.
 """
 
 from __future__ import annotations
@@ -26,6 +34,15 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from assistant.errors import ModelError
+from assistant.wake_gate import (
+    SILENCE_DBFS,
+    WakeGate,
+    drop_oldest,
+    mel_level_dbfs,
+    push_audio,
+    receptive_frames,
+    run_embeddings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +193,19 @@ class WakeWordDetector:
         threshold: per-frame probability at or above which a frame counts, in (0, 1).
         trigger_frames: consecutive 80 ms frames at/over ``threshold`` needed to fire.
         refractory_s: seconds of audio ignored after a detection.
+        gate: skip the embedding and classifier models on silence / steady noise (see the
+            module docstring); False runs them on every frame.
+        gate_quiet_dbfs: level (dBFS, in the 60–3800 Hz band) at or below which an 80 ms
+            chunk counts as quiet.
+        gate_steady_db: level span (dB) within which the receptive field counts as steady
+            noise; 0 disables that rule (only quiet input is skipped).
 
     Attributes:
         models: names of the loaded models.
         scores: ``{model: probability}`` of the last complete frame (for a level meter).
         audio_time: seconds of audio processed since construction / :meth:`reset`.
         frame_cpu_ms: CPU (process) milliseconds spent on the last frame.
+        gate: the :class:`~assistant.wake_gate.WakeGate` (``open``, ``skipped``), or None.
 
     Raises:
         ModelError: unknown model name, missing or corrupt file (bad checksum, not a TFLite
@@ -194,6 +218,9 @@ class WakeWordDetector:
         threshold: float = 0.5,
         trigger_frames: int = 2,
         refractory_s: float = 2.0,
+        gate: bool = True,
+        gate_quiet_dbfs: float = -60.0,
+        gate_steady_db: float = 4.0,
     ) -> None:
         if not 0 < threshold < 1:
             raise ValueError(f"threshold must be in (0, 1), not {threshold}")
@@ -224,6 +251,8 @@ class WakeWordDetector:
         self.trigger_frames = int(trigger_frames)
         self.refractory_s = float(refractory_s)
         self.frame_cpu_ms = 0.0
+        self._keep = max(c.input_windows for c in self._classifiers)
+        self.gate = WakeGate(receptive_frames(self._keep), gate_quiet_dbfs, gate_steady_db) if gate else None
         self._snapshot = None
         self._prime()
         self.reset()
@@ -241,7 +270,7 @@ class WakeWordDetector:
         self._features.reset()
         for c in self._classifiers:
             c.reset()
-        self._run_frame(np.zeros(FRAME_SAMPLES, np.int16))
+        self._run_frame_ungated(np.zeros(FRAME_SAMPLES, np.int16))
         f = self._features
         try:
             self._snapshot = (
@@ -268,19 +297,38 @@ class WakeWordDetector:
         self._run = [0] * len(self._classifiers)
         self._ignore_until = 0.0
         self.scores = {m: 0.0 for m in self.models}
+        if self.gate is not None:
+            self.gate.reset()
 
     @property
     def audio_time(self) -> float:
         """Seconds of audio processed since construction / :meth:`reset` (complete frames)."""
         return self._frames * FRAME_SAMPLES / SAMPLE_RATE
 
-    def _run_frame(self, frame: np.ndarray) -> list[float]:
-        t0 = time.process_time()
+    def _run_frame_ungated(self, frame: np.ndarray) -> list[float]:
         best = [0.0] * len(self._classifiers)
         for emb in self._features.process_streaming(frame.tobytes()):
             for i, clf in enumerate(self._classifiers):
                 for p in clf.process_streaming(emb):
                     best[i] = max(best[i], float(p))
+        return best
+
+    def _run_frame_gated(self, frame: np.ndarray) -> list[float]:
+        f = self._features
+        n = push_audio(f, frame)  # the mel buffer stays exact
+        run = self.gate.update(mel_level_dbfs(f.mels[-n:]) if n else SILENCE_DBFS)
+        drop_oldest(f, self._keep)  # deferred steps the classifier window no longer reads
+        last = [0.0] * len(self._classifiers)
+        if run:  # catch up: the classifier ends with exactly the ungated embeddings
+            for emb in run_embeddings(f):
+                for i, clf in enumerate(self._classifiers):
+                    for p in clf.process_streaming(emb):
+                        last[i] = float(p)
+        return last
+
+    def _run_frame(self, frame: np.ndarray) -> list[float]:
+        t0 = time.process_time()
+        best = self._run_frame_ungated(frame) if self.gate is None else self._run_frame_gated(frame)
         self.frame_cpu_ms = (time.process_time() - t0) * 1000.0
         return best
 
