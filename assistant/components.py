@@ -89,7 +89,8 @@ def build_wake(s: WakeSettings) -> "WakeWordDetector":
     from assistant.wake import WakeWordDetector
 
     return WakeWordDetector(s.model, threshold=s.threshold, trigger_frames=s.trigger_frames,
-                            refractory_s=s.refractory_s)
+                            refractory_s=s.refractory_s, gate=s.gate,
+                            gate_quiet_dbfs=s.gate_quiet_dbfs, gate_steady_db=s.gate_steady_db)
 
 
 def build_output(s: AudioSettings, bus: EventBus | None = None):
