@@ -140,3 +140,105 @@ def test_normalize_word():
 def test_bad_vocabulary_is_refused():
     with pytest.raises(ValueError):
         Formatter({"...": "x"})
+
+
+# -- the streaming committer on real speech (real Whisper base) -------------------------------
+
+from assistant.dictation.committer import Committer, DictationUpdate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def base_asr() -> WhisperASR:
+    return WhisperASR("base")
+
+
+def stream(c: Committer, audio: np.ndarray) -> list[DictationUpdate]:
+    """Feed 80 ms blocks, stepping after each (as the worker would, in audio time)."""
+    out = []
+    for i in range(0, len(audio), BLOCK):
+        c.add(audio[i : i + BLOCK])
+        u = c.step()
+        if u is not None:
+            out.append(u)
+    return out
+
+
+def check_stable(c: Committer, updates: list[DictationUpdate]) -> None:
+    """Committed text is only ever appended to: the updates add up to the whole text, word
+    by word. (Word times of short buffers are interpolated inside Whisper's segments, so
+    they are not exact enough to order; a word committed twice shows in the WER.)"""
+    assert "".join(u.committed for u in updates) == c.committed_text
+    words = [w for u in updates for w in u.words]
+    assert " ".join(w.text for w in words) == c.committed_text
+
+
+def test_committer_jfk_commits_stable_prefix_and_flushes_at_pauses(base_asr):
+    """jfk.flac twice with 1 s between: text appears while it is spoken, is never
+    retracted, every word is committed once, and each pause flushes the tail."""
+    jfk = read_audio(DATA / "jfk.flac")
+    ref = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+    gap = np.zeros(SAMPLE_RATE, np.int16)
+    x = np.concatenate([jfk, gap, jfk, gap])
+    c = Committer(base_asr)
+    updates = stream(c, x)
+    check_stable(c, updates)
+    assert wer(ref + " " + ref, c.committed_text) <= 0.05, c.committed_text
+    assert any(u.committed and not u.phrase_end for u in updates)  # committed by agreement, mid-phrase
+    ends = [u for u in updates if u.phrase_end]
+    assert len(ends) >= 2 and all(u.tail == "" for u in ends)
+    assert updates[-1].phrase_end
+    # word times are dictation time: the second recording's words come after the first
+    second = [w for u in updates for w in u.words if w.start_s > 11.5]
+    assert wer(ref, " ".join(w.text for w in second)) <= 0.1
+    assert c.audio_seconds == pytest.approx(len(x) / SAMPLE_RATE)
+
+
+def test_committer_with_spoken_commands_types_a_letter(base_asr, tmp_path):
+    """Synthesised dictation (Piper) with pauses between phrases → Committer → Formatter:
+    spoken punctuation, "new paragraph" and "scratch that" give exactly the letter."""
+    from audio_factory import concat, piper_say, read_16k
+
+    phrases = ["Dear Anna, comma.", "Thank you for the flowers. Period.", "New paragraph.",
+               "See you soon. Scratch that.", "Best wishes."]
+    clips = [piper_say(p, tmp_path / f"p{i}.wav") for i, p in enumerate(phrases)]
+    x = read_16k(concat(clips, tmp_path / "letter.wav", gap_s=1.0, tail_s=1.5))
+    c, f = Committer(base_asr), Formatter()
+    ops = []
+    updates = stream(c, x)
+    for u in updates:
+        ops += f.process(u.committed)
+        if u.phrase_end:
+            ops += f.end_phrase()
+    check_stable(c, updates)
+    assert f.typed == "Dear Anna, thank you for the flowers.\n\nBest wishes", c.committed_text
+    assert apply_ops("", ops) == f.typed
+    assert c.phrases == len(phrases)
+
+
+def test_committer_long_silence_restarts_buffer_and_never_decodes_silence(base_asr):
+    """Silence alone is never decoded; after a long silence the buffer is dropped, and
+    speech after it is still transcribed with dictation times past the silence."""
+    jfk = read_audio(DATA / "jfk.flac")
+    c = Committer(base_asr, restart_after_s=2.0)
+    assert stream(c, np.zeros(4 * SAMPLE_RATE, np.int16)) == []
+    assert c.transcriber.decodes == 0 and c.restarts >= 1
+    first = jfk[: int(3.0 * SAMPLE_RATE)]  # "And so my fellow Americans"
+    updates = stream(c, np.concatenate([first, np.zeros(3 * SAMPLE_RATE, np.int16), first,
+                                        np.zeros(SAMPLE_RATE, np.int16)]))
+    check_stable(c, updates)
+    assert c.restarts >= 2
+    assert normalize_text(c.committed_text) == "and so my fellow americans and so my fellow americans"
+    assert min(w.start_s for u in updates for w in u.words) > 4.0 - 0.3  # PRE_SPEECH_KEEP_S
+    assert max(w.start_s for u in updates for w in u.words) > 10.0
+
+
+def test_committer_flush_and_input_checks(base_asr):
+    c = Committer(base_asr)
+    u = c.flush()  # nothing said: an empty phrase end
+    assert u == DictationUpdate("", (), "", True)
+    with pytest.raises(ValueError):
+        Committer(base_asr, pause_s=0)
+    with pytest.raises(ValueError):
+        Committer(base_asr, pause_s=3.0, restart_after_s=2.0)
+    with pytest.raises(TypeError):
+        c.add(np.zeros(10, np.int32))

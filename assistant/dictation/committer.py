@@ -256,7 +256,9 @@ class Committer:
         self.transcriber.reset()
         self.transcriber.context = self._text[-self.context_chars :]
         self.transcriber.add(keep)
-        self._phrase_n = self._checked_at = len(keep)
+        self._phrase_n = len(keep)
+        self._checked_at = 0
+        self._silence_s = self.pause_s  # still in the pause; the next restart after as long again
         self._emitted = 0
         self.restarts += 1
 
