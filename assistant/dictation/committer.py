@@ -19,9 +19,13 @@ adds what dictation needs on top of it:
   ``pause_s`` of audio. Nothing is decoded while no speech was heard since the last flush;
   after ``restart_after_s`` of silence the buffer is dropped (all but its last
   ``PRE_SPEECH_KEEP_S``), so a long silence never grows it;
-* **context across phrases**: the text committed so far (last ``context_chars``) is the
-  prompt of the next phrase (``StreamingTranscriber.context``), so Whisper continues a
-  sentence in lower case instead of starting every phrase with a capital;
+* **context across restarts**: after a buffer drop, the text committed so far (last
+  ``context_chars``) is the prompt (``StreamingTranscriber.context``), so Whisper goes on
+  with the text instead of starting afresh;
+* **Whisper's punctuation at pauses**: a decode that ends in silence usually ends with
+  ". " or "!" that nobody said ("Americans!"); the command layer drops Whisper's
+  punctuation by default (:class:`assistant.dictation.commands.Formatter`,
+  ``auto_punctuation=False``) so that spoken punctuation rules;
 * **spacing across chunks**: each update's ``committed`` starts with one space when it
   follows committed text, so concatenating the updates gives the whole text.
 

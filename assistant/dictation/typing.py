@@ -129,6 +129,9 @@ class XTestTypist(Typist):
     Raises:
         TypingError: no ``$DISPLAY``/display name, the display cannot be opened, or the
             server has no XTest extension.
+
+    Limits: modifiers the user still holds (the hotkey's Ctrl) and Caps Lock change what
+    the keys type; the caller should wait for the hotkey's release before typing.
     """
 
     name = "xtest"
@@ -158,6 +161,7 @@ class XTestTypist(Typist):
         self._min = self._d.display.info.min_keycode
         self._max = self._d.display.info.max_keycode
         self.spare_keycodes: list[int] = []
+        self._shift = self._d.keysym_to_keycode(XK.string_to_keysym("Shift_L"))
 
     # -- the keymap ----------------------------------------------------------------------
 
@@ -428,10 +432,8 @@ def session_backend(env: Optional[Mapping[str, str]] = None) -> str:
     wayland = env.get("XDG_SESSION_TYPE") == "wayland" or bool(env.get("WAYLAND_DISPLAY"))
     if wayland and shutil.which("wtype"):
         return "wtype"
-    if env.get("DISPLAY") and not wayland:
-        return "xtest"
     if env.get("DISPLAY"):
-        return "xtest"  # XWayland only reaches X11 windows, but it is better than nothing
+        return "xtest"  # on Wayland without wtype: XWayland reaches only X11 windows
     return "clipboard"
 
 
