@@ -111,6 +111,9 @@ class StreamingTranscriber:
         self.prompt_chars = int(prompt_chars)
         self.skip_silent_final = bool(skip_silent_final)
         self.final_decode_skipped = False
+        self.context = ""
+        """Text said before this utterance (dictation: the text committed so far), passed to
+        Whisper as the start of the prompt; kept across :meth:`reset`. Empty by default."""
         self._in_lock = threading.Lock()  # guards _pending and _total
         self._decode_lock = threading.RLock()
         self.reset()
@@ -194,9 +197,7 @@ class StreamingTranscriber:
         self._decoded_upto = total
 
     def _prompt(self) -> Optional[str]:
-        if self._n_trimmed == 0:
-            return None
-        text = join_words(self._committed[: self._n_trimmed])
+        text = " ".join(t for t in (self.context.strip(), join_words(self._committed[: self._n_trimmed])) if t)
         return text[-self.prompt_chars :].lstrip() or None
 
     def _decode(self) -> tuple[list[Word], float]:
@@ -310,6 +311,22 @@ class StreamingTranscriber:
             if k:
                 self._trim()
             return self.committed_text, join_words(self._hyp)
+
+    def commit_pending(self) -> list[Word]:
+        """Commit the unconfirmed rest of the last hypothesis as it is, and return it.
+
+        For dictation, which never retracts a committed word: at a pause the tail is
+        committed (as whisper_streaming's ``finish``) instead of waiting for a second
+        decode to agree, and streaming goes on with the same buffer (later decodes strip
+        these words like any committed ones).
+        """
+        with self._decode_lock:
+            words, self._hyp = self._hyp, []
+            self._committed.extend(words)
+            self._stable = False
+            if words:
+                self._trim()
+            return words
 
     def finish(self) -> Transcript:
         """Decode the rest at the endpoint and return the utterance's final transcript.

@@ -1,0 +1,244 @@
+"""Dictation engine code, text level: the spoken commands on text (no audio), and the
+streaming committer on real and synthesised speech with the real Whisper model.
+
+Typing into a window is tests/test_dictation_typing.py (Xvfb).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.asr import SAMPLE_RATE, WhisperASR, normalize_text, wer
+from assistant.audio import read_audio
+from assistant.dictation.commands import Backspace, Formatter, Key, TypeText, apply_ops, normalize_word
+
+DATA = Path(__file__).resolve().parent / "data"
+BLOCK = 1280  # 80 ms at 16 kHz, the engine's block
+
+
+def run(f: Formatter, *chunks: str, phrase_ends: bool = True) -> list:
+    """Feed chunks (each its own phrase when ``phrase_ends``) and return all operations;
+    checks that applying them gives ``f.typed``."""
+    ops = []
+    for c in chunks:
+        ops += f.process(c)
+        if phrase_ends:
+            ops += f.end_phrase()
+    if not phrase_ends:
+        ops += f.end_phrase()
+    assert apply_ops("", ops) == f.typed
+    return ops
+
+
+def typed(*chunks: str, **kw) -> str:
+    f = Formatter(**{k: v for k, v in kw.items() if k != "phrase_ends"})
+    run(f, *chunks, phrase_ends=kw.get("phrase_ends", True))
+    return f.typed
+
+
+# -- spoken punctuation and layout ----------------------------------------------------------
+
+
+def test_spoken_punctuation_with_whisper_variants():
+    assert typed("hello world comma how are you question mark") == "Hello world, how are you?"
+    # Whisper's own punctuation, case, trailing "." after a command word, "full stop"
+    assert typed("Hello world, comma, how are you? Question mark.") == "Hello world, how are you?"
+    assert typed("it works full stop it really works period") == "It works. It really works."
+    assert typed("It works. Full-stop. Yes, exclamation point.") == "It works. Yes!"
+    assert typed("note colon buy milk semicolon bread") == "Note: buy milk; bread"
+
+
+def test_new_line_and_paragraph():
+    assert typed("Dear Anna, new line. Thank you. New paragraph. Bye.") == "Dear Anna\nThank you\n\nBye"
+    assert typed("one newline two") == "One\nTwo"
+
+
+def test_quotes_and_no_space():
+    assert typed("she said open quote hello close quote and left") == 'She said "hello" and left'
+    assert typed("she said open quote hello close quote period", smart_quotes=True) == "She said “hello”."
+    assert typed("e no space mail") == "Email"
+
+
+def test_cap_all_caps_literal():
+    assert typed("I live in cap berlin and work at all caps nasa") == "I live in Berlin and work at NASA"
+    assert typed("type the word literal period and literal comma") == "Type the word period and comma"
+
+
+def test_spell_letters_and_nato():
+    assert typed("my name is spell a n n a period") == "My name is anna."
+    assert typed("code spell charlie alpha tango done") == "Code cat done"
+    assert typed("spell C-A-T.") == "Cat"
+    assert typed("the word spell cap x ray yankee zulu") == "The word Xyz"
+    # the letters may arrive in later chunks: spelling goes on until a non-letter word
+    assert typed("spell a", "b c end", phrase_ends=False) == "Abc end"
+
+
+def test_scratch_that_removes_the_last_phrase_exactly():
+    f = Formatter()
+    ops = run(f, "hello world", "this is wrong", "scratch that", "this is right")
+    assert f.typed == "Hello world this is right"
+    assert Backspace(len(" this is wrong")) in ops
+    # within one phrase it removes what that phrase typed so far
+    assert typed("first part", "oops wrong words scratch that better words") == "First part better words"
+    # twice: two phrases
+    assert typed("one", "two", "scratch that", "scratch that", "three") == "Three"
+    # nothing to remove: nothing happens
+    assert typed("scratch that") == ""
+
+
+def test_undo_reverses_scratch_that():
+    assert typed("keep me", "scratch that", "undo") == "Keep me"
+    assert typed("keep me", "remove me", "undo that") == "Keep me"
+
+
+def test_scratch_that_after_sentence_restores_capitalisation():
+    assert typed("It works period", "bad idea", "scratch that", "good one") == "It works. Good one"
+
+
+def test_vocabulary_replacements():
+    f = Formatter({"my email": "jane@example.org", "hash tag": "#"})
+    run(f, "write to My email, please", "hash tag")
+    assert f.typed == "Write to jane@example.org please #"
+
+
+def test_command_split_across_chunks_is_held_back():
+    f = Formatter()
+    assert f.process("hello new") == [TypeText("Hello")]  # "new" may start "new line"
+    assert f.process("line world") == [TypeText("\nWorld")]
+    assert f.process("new") == []
+    assert f.process("york") == [TypeText(" new york")]
+    assert f.end_phrase() == []
+    assert f.typed == "Hello\nWorld new york"
+
+
+def test_auto_punctuation_keeps_whisper_marks_without_doubling():
+    assert typed("Hello world. Period. How are you?", auto_punctuation=True) == "Hello world. How are you?"
+    assert typed("Dear Anna, new line, thanks.", auto_punctuation=True) == "Dear Anna\nThanks."
+    assert typed("Wait, period.", auto_punctuation=True) == "Wait."
+
+
+def test_whisper_sentence_capitals_are_lowered_when_punctuation_is_spoken():
+    # Whisper ended a sentence at a pause; without a spoken mark the sentence goes on
+    assert typed("I think. So I am. I'm sure") == "I think so I am I'm sure"
+
+
+def test_tab_key_and_non_ascii():
+    f = Formatter()
+    ops = run(f, "naïve tab key café comma Zürich")
+    assert Key("Tab") in ops and f.typed == "Naïve\tcafé, Zürich"
+
+
+def test_normalize_word():
+    assert normalize_word("Period.") == "period"
+    assert normalize_word("“Open") == "open"
+    assert normalize_word("full-stop,") == "full-stop"
+
+
+def test_bad_vocabulary_is_refused():
+    with pytest.raises(ValueError):
+        Formatter({"...": "x"})
+
+
+# -- the streaming committer on real speech (real Whisper base) -------------------------------
+
+from assistant.dictation.committer import Committer, DictationUpdate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def base_asr() -> WhisperASR:
+    return WhisperASR("base")
+
+
+def stream(c: Committer, audio: np.ndarray) -> list[DictationUpdate]:
+    """Feed 80 ms blocks, stepping after each (as the worker would, in audio time)."""
+    out = []
+    for i in range(0, len(audio), BLOCK):
+        c.add(audio[i : i + BLOCK])
+        u = c.step()
+        if u is not None:
+            out.append(u)
+    return out
+
+
+def check_stable(c: Committer, updates: list[DictationUpdate]) -> None:
+    """Committed text is only ever appended to: the updates add up to the whole text, word
+    by word. (Word times of short buffers are interpolated inside Whisper's segments, so
+    they are not exact enough to order; a word committed twice shows in the WER.)"""
+    assert "".join(u.committed for u in updates) == c.committed_text
+    words = [w for u in updates for w in u.words]
+    assert " ".join(w.text for w in words) == c.committed_text
+
+
+def test_committer_jfk_commits_stable_prefix_and_flushes_at_pauses(base_asr):
+    """jfk.flac twice with 1 s between: text appears while it is spoken, is never
+    retracted, every word is committed once, and each pause flushes the tail."""
+    jfk = read_audio(DATA / "jfk.flac")
+    ref = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+    gap = np.zeros(SAMPLE_RATE, np.int16)
+    x = np.concatenate([jfk, gap, jfk, gap])
+    c = Committer(base_asr)
+    updates = stream(c, x)
+    check_stable(c, updates)
+    assert wer(ref + " " + ref, c.committed_text) <= 0.05, c.committed_text
+    assert any(u.committed and not u.phrase_end for u in updates)  # committed by agreement, mid-phrase
+    ends = [u for u in updates if u.phrase_end]
+    assert len(ends) >= 2 and all(u.tail == "" for u in ends)
+    assert updates[-1].phrase_end
+    # word times are dictation time: the second recording's words come after the first
+    second = [w for u in updates for w in u.words if w.start_s > 11.5]
+    assert wer(ref, " ".join(w.text for w in second)) <= 0.1
+    assert c.audio_seconds == pytest.approx(len(x) / SAMPLE_RATE)
+
+
+def test_committer_with_spoken_commands_types_a_letter(base_asr, tmp_path):
+    """Synthesised dictation (Piper) with pauses between phrases → Committer → Formatter:
+    spoken punctuation, "new paragraph" and "scratch that" give exactly the letter."""
+    from audio_factory import concat, piper_say, read_16k
+
+    phrases = ["Dear Anna, comma.", "Thank you for the flowers. Period.", "New paragraph.",
+               "See you soon. Scratch that.", "Best wishes."]
+    clips = [piper_say(p, tmp_path / f"p{i}.wav") for i, p in enumerate(phrases)]
+    x = read_16k(concat(clips, tmp_path / "letter.wav", gap_s=1.0, tail_s=1.5))
+    c, f = Committer(base_asr), Formatter()
+    ops = []
+    updates = stream(c, x)
+    for u in updates:
+        ops += f.process(u.committed)
+        if u.phrase_end:
+            ops += f.end_phrase()
+    check_stable(c, updates)
+    assert f.typed == "Dear Anna, thank you for the flowers.\n\nBest wishes", c.committed_text
+    assert apply_ops("", ops) == f.typed
+    assert c.phrases == len(phrases)
+
+
+def test_committer_long_silence_restarts_buffer_and_never_decodes_silence(base_asr):
+    """Silence alone is never decoded; after a long silence the buffer is dropped, and
+    speech after it is still transcribed with dictation times past the silence."""
+    jfk = read_audio(DATA / "jfk.flac")
+    c = Committer(base_asr, restart_after_s=2.0)
+    assert stream(c, np.zeros(4 * SAMPLE_RATE, np.int16)) == []
+    assert c.transcriber.decodes == 0 and c.restarts >= 1
+    first = jfk[: int(3.0 * SAMPLE_RATE)]  # "And so my fellow Americans"
+    updates = stream(c, np.concatenate([first, np.zeros(3 * SAMPLE_RATE, np.int16), first,
+                                        np.zeros(SAMPLE_RATE, np.int16)]))
+    check_stable(c, updates)
+    assert c.restarts >= 2
+    assert normalize_text(c.committed_text) == "and so my fellow americans and so my fellow americans"
+    assert min(w.start_s for u in updates for w in u.words) > 4.0 - 0.3  # PRE_SPEECH_KEEP_S
+    assert max(w.start_s for u in updates for w in u.words) > 10.0
+
+
+def test_committer_flush_and_input_checks(base_asr):
+    c = Committer(base_asr)
+    u = c.flush()  # nothing said: an empty phrase end
+    assert u == DictationUpdate("", (), "", True)
+    with pytest.raises(ValueError):
+        Committer(base_asr, pause_s=0)
+    with pytest.raises(ValueError):
+        Committer(base_asr, pause_s=3.0, restart_after_s=2.0)
+    with pytest.raises(TypeError):
+        c.add(np.zeros(10, np.int32))

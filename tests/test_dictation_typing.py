@@ -1,0 +1,283 @@
+"""Typing dictated text into a real window on a real X server (a private Xvfb started by
+this module, so changing its keyboard layout with ``setxkbmap`` touches no other test).
+
+A real Qt ``QPlainTextEdit`` (a subprocess on ``QT_QPA_PLATFORM=xcb``: the rest of the
+suite runs Qt offscreen in-process, and a QApplication cannot switch platform) and a real
+``xterm`` running ``cat > file`` get the keyboard focus; :class:`XTestTypist` types into
+them through XTest, and the test reads back exactly what arrived — including a non-ASCII
+sentence under ``setxkbmap us`` and ``setxkbmap de`` — and checks that the spare keycodes'
+mappings were written back. Nothing is mocked. ``wtype`` needs a wlroots compositor, which
+this machine does not run: only its command lines are checked here.
+
+Run the editor alone: ``python tests/test_dictation_typing.py editor`` (on ``$DISPLAY``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCE = "Ça coûte 5€ — naïve “quotes” ß ✓ Zürich"
+
+
+# ======================================================================================
+# the editor side (runs in a subprocess, on xcb)
+# ======================================================================================
+
+
+def mode_editor() -> int:
+    """Show a focused QPlainTextEdit; on each stdin line print its text as JSON
+    (``"get"``) or clear it (``"clear"``)."""
+    from PySide6.QtCore import QSocketNotifier
+    from PySide6.QtWidgets import QApplication, QPlainTextEdit
+
+    app = QApplication([sys.argv[0]])
+    edit = QPlainTextEdit()
+    edit.setWindowTitle("dictation-target")
+    edit.resize(600, 300)
+    edit.show()
+    edit.activateWindow()
+    edit.setFocus()
+
+    def on_stdin() -> None:
+        line = sys.stdin.readline().strip()
+        if line == "get":
+            print("@@" + json.dumps({"text": edit.toPlainText(), "focus": edit.hasFocus()}), flush=True)
+        elif line == "clear":
+            edit.clear()
+            print("@@" + json.dumps({"cleared": True}), flush=True)
+        elif line in ("quit", ""):
+            app.quit()
+
+    notifier = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
+    notifier.activated.connect(on_stdin)
+    print("@@" + json.dumps({"ready": int(edit.winId())}), flush=True)
+    return app.exec()
+
+
+# ======================================================================================
+# the tests (pytest side)
+# ======================================================================================
+
+if __name__ != "__main__":
+    import pytest
+
+    from assistant.dictation.commands import Formatter
+    from assistant.dictation.typing import (
+        ClipboardTypist,
+        TypingError,
+        XTestTypist,
+        choose_typist,
+        session_backend,
+        wtype_commands,
+    )
+
+    @pytest.fixture(scope="module")
+    def xserver():
+        """A private Xvfb on a free display number from :200 up; yields ``":N"`` once it
+        accepts connections."""
+        from Xlib import display as xdisplay
+
+        for num in range(200 + os.getpid() % 50, 400):
+            if Path(f"/tmp/.X{num}-lock").exists() or Path(f"/tmp/.X11-unix/X{num}").exists():
+                continue
+            proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 20
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    xdisplay.Display(f":{num}").close()
+                    break
+                except Exception:  # not listening yet
+                    time.sleep(0.1)
+            else:
+                proc.kill()
+                proc.wait(10)
+                continue  # lost a race for this number: try the next one
+            yield f":{num}"
+            proc.terminate()
+            proc.wait(10)
+            return
+        pytest.fail("could not start Xvfb")
+
+    def setxkbmap(display: str, layout: str) -> None:
+        subprocess.run(["setxkbmap", "-display", display, layout], check=True, timeout=20)
+
+    class Editor:
+        """The Qt editor subprocess: :meth:`text` reads what it holds."""
+
+        def __init__(self, display: str) -> None:
+            env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": display, "PYTHONPATH": str(ROOT),
+                   "PYTHONUNBUFFERED": "1"}
+            env.pop("WAYLAND_DISPLAY", None)
+            self.display = display
+            self.proc = subprocess.Popen([sys.executable, __file__, "editor"], env=env, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
+            self.wid = self._read()["ready"]
+            # no window manager runs: give the editor the X input focus explicitly
+            subprocess.run(["xdotool", "windowfocus", "--sync", str(self.wid)], env=env, check=True, timeout=20)
+
+        def _read(self) -> dict:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise AssertionError("the editor exited")
+                if line.startswith("@@"):
+                    return json.loads(line[2:])
+            raise AssertionError("the editor did not answer")
+
+        def ask(self, cmd: str) -> dict:
+            self.proc.stdin.write(cmd + "\n")
+            self.proc.stdin.flush()
+            return self._read()
+
+        def text(self, expect: str, timeout: float = 10.0) -> str:
+            """The editor's text once it equals ``expect`` or ``timeout`` seconds passed."""
+            deadline = time.monotonic() + timeout
+            got = self.ask("get")["text"]
+            while got != expect and time.monotonic() < deadline:
+                time.sleep(0.1)
+                got = self.ask("get")["text"]
+            return got
+
+        def close(self) -> None:
+            try:
+                self.ask("quit")
+            except (AssertionError, BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    @pytest.fixture(params=["us", "de"])
+    def layout_editor(request, xserver):
+        setxkbmap(xserver, request.param)
+        ed = Editor(xserver)
+        yield request.param, ed
+        ed.close()
+        setxkbmap(xserver, "us")
+
+    def test_xtest_types_exact_unicode_under_any_layout_and_restores_keymap(layout_editor, xserver):
+        layout, ed = layout_editor
+        typist = XTestTypist(xserver)
+        try:
+            before = typist.keyboard_mapping()
+            typist.type_text(SENTENCE)
+            assert ed.text(SENTENCE) == SENTENCE, layout
+            assert typist.remaps >= 5  # € — “ ” ✓ at least had no key of their own
+            assert typist.keyboard_mapping() == before, "spare keycodes were not restored"
+            # more distinct missing characters than spare keycodes: several batches
+            many = "".join(chr(c) for c in range(0x3041, 0x3041 + 2 * len(typist.spare_keycodes) + 3))
+            typist.type_text("\n" + many)
+            assert ed.text(SENTENCE + "\n" + many) == SENTENCE + "\n" + many
+            assert typist.keyboard_mapping() == before
+        finally:
+            typist.close()
+
+    def test_formatter_operations_typed_into_editor(xserver):
+        """Spoken commands → operations → XTest: commas, new line, "scratch that" (exact
+        backspaces) and the non-ASCII sentence of issue 11 under the German layout."""
+        setxkbmap(xserver, "de")
+        ed = Editor(xserver)
+        typist = XTestTypist(xserver)
+        try:
+            f = Formatter()
+            for phrase in ["Naïve café comma Zürich new line", "this is wrong", "scratch that", "yes period"]:
+                typist.apply(f.process(phrase))
+                typist.apply(f.end_phrase())
+            assert f.typed == "Naïve café, Zürich\nYes."
+            assert ed.text(f.typed) == f.typed
+        finally:
+            typist.close()
+            ed.close()
+            setxkbmap(xserver, "us")
+
+    def test_xtest_types_into_xterm_cat(xserver, tmp_path):
+        """xterm running ``cat > file``: the terminal gets the same exact text."""
+        if not shutil.which("xterm"):
+            pytest.fail("xterm is not installed: run scripts/setup.sh")
+        out = tmp_path / "typed.txt"
+        env = {**os.environ, "DISPLAY": xserver, "LC_ALL": "C.UTF-8"}
+        term = subprocess.Popen(["xterm", "-u8", "-e", "sh", "-c", f"stty -echo; cat > {out}"], env=env)
+        typist = XTestTypist(xserver)
+        try:
+            deadline = time.monotonic() + 30
+            wid = ""
+            while not wid and time.monotonic() < deadline:
+                found = subprocess.run(["xdotool", "search", "--pid", str(term.pid)], env=env,
+                                       capture_output=True, text=True).stdout.split()
+                wid = found[0] if found else ""
+                time.sleep(0.1)
+            assert wid, "xterm window did not appear"
+            subprocess.run(["xdotool", "windowfocus", "--sync", wid], env=env, check=True, timeout=20)
+            time.sleep(0.3)
+            typist.type_text(SENTENCE + "\nnaïve café, Zürich\n")
+            deadline = time.monotonic() + 10
+            expect = SENTENCE + "\nnaïve café, Zürich\n"
+            while time.monotonic() < deadline and (not out.exists() or out.read_text("utf-8") != expect):
+                time.sleep(0.1)
+            assert out.read_text("utf-8") == expect
+        finally:
+            typist.close()
+            term.terminate()
+            term.wait(10)
+
+    def test_clipboard_fallback_puts_text_on_clipboard(xserver, monkeypatch):
+        """The fallback copies with xclip and tells the user to paste."""
+        monkeypatch.setenv("DISPLAY", xserver)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        notices = []
+        clip = ClipboardTypist(notices.append)
+        assert clip.command[0] in ("xclip", "xsel")
+        clip.type_text(SENTENCE)
+        got = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True, timeout=10).stdout
+        assert got.decode("utf-8") == SENTENCE
+        assert "Ctrl+V" in notices[-1]
+        clip.backspace(3)
+        assert "3 characters" in notices[-1]
+
+    def test_clear_errors_without_display(monkeypatch):
+        monkeypatch.delenv("DISPLAY", raising=False)
+        with pytest.raises(TypingError, match="DISPLAY"):
+            XTestTypist()
+        with pytest.raises(TypingError, match="cannot open|Cannot open"):
+            XTestTypist(":987")
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        with pytest.raises(TypingError):
+            ClipboardTypist()
+        with pytest.raises(ValueError):
+            choose_typist("telepathy")
+
+    def test_backend_choice_from_session(xserver, monkeypatch):
+        has_wtype = bool(shutil.which("wtype"))
+        assert session_backend({"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}) == "xtest"
+        assert session_backend({}) == "clipboard"
+        wl = {"WAYLAND_DISPLAY": "wayland-0", "XDG_SESSION_TYPE": "wayland", "DISPLAY": ":0"}
+        assert session_backend(wl) == ("wtype" if has_wtype else "xtest")
+        monkeypatch.setenv("DISPLAY", xserver)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+        t = choose_typist()
+        assert t.name == "xtest"
+        t.close()
+        assert choose_typist("clipboard").name == "clipboard"
+
+    def test_wtype_command_lines():
+        assert wtype_commands("Hello\nworld\t-x- end\n") == [
+            ["wtype", "-s", "20", "Hello", "-k", "Return", "world", "-k", "Tab", "--", "-x- end"],
+            ["wtype", "-s", "20", "-k", "Return"],
+        ]
+        assert wtype_commands("") == []
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit({"editor": mode_editor}[sys.argv[1]]())
