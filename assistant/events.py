@@ -30,6 +30,7 @@ class State(str, Enum):
     LISTENING = "listening"  # VAD-endpointed capture, partial transcripts
     UNDERSTANDING = "understanding"  # Rasa NLU + dialogue
     SPEAKING = "speaking"  # TTS playback, interruptible (barge-in)
+    DICTATING = "dictating"  # dictation mode: committed text is typed into the focused window
 
 
 @dataclass(frozen=True)
@@ -328,3 +329,36 @@ class StopRequested(Event):
     barge-in). ``reason`` says who."""
 
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class DictationStarted(Event):
+    """Dictation mode began (:meth:`assistant.pipeline.Assistant.dictate`).
+
+    ``source`` names who asked ("hotkey", "voice", "tray", "cli"); ``backend`` is the typing
+    backend in use ("xtest", "wtype", "clipboard", "file", "none"). Dictation events carry no
+    interaction id, so no trace records them (nothing dictated is traced)."""
+
+    source: str = "hotkey"
+    backend: str = ""
+
+
+@dataclass(frozen=True)
+class DictationHeard(Event):
+    """What dictation hears, for the overlay: ``committed`` is the text committed by this
+    update (already typed, or about to be; never retracted), ``tail`` the unstable rest of
+    the latest hypothesis (shown, never typed; "" after a pause)."""
+
+    committed: str = ""
+    tail: str = ""
+
+
+@dataclass(frozen=True)
+class DictationStopped(Event):
+    """Dictation mode ended. ``reason``: "user" (hotkey, stop button, CLI), "voice" ("stop
+    dictation"), "silence" (``dictation.stop_after_silence_s`` without speech), "error"
+    (typing failed; see the :class:`Notice`), "command" (a typed request). ``typed_chars``
+    is how many characters the focused window gained (after corrections)."""
+
+    reason: str = "user"
+    typed_chars: int = 0

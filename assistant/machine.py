@@ -11,33 +11,42 @@ follow-up) and whether the reply being spoken expects an answer.
 
 The table (``—`` = illegal: :class:`IllegalTransition`; ``=`` = stays, no event)::
 
-    trigger \\ state   idle           listening      understanding  speaking
-    WAKE_WORD          listening      =              listening (1)  listening (2)
-    HOTKEY             listening      =              listening (1)  listening (2)
-    PUSH_TO_TALK       listening      =              listening (1)  listening (2)
-    FOLLOW_UP          listening      —              —              —
-    TEXT               understanding  understanding  understanding  understanding (2)
-    ENDPOINT           —              understanding  —              —
-    CANCEL             —              idle           idle           —
-    REPLY              —              —              speaking       —
-    ANNOUNCE           speaking       = (4)          = (4)          = (4)
-    NO_REPLY           —              —              idle           —
-    PLAYBACK_DONE      —              —              —              idle (3)
+    trigger \\ state   idle           listening      understanding  speaking       dictating
+    WAKE_WORD          listening      =              listening (1)  listening (2)  —
+    HOTKEY             listening      =              listening (1)  listening (2)  —
+    PUSH_TO_TALK       listening      =              listening (1)  listening (2)  —
+    FOLLOW_UP          listening      —              —              —              —
+    TEXT               understanding  understanding  understanding  understanding (2) —
+    ENDPOINT           —              understanding  —              —              —
+    CANCEL             —              idle           idle           —              —
+    REPLY              —              —              speaking       —              —
+    ANNOUNCE           speaking       = (4)          = (4)          = (4)          = (4)
+    NO_REPLY           —              —              idle           —              —
+    PLAYBACK_DONE      —              —              —              idle (3)       —
+    DICTATE            dictating      dictating (1)  dictating (5)  dictating (2)  =
+    STOP_DICTATION     —              —              —              —              idle
 
     (1) the unfinished turn is abandoned: its reply is dropped (a new interaction begins).
     (2) barge-in: the voice stops at once and the new interaction begins.
     (3) if the reply expected an answer and was not interrupted, a FOLLOW_UP request is
         left pending: the audio loop starts listening for the answer on its next block.
     (4) the announcement waits: it is spoken when the engine is next idle.
+    (5) "start dictation" was said: the turn that understood it fires DICTATE itself;
+        from any other turn, as (1).
+
+Dictation (issue 11) is a mode, not an interaction: entering DICTATING ends the
+interaction in progress (its id becomes ""; its later triggers are stale) and drops a
+pending listen request. While dictating the audio loop feeds the dictation session instead
+of the wake word and the endpointer, so the listen triggers never fire there; a typed
+request first stops dictation (:meth:`assistant.pipeline.Assistant.handle_text`).
 
 Triggers that begin an interaction (the listen triggers, TEXT, ANNOUNCE) carry its new id;
 the others carry the id of the interaction they belong to, and a trigger whose interaction
 is no longer the current one (a reply of an abandoned turn, a playback that a barge-in
 already ended) is *stale*: it is dropped without a transition.
 
-A new mode (dictation, issue 11) is a new :class:`State` plus its rows here: e.g.
-``DICTATE: idle → dictating``, ``ENDPOINT: dictating → dictating``, ``STOP_DICTATION:
-dictating → idle``; ``docs/architecture.md`` walks through it.
+A new mode is a new :class:`State` plus its rows here, as dictation's;
+``docs/architecture.md`` walks through it.
 """
 
 from __future__ import annotations
@@ -70,6 +79,8 @@ class Trigger(str, Enum):
     ANNOUNCE = "announce"  # a skill speaks on its own (a timer fired)
     NO_REPLY = "no_reply"  # the turn ended without anything to say
     PLAYBACK_DONE = "playback_done"  # the voice finished (or was interrupted)
+    DICTATE = "dictate"  # dictation mode on: hotkey, tray, "start dictation", `assistant dictate`
+    STOP_DICTATION = "stop_dictation"  # dictation mode off: hotkey, "stop dictation", silence
 
 
 #: The triggers that start listening (rows of the table that lead to LISTENING).
@@ -77,7 +88,7 @@ LISTEN_TRIGGERS = frozenset({Trigger.WAKE_WORD, Trigger.HOTKEY, Trigger.PUSH_TO_
 #: The triggers that begin a new interaction.
 STARTS_INTERACTION = LISTEN_TRIGGERS | {Trigger.TEXT, Trigger.ANNOUNCE}
 
-_I, _L, _U, _S = State.IDLE, State.LISTENING, State.UNDERSTANDING, State.SPEAKING
+_I, _L, _U, _S, _D = State.IDLE, State.LISTENING, State.UNDERSTANDING, State.SPEAKING, State.DICTATING
 #: ``(state, trigger) → next state``. A pair that is missing is illegal. A pair mapping to
 #: the same state is allowed and publishes nothing.
 TRANSITIONS: dict[tuple[State, Trigger], State] = {
@@ -90,9 +101,11 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (_U, Trigger.CANCEL): _I,
     (_U, Trigger.REPLY): _S,
     (_I, Trigger.ANNOUNCE): _S,
-    **{(s, Trigger.ANNOUNCE): s for s in (_L, _U, _S)},
+    **{(s, Trigger.ANNOUNCE): s for s in (_L, _U, _S, _D)},
     (_U, Trigger.NO_REPLY): _I,
     (_S, Trigger.PLAYBACK_DONE): _I,
+    **{(s, Trigger.DICTATE): _D for s in (_I, _L, _U, _S, _D)},
+    (_D, Trigger.STOP_DICTATION): _I,
 }
 
 
@@ -290,9 +303,11 @@ class StateMachine:
                 self._expects_answer = False
             if state is _I and trigger is not Trigger.PLAYBACK_DONE:
                 self._expects_answer = False
+            if state is _D:  # a mode, not an interaction: whatever was going on is over
+                self._interaction, self._expects_answer, self._request = "", False, None
             self._state = state
             current = self._interaction
-            if state is _I:  # the interaction is over (a follow-up begins a new one)
+            if state in (_I, _D):  # the interaction is over (a follow-up begins a new one)
                 self._interaction = ""
         if state != previous and self.bus is not None:  # back to idle: outside any interaction
             self.bus.publish(StateChanged(interaction="" if state is _I else current, state=state, previous=previous))

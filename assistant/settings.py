@@ -108,6 +108,20 @@ class HotkeySettings(_Section):
     enabled: bool = True
 
 
+class DictationSettings(_Section):
+    """Dictation mode (speak into the focused application; docs/dictation.md)."""
+
+    hotkey: str = Field("<ctrl>+<alt>+d", description="global hotkey that starts and stops dictation (pynput syntax)")
+    typing: Literal["auto", "xtest", "wtype", "clipboard"] = Field(
+        "auto", description="how text reaches the focused window; auto = XTest on X11, wtype on wlroots Wayland, else clipboard")
+    pause_s: float = Field(0.6, ge=0.2, le=3.0, description="a pause this long (s) ends a phrase: its words are typed")
+    stop_after_silence_s: float = Field(30.0, ge=0, le=3600, description="leave dictation after this long (s) without speech; 0 = never")
+    auto_punctuation: bool = Field(False, description="keep Whisper's own punctuation (off: only spoken punctuation is typed)")
+    words: list[str] = Field(default_factory=list, description="custom words that bias recognition")
+    replacements: dict[str, str] = Field(default_factory=dict, description="say X -> type Y")
+    keep_history: bool = Field(False, description="keep a local history of dictated text (0600; clear it in Settings)")
+
+
 class SkillsSettings(_Section):
     """Installed skills: ids switched off, and each skill's own settings."""
 
@@ -132,6 +146,7 @@ class Settings(_Section):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     nlu: NLUSettings = Field(default_factory=NLUSettings)
     hotkey: HotkeySettings = Field(default_factory=HotkeySettings)
+    dictation: DictationSettings = Field(default_factory=DictationSettings)
     skills: SkillsSettings = Field(default_factory=SkillsSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
 

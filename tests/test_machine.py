@@ -19,24 +19,26 @@ from assistant.machine import (
     next_state,
 )
 
-I, L, U, S = State.IDLE, State.LISTENING, State.UNDERSTANDING, State.SPEAKING
+I, L, U, S, D = State.IDLE, State.LISTENING, State.UNDERSTANDING, State.SPEAKING, State.DICTATING
 ILLEGAL = None
 #: The expected table, written out by hand (rows: trigger; columns: idle, listening,
-#: understanding, speaking). Kept separate from TRANSITIONS so a change to one shows.
+#: understanding, speaking, dictating). Kept separate from TRANSITIONS so a change to one shows.
 EXPECTED = {
-    Trigger.WAKE_WORD: (L, L, L, L),
-    Trigger.HOTKEY: (L, L, L, L),
-    Trigger.PUSH_TO_TALK: (L, L, L, L),
-    Trigger.FOLLOW_UP: (L, ILLEGAL, ILLEGAL, ILLEGAL),
-    Trigger.TEXT: (U, U, U, U),
-    Trigger.ENDPOINT: (ILLEGAL, U, ILLEGAL, ILLEGAL),
-    Trigger.CANCEL: (ILLEGAL, I, I, ILLEGAL),
-    Trigger.REPLY: (ILLEGAL, ILLEGAL, S, ILLEGAL),
-    Trigger.ANNOUNCE: (S, L, U, S),
-    Trigger.NO_REPLY: (ILLEGAL, ILLEGAL, I, ILLEGAL),
-    Trigger.PLAYBACK_DONE: (ILLEGAL, ILLEGAL, ILLEGAL, I),
+    Trigger.WAKE_WORD: (L, L, L, L, ILLEGAL),
+    Trigger.HOTKEY: (L, L, L, L, ILLEGAL),
+    Trigger.PUSH_TO_TALK: (L, L, L, L, ILLEGAL),
+    Trigger.FOLLOW_UP: (L, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL),
+    Trigger.TEXT: (U, U, U, U, ILLEGAL),
+    Trigger.ENDPOINT: (ILLEGAL, U, ILLEGAL, ILLEGAL, ILLEGAL),
+    Trigger.CANCEL: (ILLEGAL, I, I, ILLEGAL, ILLEGAL),
+    Trigger.REPLY: (ILLEGAL, ILLEGAL, S, ILLEGAL, ILLEGAL),
+    Trigger.ANNOUNCE: (S, L, U, S, D),
+    Trigger.NO_REPLY: (ILLEGAL, ILLEGAL, I, ILLEGAL, ILLEGAL),
+    Trigger.PLAYBACK_DONE: (ILLEGAL, ILLEGAL, ILLEGAL, I, ILLEGAL),
+    Trigger.DICTATE: (D, D, D, D, D),
+    Trigger.STOP_DICTATION: (ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, I),
 }
-STATES = (I, L, U, S)
+STATES = (I, L, U, S, D)
 
 
 def test_expected_table_names_every_state_and_trigger():
@@ -47,7 +49,7 @@ def test_expected_table_names_every_state_and_trigger():
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
 @pytest.mark.parametrize("trigger", list(Trigger), ids=lambda t: t.name)
 def test_every_state_and_trigger(state, trigger):
-    """Each of the 4 × 11 pairs: the pure lookup and a live machine driven into ``state``
+    """Each of the 5 × 13 pairs: the pure lookup and a live machine driven into ``state``
     agree with the hand-written table; illegal pairs raise on the firing thread."""
     expected = EXPECTED[trigger][STATES.index(state)]
     if expected is ILLEGAL:
@@ -88,6 +90,8 @@ def _drive_to(machine: StateMachine, state: State) -> None:
     elif state is S:
         machine.fire(Trigger.TEXT, "old")
         machine.fire(Trigger.REPLY, "old")
+    elif state is D:
+        machine.fire(Trigger.DICTATE)
     assert machine.state is state
 
 
@@ -174,3 +178,24 @@ def test_owner_thread_applies_triggers_in_order_from_many_threads():
     finally:
         machine.close()
         ILLEGAL_SEEN.clear()
+
+
+def test_dictating_is_a_mode_that_ends_the_interaction_in_progress():
+    """DICTATE from a listening turn: the interaction ends (its later triggers are stale),
+    a pending listen request is dropped, StateChanged carries no interaction (nothing
+    dictated is traced), and STOP_DICTATION returns to idle."""
+    bus = EventBus()
+    seen: list[StateChanged] = []
+    bus.subscribe(seen.append, StateChanged)
+    machine = StateMachine(bus, strict=True)
+    try:
+        machine.fire(Trigger.HOTKEY, "old")
+        machine.request(Trigger.HOTKEY, "button")
+        assert machine.fire(Trigger.DICTATE) is not None
+        assert machine.state is D and machine.interaction == "" and machine.pending_request is None
+        assert seen[-1].state is D and seen[-1].interaction == ""
+        assert machine.fire(Trigger.ENDPOINT, "old") is None  # stale: the turn was abandoned
+        assert machine.fire(Trigger.ANNOUNCE, "timer").state is D  # waits for idle
+        assert machine.fire(Trigger.STOP_DICTATION).state is I
+    finally:
+        machine.close()
