@@ -266,6 +266,53 @@ def cmd_run(args) -> int:
             stdin_copy.cleanup()
 
 
+def cmd_dictate(args) -> int:
+    """``assistant dictate``: type what is said into the focused window (or append it to
+    ``--to-file``) until "stop dictation", the silence limit, Ctrl+C or the end of
+    ``--input`` (a recording, paced as a microphone). Exit 0, or 1 when dictation could not
+    start (the message says why)."""
+    from assistant.audio import BufferSink, FileSource, MicrophoneSource
+    from assistant.dictation.typing import FileTypist, TypingError, choose_typist
+    from assistant.events import DictationHeard, DictationStopped, EventBus
+    from assistant.pipeline import Assistant
+
+    settings = _settings(args)
+    if args.typing:
+        settings.dictation.typing = args.typing
+    try:
+        typist = FileTypist(args.to_file) if args.to_file else choose_typist(settings.dictation.typing)
+    except TypingError as exc:
+        _err(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
+        return EXIT_FAILED
+    if args.input:
+        source = FileSource.for_recording(args.input, block_ms=settings.audio.block_ms,
+                                          end_silence_ms=int(settings.dictation.pause_s * 1000) + 500, realtime=True)
+    else:
+        source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms,
+                                  gain_db=settings.audio.input_gain_db)
+    bus = EventBus()
+    _print_events(bus, args.verbose)
+    stopped = threading.Event()
+    bus.subscribe(lambda ev: stopped.set(), DictationStopped)
+    if args.verbose:  # the unstable tail, as the overlay shows it (stderr; nothing is logged)
+        bus.subscribe(lambda ev: ev.tail and _err(f"… {ev.tail}"), DictationHeard)
+    app = Assistant(settings, bus, sink=BufferSink(), use_wake_word=False)
+    try:
+        app.start(nlu=False)
+        if not app.dictation.start("cli", typist=typist):
+            return EXIT_FAILED
+        _err(f"Dictating with {typist.name}. Say 'stop dictation' or press Ctrl+C.")
+        try:
+            app.run(source, stop_event=stopped)
+        except KeyboardInterrupt:
+            pass
+        app.dictation.stop("user")
+        return EXIT_OK
+    finally:
+        source.close()
+        app.close()
+
+
 def cmd_ask(args) -> int:
     from assistant.audio import BufferSink
     from assistant.events import EventBus
@@ -459,6 +506,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--once", action="store_true", help="live: exit after the first interaction")
     r.add_argument("--max-interactions", type=int, help="live: exit after N interactions")
     r.set_defaults(func=cmd_run)
+
+    dc = sub.add_parser("dictate", help="type what you say into the focused window (dictation)")
+    common(dc)
+    dc.add_argument("--to-file", metavar="TXT", help="append the text to this file instead of typing it")
+    dc.add_argument("--typing", choices=("auto", "xtest", "wtype", "clipboard"), help="typing backend (default: settings)")
+    dc.add_argument("--input", metavar="FILE", help="dictate a recording (paced as a microphone) instead of the microphone")
+    dc.add_argument("--device", help="input device index or name (see 'assistant devices')")
+    dc.set_defaults(func=cmd_dictate)
 
     a = sub.add_parser("ask", help="send a typed request and speak the answer")
     common(a)

@@ -174,3 +174,33 @@ def build_sidecar(skills: list, host, nlu_settings: NLUSettings, bus: EventBus |
 
     project = compose_project(skills)
     return RasaSidecar(project, host.actions(skills), nlu_settings, bus=bus, resolve=ProjectResolution(project))
+
+
+class VoicePreview:
+    """Speaks a sample with voice settings that are not (yet) applied (Settings → Voice →
+    Preview), through the assistant's own output. The last previewed voice stays loaded:
+    the user tries several speeds in a row."""
+
+    def __init__(self) -> None:
+        self._last: tuple[TTSSettings, object] | None = None
+
+    def say(self, tts: TTSSettings, sink, text: str, timeout: float, current=None) -> None:
+        """Speak ``text`` with ``tts`` on ``sink``; blocks until spoken or ``timeout`` seconds.
+
+        Args:
+            current: the engine's loaded voice, used as it is when ``tts`` equals its settings.
+        Raises:
+            ModelError: the voice is not installed.
+        """
+        from assistant.tts import Speaker
+
+        if current is None:
+            if self._last is None or self._last[0] != tts:
+                self._last = (tts.model_copy(), build_voice(tts))
+            current = self._last[1]
+        speaker = Speaker(current, sink, bus=None)
+        try:
+            speaker.say(text)
+            speaker.wait(timeout)
+        finally:
+            speaker.close()

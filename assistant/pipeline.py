@@ -46,6 +46,7 @@ from assistant.events import (
     TurnFinished,
     WakeWordDetected,
 )
+from assistant.dictation.mode import DictationMode, is_start_command
 from assistant.machine import StateMachine, Trigger
 from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
@@ -56,10 +57,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Assistant", "TurnResult"]
 
-SAMPLE_RATE = 16_000
 DIDNT_CATCH = "Sorry, I didn't catch that."
 DIDNT_UNDERSTAND = "Sorry, I didn't understand that. Please ask in words."
 ONE_MOMENT = "One moment."
+CANNOT_DICTATE = "Sorry, I cannot start dictation here."
 #: Trailing silence (ms) after which the final decode starts speculatively, before the
 #: endpoint (``vad.end_silence_ms``) fires; if speech resumes the result is just a partial.
 SPECULATE_AFTER_MS = 150
@@ -81,8 +82,9 @@ class Assistant:
     Construct, call :meth:`start` (loads models, trains/starts Rasa; seconds), then feed it
     audio with :meth:`run` / :meth:`process_file`, or text with :meth:`handle_text`.
     Commands in are methods (:meth:`listen`, :meth:`end_utterance`, :meth:`stop`,
-    :meth:`apply_settings`, :meth:`preview_voice`, :meth:`reload_skills`); everything out
-    is an event on :attr:`bus`.
+    :meth:`apply_settings`, :meth:`preview_voice`, :meth:`reload_skills`) and
+    :attr:`dictation` (a :class:`~assistant.dictation.mode.DictationMode`: ``start``,
+    ``stop``, ``toggle``); everything out is an event on :attr:`bus`.
 
     Args:
         settings: user settings (copied; change them through :meth:`apply_settings`).
@@ -117,11 +119,13 @@ class Assistant:
         self._results_by_id: dict[str, TurnResult] = {}
         self._discard: set[str] = set()  # interactions to leave out of results
         self._finished = threading.Condition()
-        self._preview: tuple[TTSSettings, object] | None = None  # (settings, PiperTTS) of the last preview
+        self._preview = components.VoicePreview()
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
         self.nlu = self.host = None
         self.skills: list = []
         self._hotwords: tuple[str, ...] = ()
+        self.dictation = DictationMode(self.machine, self.bus, asr=lambda: self.asr, settings=lambda: self._settings.dictation,
+                                       hotwords=lambda: self._hotwords, before_start=self._barge_in, after_stop=self._speak_pending)
         self.bus.subscribe(self._on_playback_finished, PlaybackFinished)
         self.bus.subscribe(self._on_stop, StopRequested)
         self.bus.subscribe(self._on_announcement, Announcement)
@@ -139,11 +143,6 @@ class Assistant:
         return self.machine.state
 
     @property
-    def interaction(self) -> str:
-        """Id of the interaction in progress ("" when idle)."""
-        return self.machine.interaction
-
-    @property
     def hotwords(self) -> tuple[str, ...]:
         """The skills' vocabulary phrases biasing the ASR (empty with ``asr.hotwords`` off
         or before :meth:`start`), interleaved so every skill keeps its first phrases."""
@@ -156,8 +155,7 @@ class Assistant:
 
     @property
     def output(self):
-        """The :class:`~assistant.audio.AudioSink` replies are played into (None before
-        :meth:`start` when none was given)."""
+        """The :class:`~assistant.audio.AudioSink` of replies (None before :meth:`start`)."""
         return self._sink
 
     # ------------------------------------------------------------------ start-up
@@ -221,7 +219,8 @@ class Assistant:
         self._progress("ready", 1.0, "Ready")
 
     def close(self) -> None:
-        """Stop audio, the voice, timers, the Rasa sidecar and the state machine."""
+        """Stop dictation, audio, the voice, timers, the Rasa sidecar and the state machine."""
+        self.dictation.stop("user")
         self._stop_audio.set()
         if self.speaker is not None:
             self.speaker.close()
@@ -269,22 +268,9 @@ class Assistant:
             ModelError: the voice is not installed.
             RuntimeError: called before :meth:`start`.
         """
-        from assistant.tts import Speaker
-
         if self._sink is None:
             raise RuntimeError("preview_voice() needs a started assistant")
-        if tts == self._settings.tts and self.tts is not None:
-            voice = self.tts
-        else:  # the last previewed voice is kept: the user tries several speeds in a row
-            if self._preview is None or self._preview[0] != tts:
-                self._preview = (tts.model_copy(), components.build_voice(tts))
-            voice = self._preview[1]
-        speaker = Speaker(voice, self._sink, bus=None)
-        try:
-            speaker.say(text)
-            speaker.wait(timeout)
-        finally:
-            speaker.close()
+        self._preview.say(tts, self._sink, text, timeout, current=self.tts if tts == self._settings.tts else None)
 
     # ------------------------------------------------------------------ interactions
     def _begin_interaction(self, trigger: str) -> str:
@@ -315,30 +301,32 @@ class Assistant:
 
     # ------------------------------------------------------------------ controls
     def listen(self, source: str = "hotkey") -> None:
-        """Start listening as if the wake word was heard (hotkey, mic button, tray,
-        push-to-talk); interrupts speech (barge-in). Takes effect on the next audio block
-        (≤ ``audio.block_ms``). ``source`` names who asked, for the trace."""
+        """Start listening as if the wake word was heard (hotkey, mic button, tray); a
+        barge-in when speaking. On the next audio block; ``source`` is for the trace."""
         self.machine.request(Trigger.HOTKEY, source)
 
     def end_utterance(self) -> None:
-        """End the utterance being listened to now, without waiting for the VAD's
-        end-of-speech silence (push-to-talk key released). What was said goes on to the
-        final transcript as at a normal endpoint (:class:`SpeechEnded` with ``by_user``);
-        if nothing was said yet, the interaction ends quietly. No effect when not listening.
-        Takes effect on the next audio block (≤ ``audio.block_ms``)."""
+        """End the utterance now (push-to-talk released), as at a VAD endpoint
+        (:class:`SpeechEnded` with ``by_user``); with nothing said, the interaction ends
+        quietly. Only while listening; on the next audio block (≤ ``audio.block_ms``)."""
         self.machine.request_end()
 
     def stop(self, reason: str = "user") -> None:
         """Stop speaking and cancel the current interaction (stop button, Escape)."""
         self.bus.publish(StopRequested(interaction=self.machine.interaction, reason=reason))
 
+    def _barge_in(self) -> None:
+        if self.speaker is not None and self.speaker.is_speaking:
+            self.stop("barge-in")
+            self.speaker.wait(1.0)
+
     def _on_stop(self, ev: StopRequested) -> None:
+        self.dictation.stop("user")
         if self.speaker is not None:
             self.speaker.stop()
         self.machine.clear_follow_up()
 
-    def _on_nlu_restarting(self, ev: NLURestarting) -> None:
-        # The Rasa sidecar died and is restarting: tell the user instead of going silent.
+    def _on_nlu_restarting(self, ev: NLURestarting) -> None:  # Rasa restarts: say so, not silence
         if self.speaker is not None:
             self.speaker.say(ONE_MOMENT, interaction=ev.interaction or self.machine.interaction)
 
@@ -386,6 +374,7 @@ class Assistant:
         Returns:
             The :class:`TurnResult` (``trace`` filled once the reply has been spoken).
         """
+        self.dictation.stop("command")
         if self.speaker is not None and self.speaker.is_speaking:
             self.stop("new request")
         interaction = self._begin_interaction(Trigger.TEXT.value)
@@ -403,8 +392,8 @@ class Assistant:
         return self._results_by_id.get(interaction, TurnResult(interaction))
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Wait until no turn is running, the voice is silent and the state is idle.
-        Returns False on timeout."""
+        """Wait until no turn is running, the voice is silent and the state is idle (or
+        dictating). Returns False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._turn_thread is not None and self._turn_thread.is_alive():
@@ -413,7 +402,7 @@ class Assistant:
             if self.speaker is not None and self.speaker.is_speaking:
                 self.speaker.wait(max(0.0, deadline - time.monotonic()))
                 continue
-            if self.machine.state is State.IDLE:
+            if self.machine.state in (State.IDLE, State.DICTATING):  # dictation: the audio goes on
                 return True
             time.sleep(0.01)
         return False
@@ -431,6 +420,10 @@ class Assistant:
                     self._finish_interaction(interaction, "cancelled")
                     return
             result.transcript = text
+            if audio_q is not None and is_start_command(text):  # a mode switch, not a request for a skill
+                if self.dictation.start("voice", interaction=interaction):
+                    return self._finish_interaction(interaction, "dictation")
+                return self._say(interaction, result, CANNOT_DICTATE, expects_answer=False)
             if not any(ch.isalnum() for ch in text):
                 # Nothing, or no letters/digits at all ("🙂", "👍", "..."): not a command.
                 # Rasa would still pick its likeliest intent for it (an emoji came out as "stop").
@@ -531,6 +524,13 @@ class Assistant:
             if now - last_level > 0.05:
                 last_level = now
                 self.bus.publish(AudioLevel(dbfs=dbfs(block)))
+            if machine.state is State.DICTATING:  # the mode's own loop: no wake word, no endpointer
+                if utterance is not None:  # "start dictation" abandoned this turn
+                    utterance.audio_q.put(CANCELLED)
+                    utterance = None
+                machine.take_request()  # commands are paused while dictating
+                self.dictation.feed(block)
+                continue
             request = None
             if machine.state is not State.LISTENING:  # a request made while listening waits
                 request = machine.take_request()
@@ -541,9 +541,8 @@ class Assistant:
                         request = (Trigger.WAKE_WORD, Trigger.WAKE_WORD.value)
             if request is not None:
                 listening_trigger, label = request
-                if self.speaker is not None and self.speaker.is_speaking and listening_trigger is not Trigger.FOLLOW_UP:
-                    self.stop("barge-in")
-                    self.speaker.wait(1.0)
+                if listening_trigger is not Trigger.FOLLOW_UP:
+                    self._barge_in()
                 interaction = self._begin_interaction(label)
                 if listening_trigger is Trigger.WAKE_WORD:
                     self.bus.publish(WakeWordDetected(interaction=interaction, model=det.model,
@@ -581,6 +580,7 @@ class Assistant:
                     self._turn_thread.join()
                     if listening_trigger is Trigger.FOLLOW_UP:
                         machine.request(Trigger.FOLLOW_UP)
+            self.dictation.stop("end of input")  # type what was said up to the end
         self.wait_idle()
         with self._finished:
             return list(self.results[first_result:])

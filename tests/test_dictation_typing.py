@@ -9,7 +9,7 @@ sentence under ``setxkbmap us`` and ``setxkbmap de`` — and checks that the spa
 mappings were written back. Nothing is mocked. ``wtype`` needs a wlroots compositor, which
 this machine does not run: only its command lines are checked here.
 
-Run the editor alone: ``python tests/test_dictation_typing.py editor`` (on ``$DISPLAY``).
+The X server, editor and xterm are in tests/x11_helpers.py.
 """
 
 from __future__ import annotations
@@ -27,46 +27,12 @@ SENTENCE = "Ça coûte 5€ — naïve “quotes” ß ✓ Zürich"
 
 
 # ======================================================================================
-# the editor side (runs in a subprocess, on xcb)
-# ======================================================================================
-
-
-def mode_editor() -> int:
-    """Show a focused QPlainTextEdit; on each stdin line print its text as JSON
-    (``"get"``) or clear it (``"clear"``)."""
-    from PySide6.QtCore import QSocketNotifier
-    from PySide6.QtWidgets import QApplication, QPlainTextEdit
-
-    app = QApplication([sys.argv[0]])
-    edit = QPlainTextEdit()
-    edit.setWindowTitle("dictation-target")
-    edit.resize(600, 300)
-    edit.show()
-    edit.activateWindow()
-    edit.setFocus()
-
-    def on_stdin() -> None:
-        line = sys.stdin.readline().strip()
-        if line == "get":
-            print("@@" + json.dumps({"text": edit.toPlainText(), "focus": edit.hasFocus()}), flush=True)
-        elif line == "clear":
-            edit.clear()
-            print("@@" + json.dumps({"cleared": True}), flush=True)
-        elif line in ("quit", ""):
-            app.quit()
-
-    notifier = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
-    notifier.activated.connect(on_stdin)
-    print("@@" + json.dumps({"ready": int(edit.winId())}), flush=True)
-    return app.exec()
-
-
-# ======================================================================================
 # the tests (pytest side)
 # ======================================================================================
 
 if __name__ != "__main__":
     import pytest
+    from x11_helpers import Editor, open_xterm_cat, setxkbmap, xserver  # noqa: F401 (xserver: fixture)
 
     from assistant.dictation.commands import Formatter
     from assistant.dictation.typing import (
@@ -77,85 +43,6 @@ if __name__ != "__main__":
         session_backend,
         wtype_commands,
     )
-
-    @pytest.fixture(scope="module")
-    def xserver():
-        """A private Xvfb on a free display number from :200 up; yields ``":N"`` once it
-        accepts connections."""
-        from Xlib import display as xdisplay
-
-        for num in range(200 + os.getpid() % 50, 400):
-            if Path(f"/tmp/.X{num}-lock").exists() or Path(f"/tmp/.X11-unix/X{num}").exists():
-                continue
-            proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 20
-            while proc.poll() is None and time.monotonic() < deadline:
-                try:
-                    xdisplay.Display(f":{num}").close()
-                    break
-                except Exception:  # not listening yet
-                    time.sleep(0.1)
-            else:
-                proc.kill()
-                proc.wait(10)
-                continue  # lost a race for this number: try the next one
-            yield f":{num}"
-            proc.terminate()
-            proc.wait(10)
-            return
-        pytest.fail("could not start Xvfb")
-
-    def setxkbmap(display: str, layout: str) -> None:
-        subprocess.run(["setxkbmap", "-display", display, layout], check=True, timeout=20)
-
-    class Editor:
-        """The Qt editor subprocess: :meth:`text` reads what it holds."""
-
-        def __init__(self, display: str) -> None:
-            env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": display, "PYTHONPATH": str(ROOT),
-                   "PYTHONUNBUFFERED": "1"}
-            env.pop("WAYLAND_DISPLAY", None)
-            self.display = display
-            self.proc = subprocess.Popen([sys.executable, __file__, "editor"], env=env, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True)
-            self.wid = self._read()["ready"]
-            # no window manager runs: give the editor the X input focus explicitly
-            subprocess.run(["xdotool", "windowfocus", "--sync", str(self.wid)], env=env, check=True, timeout=20)
-
-        def _read(self) -> dict:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                line = self.proc.stdout.readline()
-                if not line:
-                    raise AssertionError("the editor exited")
-                if line.startswith("@@"):
-                    return json.loads(line[2:])
-            raise AssertionError("the editor did not answer")
-
-        def ask(self, cmd: str) -> dict:
-            self.proc.stdin.write(cmd + "\n")
-            self.proc.stdin.flush()
-            return self._read()
-
-        def text(self, expect: str, timeout: float = 10.0) -> str:
-            """The editor's text once it equals ``expect`` or ``timeout`` seconds passed."""
-            deadline = time.monotonic() + timeout
-            got = self.ask("get")["text"]
-            while got != expect and time.monotonic() < deadline:
-                time.sleep(0.1)
-                got = self.ask("get")["text"]
-            return got
-
-        def close(self) -> None:
-            try:
-                self.ask("quit")
-            except (AssertionError, BrokenPipeError, OSError):
-                pass
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
     @pytest.fixture(params=["us", "de"])
     def layout_editor(request, xserver):
@@ -202,23 +89,10 @@ if __name__ != "__main__":
 
     def test_xtest_types_into_xterm_cat(xserver, tmp_path):
         """xterm running ``cat > file``: the terminal gets the same exact text."""
-        if not shutil.which("xterm"):
-            pytest.fail("xterm is not installed: run scripts/setup.sh")
         out = tmp_path / "typed.txt"
-        env = {**os.environ, "DISPLAY": xserver, "LC_ALL": "C.UTF-8"}
-        term = subprocess.Popen(["xterm", "-u8", "-e", "sh", "-c", f"stty -echo; cat > {out}"], env=env)
+        term, _ = open_xterm_cat(xserver, out)
         typist = XTestTypist(xserver)
         try:
-            deadline = time.monotonic() + 30
-            wid = ""
-            while not wid and time.monotonic() < deadline:
-                found = subprocess.run(["xdotool", "search", "--pid", str(term.pid)], env=env,
-                                       capture_output=True, text=True).stdout.split()
-                wid = found[0] if found else ""
-                time.sleep(0.1)
-            assert wid, "xterm window did not appear"
-            subprocess.run(["xdotool", "windowfocus", "--sync", wid], env=env, check=True, timeout=20)
-            time.sleep(0.3)
             typist.type_text(SENTENCE + "\nnaïve café, Zürich\n")
             deadline = time.monotonic() + 10
             expect = SENTENCE + "\nnaïve café, Zürich\n"
@@ -276,8 +150,3 @@ if __name__ != "__main__":
             ["wtype", "-s", "20", "-k", "Return"],
         ]
         assert wtype_commands("") == []
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
-    sys.exit({"editor": mode_editor}[sys.argv[1]]())

@@ -92,7 +92,7 @@ PUNCT = {
 LAYOUT = {"new line": "\n", "new paragraph": "\n\n"}
 SIMPLE = {"open quote": "open", "open quotes": "open", "close quote": "close", "close quotes": "close",
           "no space": "nospace", "scratch that": "scratch", "undo": "undo", "undo that": "undo",
-          "tab key": "tab"}
+          "tab key": "tab", "stop dictation": "stop", "stop dictating": "stop", "end dictation": "stop"}
 WITH_ARG = {"cap": "cap", "all caps": "caps", "literal": "literal", "spell": "spell"}
 
 _STRIP = re.compile(r"^[\"'“”‘’«»(\[]+|[\"'“”‘’»)\].,?!;:…]+$")
@@ -149,6 +149,8 @@ class Formatter:
     Attributes:
         typed: the text this formatter believes it has typed since :meth:`reset` (what
             the focused field gained), after every backspace.
+        stop_requested: "stop dictation" (or "stop dictating", "end dictation") was said;
+            the words after it are dropped and the session should end.
     """
 
     def __init__(self, replacements: Optional[Mapping[str, str]] = None, *, auto_punctuation: bool = False,
@@ -173,6 +175,7 @@ class Formatter:
         """Start a new dictation: nothing typed, the next word capitalised (if
         ``capitalize_first``)."""
         self.typed = ""
+        self.stop_requested = False  # "stop dictation" was said: the session ends
         self._pending: list[str] = []  # raw tokens not decided yet
         self._phrase_start = 0  # index in typed where the current phrase began
         self._phrases: list[int] = []  # start indices of earlier phrases still on screen
@@ -233,6 +236,9 @@ class Formatter:
                 raw = self._pending[n - 1]
                 del self._pending[:n]
                 self._command(kind, value, ops)
+                if self.stop_requested:  # "stop dictation": nothing after it is typed
+                    self._pending.clear()
+                    break
                 if kind != "replace":
                     self._whisper_sentence_end = bool(_WHISPER_PUNCT.search(raw)) and raw.rstrip()[-1] in SENTENCE_END
             except _Wait:
@@ -383,6 +389,8 @@ class Formatter:
             self.typed += "\t"
         elif value == "scratch":
             self._scratch(ops)
+        elif value == "stop":
+            self.stop_requested = True
         elif value == "undo":
             if self._scratched and self._scratched[-1][0] == len(self.typed):
                 _, text = self._scratched.pop()

@@ -36,6 +36,8 @@ from assistant.errors import AssistantError
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "xtest", "wtype", "clipboard")
+"""The ``dictation.typing`` setting's choices (:class:`FileTypist` is chosen by
+``assistant dictate --to-file``, not by the setting)."""
 """Values of :func:`choose_typist`'s ``backend`` (the setting that overrides the choice)."""
 
 SPECIAL_KEYS = {"\n": "Return", "\t": "Tab", "\b": "BackSpace"}
@@ -91,6 +93,11 @@ class Typist:
                 self.press(op.name)
             else:
                 raise TypeError(f"not an edit operation: {op!r}")
+
+    def focus(self) -> Optional[int]:
+        """An id of the window that has the keyboard focus now, or None where the backend
+        cannot tell (then "scratch that" trusts that the focus did not move)."""
+        return None
 
     def close(self) -> None:
         """Release the backend's resources (display connection)."""
@@ -162,6 +169,14 @@ class XTestTypist(Typist):
         self._max = self._d.display.info.max_keycode
         self.spare_keycodes: list[int] = []
         self._shift = self._d.keysym_to_keycode(XK.string_to_keysym("Shift_L"))
+
+    def focus(self) -> Optional[int]:
+        """The X window id with the input focus (``GetInputFocus``), or None on error."""
+        try:
+            f = self._d.get_input_focus().focus
+        except Exception:  # noqa: BLE001 - a closed display: cannot tell
+            return None
+        return f if isinstance(f, int) else f.id
 
     # -- the keymap ----------------------------------------------------------------------
 
@@ -421,6 +436,74 @@ class ClipboardTypist(Typist):
     def press(self, key: str) -> None:
         """Tells the user which key to press."""
         self.on_notice(f"Press {key}.")
+
+
+class FileTypist(Typist):
+    """"Dictate to file": append the text to a UTF-8 text file (no window, no focus needed).
+
+    Backspaces remove the last characters this typist appended ("scratch that"), never
+    text that was in the file before. The file is created with mode 0600 (it holds what
+    the user said).
+
+    Args:
+        path: the text file; its folder must exist.
+
+    Raises:
+        TypingError: the file cannot be opened or written (message names the path).
+    """
+
+    name = "file"
+
+    def __init__(self, path) -> None:
+        self.path = os.fspath(path)
+        self._appended = ""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise TypingError(f"Cannot write dictation to {self.path}: {exc.strerror}",
+                              "Choose a file in a folder you can write to.") from exc
+        os.close(fd)
+
+    def type_text(self, text: str) -> None:
+        """Append ``text`` (``"\n"`` as a line break).
+
+        Raises:
+            TypingError: the write failed (disk full, file removed read-only).
+        """
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise TypingError(f"Cannot write dictation to {self.path}: {exc.strerror}", "") from exc
+        self._appended += text
+
+    def backspace(self, count: int) -> None:
+        """Remove the last ``count`` characters appended by this typist (fewer if it
+        appended fewer).
+
+        Raises:
+            TypingError: the file cannot be rewritten.
+        """
+        count = min(count, len(self._appended))
+        if count <= 0:
+            return
+        try:
+            with open(self.path, "r+", encoding="utf-8") as f:
+                text = f.read()
+                f.seek(0)
+                f.write(text[: len(text) - count])
+                f.truncate()
+        except OSError as exc:
+            raise TypingError(f"Cannot correct {self.path}: {exc.strerror}", "") from exc
+        self._appended = self._appended[: len(self._appended) - count]
+
+    def press(self, key: str) -> None:
+        """Return and Tab become ``"\n"`` and ``"\t"``; other keys are ignored."""
+        text = {v: k for k, v in SPECIAL_KEYS.items()}.get(key, "")
+        if text and text != "\b":
+            self.type_text(text)
+        elif key == "BackSpace":
+            self.backspace(1)
 
 
 def session_backend(env: Optional[Mapping[str, str]] = None) -> str:
