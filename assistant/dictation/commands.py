@@ -194,6 +194,12 @@ class Formatter:
         self._pending += text.split()
         return self._run(final=False)
 
+    @property
+    def holding(self) -> bool:
+        """Whether words are held back, waiting to see if they begin a command ("scratch",
+        "new", "all"); :meth:`end_phrase` decides them."""
+        return bool(self._pending)
+
     def end_phrase(self) -> list[EditOp]:
         """A pause: decide the words held back and close the phrase ("scratch that"
         removes phrases). Returns the operations for the held-back words."""

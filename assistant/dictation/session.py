@@ -33,7 +33,6 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from assistant.asr.transcript import Word, join_words
 from assistant.dictation.commands import Backspace, EditOp, Formatter, TypeText
 from assistant.dictation.committer import Committer, DictationUpdate
 from assistant.dictation.typing import Typist, TypingError
@@ -200,22 +199,22 @@ class DictationSession:
             self.on_end(reason)
 
     def _handle(self, update: DictationUpdate) -> None:
-        """Format the update's committed text, type it, publish what was heard."""
-        ops: list[EditOp] = []
-        groups = self._phrases(update)
-        if groups and update.words and self._last_word_end_s and \
-                update.words[0].start_s - self._last_word_end_s >= self.settings.pause_s:
-            ops += self.formatter.end_phrase()  # the pause came between two updates
+        """Format the update's committed text, type it, publish what was heard.
+
+        A flush (a pause) ends the phrase — unless the formatter holds back a word that
+        may begin a command: a flush's decode sometimes drops the last word and gives it
+        back in the next decode ("scratch" … "that"), so the phrase stays open for the next
+        update, or until PHRASE_CLOSE_S of silence decides the held word. (Word timestamps
+        cannot place the pause instead: the first word after a commit is often dated
+        hundreds of ms too early.)"""
+        ops: list[EditOp] = self.formatter.process(update.committed) if update.committed.strip() else []
+        if update.committed.strip():
             self._phrase_open = False
-        for i, group in enumerate(groups):
-            if i:
-                ops += self.formatter.end_phrase()
-            ops += self.formatter.process(group)
         if update.phrase_end:
-            # Not closed yet: a flush's decode may drop the last word and give it back in
-            # the next one ("scratch" … "that"); the phrase ends when the next word comes
-            # after a pause (above) or nothing more came for PHRASE_CLOSE_S.
-            self._phrase_open = True
+            if self.formatter.holding:
+                self._phrase_open = True
+            else:
+                ops += self.formatter.end_phrase()
         if update.words:
             self._last_word_end_s = update.words[-1].end_s
         if ops:
@@ -243,22 +242,6 @@ class DictationSession:
             except OSError as exc:
                 self.bus.publish(Notice(stage="dictation", level="warning",
                                         message=f"Dictation history not saved: {exc.strerror}", hint=""))
-
-    def _phrases(self, update: DictationUpdate) -> list[str]:
-        """The update's committed text split where its words are ``pause_s`` apart in the
-        audio: a pause the committer's flush missed (it only looks while no decode runs)
-        still ends a phrase, so "scratch that" removes what was said after the last pause."""
-        if not update.words:
-            return [update.committed] if update.committed.strip() else []
-        groups: list[list[Word]] = [[]]
-        prev_end = self._last_word_end_s
-        for word in update.words:
-            if groups[-1] or prev_end:  # a pause before the update's first word counts too
-                if word.start_s - prev_end >= self.settings.pause_s:
-                    groups.append([])
-            groups[-1].append(word)
-            prev_end = word.end_s
-        return [join_words(g) for g in groups if g]
 
     def _check_focus(self, ops: list[EditOp]) -> list[EditOp]:
         """Drop backspaces when the focus moved since the last typing ("scratch that"
