@@ -48,10 +48,10 @@ replacements = { "naive" = "naïve", "cafe" = "café", "Zurich" = "Zürich" }
 
 @pytest.fixture(scope="module")
 def dictation_wav(tmp_path_factory) -> Path:
-    """The spoken dictation, 1.2 s pauses between phrases."""
+    """The spoken dictation, 1.5 s pauses between phrases."""
     d = tmp_path_factory.mktemp("dictation")
     clips = [piper_say(p, d / f"p{i}.wav") for i, p in enumerate(PHRASES)]
-    return concat(clips, d / "dictation.wav", gap_s=1.2, lead_s=0.5, tail_s=2.0)
+    return concat(clips, d / "dictation.wav", gap_s=1.5, lead_s=0.5, tail_s=2.0)
 
 
 class Dictate:
