@@ -206,12 +206,17 @@ def make_cues(segments: Sequence[Segment], duration_s: float, *, max_s: float = 
 # ------------------------------------------------------------------------------- formats
 
 
+def _lines(text: str) -> list[str]:
+    """A cue's lines, each :func:`_clean`, no empty ones (a blank line ends a cue)."""
+    return [line for line in map(_clean, text.split("\n")) if line]
+
+
 def to_srt(cues: Sequence[Cue]) -> str:
     """SubRip text of ``cues`` (numbered from 1, ``HH:MM:SS,mmm``), composed by ``srt``;
-    ``""`` for no cues."""
+    ``""`` for no cues. ``-->`` in a text becomes ``->``, blank lines are dropped."""
     import srt
 
-    subs = [srt.Subtitle(i, timedelta(seconds=c.start_s), timedelta(seconds=c.end_s), c.text)
+    subs = [srt.Subtitle(i, timedelta(seconds=c.start_s), timedelta(seconds=c.end_s), "\n".join(_lines(c.text)))
             for i, c in enumerate(cues, 1)]
     return srt.compose(subs, reindex=False)
 
@@ -227,11 +232,11 @@ def _vtt_time(seconds: float) -> str:
 def to_vtt(cues: Sequence[Cue]) -> str:
     """WebVTT text of ``cues`` (``WEBVTT`` header, cue identifiers from 1,
     ``HH:MM:SS.mmm``), written by ``webvtt-py``; ``&``, ``<`` and ``>`` are escaped as
-    WebVTT requires."""
+    WebVTT requires, ``-->`` becomes ``->``, blank lines are dropped."""
     from webvtt import Caption, WebVTT
 
     captions = [Caption(start=_vtt_time(c.start_s), end=_vtt_time(c.end_s), identifier=str(i),
-                        text=[html.escape(line, quote=False) for line in c.text.split("\n")])
+                        text=[html.escape(line, quote=False) for line in _lines(c.text)])
                 for i, c in enumerate(cues, 1)]
     return WebVTT(captions=captions).content
 
