@@ -477,7 +477,8 @@ def transcribe_files(names: Sequence[str], fmt: str, load_asr: Callable[[], obje
             took = time.perf_counter() - t0
             err(f"{shown}: {seconds:.2f} s of audio decoded in {took:.1f} s (RTF {took / max(seconds, 1e-9):.3f})")
         if not ft.segments:
-            err(f"No speech heard in {shown} ({seconds:.1f} s)." + ("" if fmt == "txt" else
+            where = "on standard input" if name == STDOUT else f"in {name}"
+            err(f"No speech heard {where}." + ("" if fmt == "txt" else
                 f" The {fmt.upper()} written has no {'cues' if fmt in ('srt', 'vtt') else 'segments'}."))
             summary.silent.append(name)
             if fmt == "txt":
