@@ -5,7 +5,7 @@
     assistant run [--push-to-talk] [--device MIC] [--output-device SPK]     live microphone
     assistant run --input FILE [--input FILE2 ...] [--output reply.wav] [--trace t.json]
     assistant ask "what time is it" [--output reply.wav] [--wait]          typed request
-    assistant transcribe FILE|- [--model base|tiny.en|DIR]
+    assistant transcribe FILE... [--format txt|srt|vtt|json] [--output PATH|-] [--language en]
     assistant say TEXT [--output f.wav] [--voice joe|VOICE.onnx] [--speed 1.0]
     assistant devices
     assistant models [--verify]
@@ -396,23 +396,32 @@ def _wait_for_scheduled(app, handles) -> None:
 
 
 def cmd_transcribe(args) -> int:
-    from assistant.audio import read_audio
+    """``assistant transcribe FILE... [--format txt|srt|vtt|json] [--output PATH|-]``: the
+    work is in :mod:`assistant.asr.files`. Exit status 2 if a recording could not be read
+    (or its transcript written; the others are still done), else 3 if one had no speech."""
+    from assistant.asr.files import transcribe_files
     from assistant.components import build_asr
 
     settings = _settings(args)
     if args.beam_size is not None:
         _set_option(settings.asr, "beam_size", args.beam_size, "--beam-size")
-    audio = read_audio(args.file)
-    asr = build_asr(settings.asr, model=args.model)
-    result = asr.transcribe(audio)
-    if args.verbose:
-        _err(f"{result.audio_seconds:.2f} s of audio decoded in {result.decode_ms:.0f} ms "
-             f"(RTF {result.decode_ms / 1000 / max(result.audio_seconds, 1e-9):.3f})")
-    if not result.text.strip():
-        _err("No speech heard on standard input." if args.file == "-" else _nothing_heard(Path(args.file)))
-        return EXIT_NOTHING_HEARD
-    print(result.text, flush=True)
-    return EXIT_OK
+    if args.language:
+        settings.asr.language = None if args.language == "auto" else args.language.lower()
+
+    def load():
+        asr = build_asr(settings.asr, model=args.model)
+        if asr.language and asr.language not in asr.supported_languages:
+            from assistant.errors import SettingsError
+
+            raise SettingsError(f"--language {args.language!r} is not a language this Whisper model knows.",
+                                "Give an ISO 639-1 code such as en, de or fr, or auto to detect it.")
+        return asr
+
+    summary = transcribe_files(args.files, args.format, load, output=args.output, verbose=args.verbose,
+                               progress=not args.quiet and sys.stderr.isatty(), err=_err)
+    if summary.failed:
+        return EXIT_USAGE
+    return EXIT_NOTHING_HEARD if summary.silent else EXIT_OK
 
 
 def cmd_say(args) -> int:
@@ -524,11 +533,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(without it, ask says which ones will not go off when it ends)")
     a.set_defaults(func=cmd_ask)
 
-    t = sub.add_parser("transcribe", help="transcribe a recording")
-    t.add_argument("file", help="a recording (- reads standard input)")
+    t = sub.add_parser("transcribe", help="transcribe recordings to text, SRT, WebVTT or JSON")
+    t.add_argument("files", nargs="+", metavar="FILE", help="recordings in any common format (- reads standard input)")
+    t.add_argument("-f", "--format", choices=("txt", "srt", "vtt", "json"), default="txt",
+                   help="txt: one segment per line (default); srt/vtt: subtitles; json: segments and words with times")
+    t.add_argument("-o", "--output", metavar="PATH",
+                   help="a file (one recording), a folder (FOLDER/NAME.FORMAT per recording) or - for standard output (default)")
+    t.add_argument("--language", help="language code of the speech (default: settings, en); auto to detect it")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     t.add_argument("--model", help="base, tiny.en or a CTranslate2 Whisper folder")
     t.add_argument("--beam-size", type=int)
     t.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    t.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     t.set_defaults(func=cmd_transcribe)
 
     s = sub.add_parser("say", help="speak text with the Piper voice")

@@ -116,7 +116,9 @@ keeps working):
 * :mod:`assistant.asr.model`: :class:`WhisperASR` (loading, decoding options, one decode);
 * :mod:`assistant.asr.streaming`: :class:`StreamingTranscriber` (partials and the final);
 * :mod:`assistant.asr.cache`: :class:`ModelCache` (loaded models shared by name) and
-  :func:`transcribe_file`.
+  :func:`transcribe_file`;
+* :mod:`assistant.asr.files`: whole recordings to cues and SRT / WebVTT / JSON / text
+  (``assistant transcribe``; import it from there, it is not re-exported here).
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ from assistant.asr.streaming import (
     SPECULATIVE_MARGIN_S,
     StreamingTranscriber,
 )
-from assistant.asr.transcript import Transcript, Word, join_words, segment_words, transcript_words
+from assistant.asr.transcript import Segment, Transcript, Word, join_words, segment_words, transcript_words
 from assistant.asr.vocabulary import Hotwords, format_hotwords, hotword_phrases, interleave_vocabularies
 
 __all__ = [
@@ -167,6 +169,7 @@ __all__ = [
     "StreamingTranscriber",
     "TOKENS_PER_S",
     "TOKENS_SLACK",
+    "Segment",
     "Transcript",
     "VAD_SPEECH_PROBABILITY",
     "WhisperASR",

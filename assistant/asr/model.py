@@ -12,14 +12,14 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from assistant.asr.guard import HallucinationGuard, merge_biased, starts_with_phrase
 from assistant.asr.metrics import normalize_text
 from assistant.asr.samples import SAMPLE_RATE, loudest_frame_dbfs, to_float32
-from assistant.asr.transcript import Transcript, Word
+from assistant.asr.transcript import Segment, Transcript, Word
 from assistant.asr.vocabulary import Hotwords, format_hotwords, hotword_phrases
 from assistant.errors import ModelError, SettingsError
 from assistant.settings import ASRSettings
@@ -224,6 +224,77 @@ class WhisperASR:
         budget = min(want, 448 - fixed - p_len - n_tokens(hotwords))
         return hotwords, max(1, budget)
 
+    @property
+    def supported_languages(self) -> list[str]:
+        """ISO codes this model can decode (``["en"]`` for English-only models)."""
+        return list(self._model.supported_languages)
+
+    def _decode_options(self, word_timestamps: bool, budget: int) -> dict:
+        """faster-whisper ``transcribe`` keyword arguments shared by every decode."""
+        return dict(
+            language=self.language,
+            beam_size=self.beam_size,
+            temperature=list(self.temperatures),
+            condition_on_previous_text=False,
+            word_timestamps=word_timestamps,
+            vad_filter=self.vad_filter,
+            vad_parameters=dict(self.vad_parameters) if self.vad_parameters else None,
+            compression_ratio_threshold=self.guard.compression_ratio,
+            log_prob_threshold=self.guard.logprob_low,
+            no_speech_threshold=0.6,
+            max_new_tokens=budget,
+        )
+
+    def iter_segments(self, audio: np.ndarray, *, word_timestamps: bool = True) -> Iterator[Segment]:
+        """Decode a whole recording of any length, yielding its segments as they are decoded.
+
+        For files (``assistant transcribe``): no hotwords, no prompt, Silero VAD as
+        configured (``vad_filter``, on by default, so long silences are skipped instead of
+        hallucinated over), the same hallucination guard as :meth:`transcribe`, applied per
+        30 s decoding window. Nothing is logged about the text.
+
+        Args:
+            audio: 16 kHz mono, shape ``(n,)``, ``int16`` or ``float32`` in [-1, 1].
+            word_timestamps: align words (``Segment.words`` with times and probabilities);
+                otherwise ``Segment.words`` is empty.
+
+        Yields:
+            :class:`Segment` in time order; times in seconds from the start of ``audio``.
+            Nothing for silence, noise or an all-hallucinated recording.
+
+        Raises:
+            TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
+
+        The model's lock is held while the iterator is live: exhaust or ``close()`` it
+        (the other decodes of this model wait until then).
+        """
+        x = to_float32(audio)
+        seconds = len(x) / SAMPLE_RATE
+        if len(x) == 0 or loudest_frame_dbfs(x) < self.guard.silence_dbfs:
+            return
+        _, budget = self._fit_prompt(seconds, None, None)
+        with self._lock:
+            segments, _info = self._model.transcribe(x, **self._decode_options(word_timestamps, budget))
+            window: list = []  # the segments of one 30 s window (same seek)
+            for seg in segments:
+                if window and seg.seek != window[0].seek:
+                    yield from self._kept_segments(window)
+                    window = []
+                window.append(seg)
+            yield from self._kept_segments(window)
+
+    def _kept_segments(self, window: list) -> Iterator[Segment]:
+        """The segments of one decoding window that pass the hallucination guard."""
+        repeats = Counter(normalize_text(seg.text) for seg in window)
+        for seg in window:
+            why = self.guard.reason(seg, None, repeated=repeats[normalize_text(seg.text)] > 1)
+            if why is not None:
+                log.debug("dropped an ASR segment of %d characters (%s)", len(seg.text), why)
+                continue
+            words = tuple(Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+                          for w in (seg.words or []) if w.word.strip())
+            yield Segment(float(seg.start), float(seg.end), " ".join(seg.text.split()), words)
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -285,21 +356,7 @@ class WhisperASR:
         with self._lock:
             t0 = time.perf_counter()
             segments, info = self._model.transcribe(
-                x,
-                language=self.language,
-                beam_size=self.beam_size,
-                temperature=list(self.temperatures),
-                condition_on_previous_text=False,
-                initial_prompt=prompt,
-                hotwords=hw_arg,
-                word_timestamps=word_timestamps,
-                vad_filter=self.vad_filter,
-                vad_parameters=dict(self.vad_parameters) if self.vad_parameters else None,
-                compression_ratio_threshold=self.guard.compression_ratio,
-                log_prob_threshold=self.guard.logprob_low,
-                no_speech_threshold=0.6,
-                max_new_tokens=budget,
-            )
+                x, initial_prompt=prompt, hotwords=hw_arg, **self._decode_options(word_timestamps, budget))
             segs = list(segments)  # the generator decodes lazily: iterate inside the timer
             decode_ms = (time.perf_counter() - t0) * 1000.0
         repeats = Counter((seg.seek, normalize_text(seg.text)) for seg in segs)
@@ -309,7 +366,7 @@ class WhisperASR:
             if why is None:
                 kept.append(seg)
             else:
-                log.debug("dropped ASR segment %r (%s)", seg.text, why)
+                log.debug("dropped an ASR segment of %d characters (%s)", len(seg.text), why)  # never the text
                 dropped.append(seg.text.strip())
         if hw and not kept and float(getattr(info, "duration_after_vad", seconds)) >= HOTWORD_RETRY_MIN_SPEECH_S:
             # Measured: with some hotword lists Whisper base emits nothing (or only

@@ -32,6 +32,24 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One Whisper segment of a long recording (:meth:`WhisperASR.iter_segments
+    <assistant.asr.model.WhisperASR.iter_segments>`).
+
+    Attributes:
+        start_s: start time in seconds from the beginning of the audio.
+        end_s: end time, seconds (``>= start_s``).
+        text: the segment's text, whitespace collapsed to single spaces.
+        words: its aligned words (empty without word timestamps).
+    """
+
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
 class Transcript:
     """Result of one transcription.
 
