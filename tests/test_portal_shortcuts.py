@@ -161,3 +161,26 @@ def test_no_portal_is_reported_clearly(tmp_path):
     with pytest.raises(PortalUnavailable, match="no D-Bus session bus"):
         GlobalShortcutsClient([Shortcut("listen", "Listen")], lambda *a: None,
                               bus=f"unix:path={tmp_path}/no-bus").start()
+
+
+def test_wayland_app_hotkey_uses_the_portal(portal, qtbot, monkeypatch):
+    """In a Wayland session create_hotkey() gives the portal backend; it binds both
+    shortcuts and turns the fake's "dictate" press into ``dictate_activated`` on the GUI
+    thread. An X11 session still gets the pynput path."""
+    from ui.hotkey import PortalHotkey, create_hotkey
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", portal.address)
+    hk = create_hotkey(env={"WAYLAND_DISPLAY": "wayland-1", "XDG_SESSION_TYPE": "wayland"})
+    assert isinstance(hk, PortalHotkey) and hk.available and hk.version == 1
+    listen: list[bool] = []
+    hk.activated.connect(lambda: listen.append(True))
+    try:
+        with qtbot.waitSignal(hk.dictate_activated, timeout=10000):
+            assert hk.register("<ctrl>+<alt>+h", dictate_chord="<ctrl>+<alt>+d")
+        qtbot.waitUntil(lambda: "active" in hk.message, timeout=5000)
+    finally:
+        hk.unregister()
+    assert not listen  # the fake pressed only "dictate"
+    assert hk.bound == {"listen": "CTRL+ALT+h", "dictate": "CTRL+ALT+d"}
+    assert "CTRL+ALT+d" in hk.message
+    assert not isinstance(create_hotkey(env={"DISPLAY": ":99"}), PortalHotkey)
