@@ -10,7 +10,8 @@ backends, chosen from the session by :func:`choose_typist` (with an override).
   xdotool and pynput got non-ASCII characters wrong (issue 11).
 * :class:`WtypeTypist` (wlroots Wayland compositors: sway, Hyprland, …): the ``wtype``
   command, always with ``-s`` (without a leading sleep it drops the first character of
-  each call).
+  each call). ``env``/``user`` let a root process type into another user's session
+  (tests/test_wayland.py: a headless sway run as ``nobody``).
 * :class:`ClipboardTypist`: puts the text on the clipboard (``xclip``, ``xsel`` or, on
   Wayland, ``wl-copy``, run as subprocesses: the engine has no Qt) and tells the user to
   paste it (``on_notice``). It cannot delete.
