@@ -9,7 +9,8 @@ APT_PACKAGES="strace util-linux iproute2 xvfb xauth x11-utils xdotool imagemagic
 fonts-dejavu-core libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1
 libdbus-1-3 libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox
-libsndfile1 dbus-x11 dbus-daemon at-spi2-core python3-pyatspi gir1.2-atspi-2.0 openbox xterm xclip"
+libsndfile1 dbus-x11 dbus-daemon at-spi2-core python3-pyatspi gir1.2-atspi-2.0 openbox xterm xclip
+sway wtype"
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -6,8 +6,8 @@ suite runs Qt offscreen in-process, and a QApplication cannot switch platform) a
 ``xterm`` running ``cat > file`` get the keyboard focus; :class:`XTestTypist` types into
 them through XTest, and the test reads back exactly what arrived — including a non-ASCII
 sentence under ``setxkbmap us`` and ``setxkbmap de`` — and checks that the spare keycodes'
-mappings were written back. Nothing is mocked. ``wtype`` needs a wlroots compositor, which
-this machine does not run: only its command lines are checked here.
+mappings were written back. Nothing is mocked. Only ``wtype``'s command lines are checked
+here; tests/test_wayland.py types through it into a Qt editor on a headless sway.
 
 The X server, editor and xterm are in tests/x11_helpers.py.
 """

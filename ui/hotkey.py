@@ -3,25 +3,30 @@
 * :class:`PynputHotkey` — X11 (and Windows/macOS): ``pynput``'s keyboard listener (XRecord on
   X11: no root, no grab, the key still reaches the focused application).
 * :class:`PortalHotkey` — Wayland: the xdg-desktop-portal ``org.freedesktop.portal.
-  GlobalShortcuts`` D-Bus interface (KDE Plasma ≥ 5.27, GNOME ≥ 48, Hyprland). It detects
-  the portal for real; registering is a documented stub that reports *not available* (see
-  the class doc for why) and points at ``assistant-gui --listen``.
+  GlobalShortcuts`` D-Bus interface (KDE Plasma ≥ 5.27, GNOME ≥ 48, Hyprland) through
+  :mod:`ui.portal_shortcuts`; binds "listen" and "dictate". Without a portal it reports
+  *not available* and points at ``assistant-gui --listen``.
 * :class:`NoHotkey` — neither works: :attr:`GlobalHotkey.message` tells the user what to do
   instead (the in-window shortcut, the tray menu, or binding a desktop shortcut to
   ``assistant-gui --listen``, which reaches the running app through a local socket).
 
 All backends emit :attr:`GlobalHotkey.activated` (chord pressed) and
-:attr:`GlobalHotkey.released` (chord released, for push-to-talk) on the GUI thread.
+:attr:`GlobalHotkey.released` (chord released, for push-to-talk) on the GUI thread; the
+portal backend also :attr:`GlobalHotkey.dictate_activated`. :func:`create_hotkey` picks the
+portal only in a Wayland session; the X11 pynput path is unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
+
+from ui.portal_shortcuts import GlobalShortcutsClient, PortalUnavailable, Shortcut, portal_trigger, probe
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ class GlobalHotkey(QObject):
 
     activated = Signal()
     released = Signal()
+    dictate_activated = Signal()  # the separate dictation shortcut (portal backend only)
     status_changed = Signal(str)
 
     backend = "none"
@@ -163,84 +169,100 @@ class PynputHotkey(GlobalHotkey):
         self.active = False
 
 
-def portal_trigger(chord: str) -> str:
-    """pynput chord → the XDG shortcuts format the portal's ``preferred_trigger`` takes:
-    ``<ctrl>+<alt>+h`` → ``CTRL+ALT+h``."""
-    mods = {"<ctrl>": "CTRL", "<alt>": "ALT", "<shift>": "SHIFT", "<cmd>": "LOGO", "<super>": "LOGO"}
-    out = []
-    for part in chord.split("+"):
-        if part in mods:
-            out.append(mods[part])
-        elif part.startswith("<") and part.endswith(">"):
-            out.append(part[1:-1])
-        else:
-            out.append(part)
-    return "+".join(out)
-
-
 class PortalHotkey(GlobalHotkey):
-    """Wayland global hotkey through xdg-desktop-portal GlobalShortcuts — detection only.
+    """Wayland global shortcuts through xdg-desktop-portal GlobalShortcuts
+    (:mod:`ui.portal_shortcuts`, jeepney on a worker thread; its docstring says why not QtDBus).
 
-    What is real: the probe (a session bus; ``org.freedesktop.portal.Desktop`` running or
-    D-Bus-activatable; its GlobalShortcuts ``version`` property). What is a documented stub:
-    registering. ``BindShortcuts`` takes an ``a(sa{sv})`` argument, which PySide6's QtDBus
-    cannot marshal from Python (no way to register the struct type; libdbus aborts), and the
-    portal session must belong to the same D-Bus connection, so a ``gdbus`` helper cannot do
-    it either. So :meth:`register` always reports *not available*, saying whether a portal was
-    found, and names the fallback that works on every Wayland desktop: a desktop keyboard
-    shortcut running ``assistant-gui --listen`` (delivered to the running app through a local
-    socket). A real binding needs a pure-Python D-Bus client (jeepney/dbus-fast) behind this
-    same interface.
+    :meth:`register` binds two shortcuts in one portal session: ``"listen"`` (the hotkey
+    chord; :attr:`activated` / :attr:`released`) and, when given, ``"dictate"``
+    (:attr:`dictate_activated`). The desktop may ask the user to confirm, or pick other keys;
+    :attr:`message` then shows what it bound. Without a portal (or when the desktop refuses)
+    :attr:`message` says why and names the fallback: a desktop keyboard shortcut running
+    ``assistant-gui --listen``.
+
+    Args:
+        bus: ``"SESSION"`` or a D-Bus address (tests).
     """
 
     backend = "portal"
-    SERVICE = "org.freedesktop.portal.Desktop"
-    PATH = "/org/freedesktop/portal/desktop"
-    IFACE = "org.freedesktop.portal.GlobalShortcuts"
+    _event = Signal(str, str)  # (kind, shortcut id or message), from the portal thread → GUI thread
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, bus: str = "SESSION") -> None:
         super().__init__(parent)
+        self.bus = bus
         self.version = 0
-        self.portal_found, reason = self._probe()
-        self.available = False
-        if self.portal_found:
-            reason = (f"the desktop portal offers GlobalShortcuts (version {self.version}), but this build cannot "
-                      "register shortcuts through it yet.")
-        self.message = f"Global hotkey not available on Wayland: {reason} {FALLBACK_HINT}"
-
-    def _probe(self) -> tuple[bool, str]:
+        self.dictate_chord = ""
+        self.bound: dict[str, str] = {}
+        self._client: Any = None
+        self._event.connect(self._on_event)
         try:
-            from PySide6.QtDBus import QDBusConnection, QDBusInterface
-        except ImportError as exc:
-            return False, f"QtDBus is missing ({exc})."
-        bus = QDBusConnection.sessionBus()
-        if not bus.isConnected():
-            return False, "there is no D-Bus session bus, so the desktop portal cannot be reached."
-        iface = bus.interface()
-        registered = bool(iface.isServiceRegistered(self.SERVICE).value())
-        if not registered and self.SERVICE in (iface.activatableServiceNames().value() or []):
-            iface.startService(self.SERVICE)
-            registered = bool(iface.isServiceRegistered(self.SERVICE).value())
-        if not registered:
-            return False, ("no xdg-desktop-portal is running on the session bus (install xdg-desktop-portal and "
-                           "your desktop's backend, e.g. xdg-desktop-portal-kde or -gnome).")
-        props = QDBusInterface(self.SERVICE, self.PATH, "org.freedesktop.DBus.Properties", bus)
-        reply = props.call("Get", self.IFACE, "version")
-        args = reply.arguments()
-        if not args:
-            return False, ("the desktop portal has no GlobalShortcuts interface (KDE Plasma 5.27+, GNOME 48+ and "
-                           "Hyprland have one).")
-        try:
-            value = args[0]
-            self.version = int(value.variant() if hasattr(value, "variant") else value)
-        except (TypeError, ValueError):
-            self.version = 1
-        return True, ""
+            self.version = probe(bus)
+        except PortalUnavailable as exc:
+            self.portal_found = False
+            self.message = f"Global hotkey not available on Wayland: {exc} {FALLBACK_HINT}"
+        else:
+            self.portal_found = self.available = True
 
-    def register(self, chord: str) -> bool:
-        self.chord = chord
-        self.status_changed.emit(self.message)
-        return False
+    def register(self, chord: str, dictate_chord: str | None = None) -> bool:
+        """Bind ``chord`` as the "listen" shortcut and ``dictate_chord`` (if any) as
+        "dictate" (pynput syntax both). Returns whether the request went to the portal; the
+        binding itself completes later (:attr:`status_changed`)."""
+        self.unregister()
+        self.chord, self.dictate_chord = chord, dictate_chord or ""
+        if not self.available:
+            self.status_changed.emit(self.message)
+            return False
+        try:
+            shortcuts = [Shortcut.from_chord("listen", "Listen for a voice command", chord)]
+            if dictate_chord:
+                shortcuts.append(Shortcut.from_chord("dictate", "Start or stop dictation", dictate_chord))
+        except ValueError as exc:
+            self._set_message(f"The hotkey cannot be given to the desktop portal ({exc}). Record it again in "
+                              "Settings → Hotkey.")
+            return False
+        emit = self._event.emit
+        client = GlobalShortcutsClient(
+            shortcuts, lambda sid, _ts: emit("activated", sid), on_deactivated=lambda sid, _ts: emit("released", sid),
+            on_bound=lambda bound: emit("bound", json.dumps(bound)), on_error=lambda exc: emit("error", str(exc)),
+            bus=self.bus)
+        try:
+            client.start()
+        except PortalUnavailable as exc:
+            self._set_message(f"Global hotkey not available on Wayland: {exc} {FALLBACK_HINT}")
+            return False
+        self._client = client
+        self.active = True
+        self._set_message("Asked the desktop for the global shortcuts (Wayland portal); it may ask you to confirm.")
+        return True
+
+    @Slot(str, str)
+    def _on_event(self, kind: str, arg: str) -> None:
+        if self._client is None:
+            return  # unregistered meanwhile
+        if kind == "activated" and arg == "listen":
+            self.activated.emit()
+        elif kind == "activated" and arg == "dictate":
+            self.dictate_activated.emit()
+        elif kind == "released" and arg == "listen":
+            self.released.emit()
+        elif kind == "bound":
+            self.bound = json.loads(arg)
+            if not self.bound:
+                self._set_message(f"Global hotkey not available: the desktop bound no shortcut. {FALLBACK_HINT}")
+                return
+            keys = ", ".join(f"{sid}: {trigger or 'no key yet'}" for sid, trigger in self.bound.items())
+            self._set_message(f"Global shortcuts are active (Wayland portal; {keys}). Change them in the desktop's "
+                              "shortcut settings.")
+        elif kind == "error":
+            self.active = False
+            self._set_message(f"Global hotkey not available on Wayland: {arg}. {FALLBACK_HINT}")
+
+    def unregister(self) -> None:
+        """Close the portal session (the desktop drops the shortcuts)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.stop()
+        self.active = False
 
 
 def _first(exc: BaseException) -> str:

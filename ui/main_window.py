@@ -78,10 +78,13 @@ class MainWindow(QMainWindow):
     Signals:
         partial_shown(str): the live transcript line changed (for observers such as tests).
         hotkey_fired(): the global hotkey was pressed.
+        dictate_hotkey_fired(): the dictation shortcut was pressed (Wayland portal backend;
+            for the dictation UI to start/stop dictation).
     """
 
     partial_shown = Signal(str)
     hotkey_fired = Signal()
+    dictate_hotkey_fired = Signal()
 
     def __init__(self, controller: EngineController, *, global_hotkey: bool = True, tray: bool = True,
                  quit_on_close: bool = True) -> None:
@@ -435,16 +438,21 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ hotkey
     def setup_hotkey(self) -> None:
         """(Re)register the global hotkey from the settings."""
-        from ui.hotkey import create_hotkey
+        from ui.hotkey import PortalHotkey, create_hotkey
 
         hk = self.controller.settings.hotkey
         if self.hotkey is None:
             self.hotkey = create_hotkey(self)
             self.hotkey.activated.connect(self._hotkey_pressed)
             self.hotkey.released.connect(self._hotkey_released)
+            self.hotkey.dictate_activated.connect(self.dictate_hotkey_fired)
             self.hotkey.status_changed.connect(self._hotkey_status)
         if hk.enabled:
-            if not (self.hotkey.active and self.hotkey.chord == hk.chord):
+            if isinstance(self.hotkey, PortalHotkey):  # Wayland: one portal session binds both shortcuts
+                dictate = self.controller.settings.dictation.hotkey
+                if not (self.hotkey.active and (self.hotkey.chord, self.hotkey.dictate_chord) == (hk.chord, dictate)):
+                    self.hotkey.register(hk.chord, dictate_chord=dictate)
+            elif not (self.hotkey.active and self.hotkey.chord == hk.chord):
                 self.hotkey.register(hk.chord)
         else:
             self.hotkey.unregister()

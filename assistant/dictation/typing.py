@@ -10,7 +10,8 @@ backends, chosen from the session by :func:`choose_typist` (with an override).
   xdotool and pynput got non-ASCII characters wrong (issue 11).
 * :class:`WtypeTypist` (wlroots Wayland compositors: sway, Hyprland, …): the ``wtype``
   command, always with ``-s`` (without a leading sleep it drops the first character of
-  each call).
+  each call). ``env``/``user`` let a root process type into another user's session
+  (tests/test_wayland.py: a headless sway run as ``nobody``).
 * :class:`ClipboardTypist`: puts the text on the clipboard (``xclip``, ``xsel`` or, on
   Wayland, ``wl-copy``, run as subprocesses: the engine has no Qt) and tells the user to
   paste it (``on_notice``). It cannot delete.
@@ -330,33 +331,50 @@ class WtypeTypist(Typist):
     Args:
         exe: the wtype executable (default: found on ``$PATH``).
         sleep_ms: ``-s`` sleep before typing, ms.
+        env: the environment wtype runs in (default: this process's). It must name the
+            compositor: ``WAYLAND_DISPLAY`` and ``XDG_RUNTIME_DIR`` (where its socket is).
+        user: run wtype as this user (name or uid; its primary group, no supplementary
+            groups). Only root can do that; for a root process (a test, a system service)
+            typing into a user's session. ``None``: as this process.
 
     Raises:
-        TypingError: wtype is not installed, or ``$WAYLAND_DISPLAY`` is not set.
+        TypingError: wtype is not installed, ``WAYLAND_DISPLAY`` is not set (in ``env``),
+            or ``user`` does not exist.
     """
 
     name = "wtype"
 
-    def __init__(self, exe: Optional[str] = None, *, sleep_ms: int = 20) -> None:
-        path = exe or shutil.which("wtype")
+    def __init__(self, exe: Optional[str] = None, *, sleep_ms: int = 20, env: Optional[Mapping[str, str]] = None,
+                 user: Optional[str | int] = None) -> None:
+        path = exe or shutil.which("wtype", path=(env or os.environ).get("PATH"))
         if not path:
             raise TypingError("Cannot type on Wayland: wtype is not installed.",
                               "Install it (apt-get install wtype), or choose the clipboard typing backend.")
-        if not os.environ.get("WAYLAND_DISPLAY"):
+        if not (os.environ if env is None else env).get("WAYLAND_DISPLAY"):
             raise TypingError("Cannot type with wtype: $WAYLAND_DISPLAY is not set.",
                               "Run inside a Wayland session, or choose another typing backend.")
         self.exe = path
         self.sleep_ms = int(sleep_ms)
+        self.env = None if env is None else dict(env)
+        self._as_user: dict = {}
+        if user is not None:
+            import pwd
+
+            try:
+                pw = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+            except KeyError as exc:
+                raise TypingError(f"Cannot type as user {user!r}: no such user.", "") from exc
+            self._as_user = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
     def _run(self, cmd: Sequence[str]) -> None:
         try:
-            subprocess.run(list(cmd), check=True, capture_output=True, timeout=30)
+            subprocess.run(list(cmd), check=True, capture_output=True, timeout=30, env=self.env, **self._as_user)
         except subprocess.CalledProcessError as exc:
             err = exc.stderr.decode(errors="replace").strip()
             raise TypingError(f"wtype failed: {err or exc}",
                               "wtype needs a wlroots compositor (sway, Hyprland); on KDE/GNOME choose the "
                               "clipboard typing backend.") from exc
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except (OSError, subprocess.TimeoutExpired) as exc:  # PermissionError: user= without root
             raise TypingError(f"wtype failed: {exc}", "") from exc
 
     def type_text(self, text: str) -> None:
