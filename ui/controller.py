@@ -412,13 +412,17 @@ class EngineController(QObject):
         else:
             self.dictate(source)
 
-    def clear_dictation_history(self) -> None:
+    def clear_dictation_history(self, on_done: Callable[[], None] | None = None) -> None:
         """Delete the local dictation history (Settings → Dictation), on a worker thread;
-        a notice says when it is done."""
+        then ``on_done()`` runs on the GUI thread (default: a notice says it is done)."""
+        def done(_: Any) -> None:
+            if on_done is not None:
+                on_done()
+            else:
+                self.notice.emit("info", "The dictation history was cleared.", "")
+
         def go() -> None:
-            assistant = self.assistant
-            self._submit(self.pool, "dictation-history", assistant.clear_dictation_history,
-                         lambda _: self.notice.emit("info", "The dictation history was cleared.", ""))
+            self._submit(self.pool, "dictation-history", self.assistant.clear_dictation_history, done)
 
         if self.assistant is None:
             self.notice.emit("info", "The dictation history is cleared once the assistant has started.", "")
