@@ -28,7 +28,8 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever downloaded
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-SERVER_NAME = f"offline-assistant-{getpass.getuser()}"
+#: the single-instance local socket (``ASSISTANT_INSTANCE_NAME`` overrides it, e.g. for tests)
+SERVER_NAME = os.environ.get("ASSISTANT_INSTANCE_NAME") or f"offline-assistant-{getpass.getuser()}"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
