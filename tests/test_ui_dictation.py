@@ -324,8 +324,8 @@ def test_assistant_gui_dictate_reaches_the_running_app(window, monkeypatch, qtbo
     server = app_mod.serve_instance(window)
     assert server.isListening(), server.errorString()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), ASSISTANT_INSTANCE_NAME=name)
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from ui.app import main; sys.exit(main(['--dictate']))"],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code = "import sys; from ui.app import main; sys.exit(main(['--dictate']))"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert pump_until(lambda: proc.poll() is not None, 60), "assistant-gui --dictate did not exit"
         assert proc.returncode == 0, proc.stderr.read()

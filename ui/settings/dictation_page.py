@@ -148,10 +148,12 @@ class DictationPage(SettingsPage):
         except RuntimeError:  # the dialog was closed meanwhile
             pass
 
-    def validate(self) -> list[str]:  # noqa: D102
+    def validate(self) -> list[str]:
+        """Replacement lines that cannot be read (no "=>", nothing said before it)."""
         return parse_replacements(self.replacements.toPlainText())[1]
 
-    def write(self, settings: Settings, ui: UISettings) -> None:  # noqa: D102
+    def write(self, settings: Settings, ui: UISettings) -> None:
+        """Write the page's values into ``settings.dictation``."""
         d = settings.dictation
         d.typing = self.typing.currentData()
         d.pause_s = round(self.pause.value(), 1)

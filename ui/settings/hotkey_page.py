@@ -63,7 +63,8 @@ class HotkeyPage(SettingsPage):
         """Show what the dictation hotkey's backend says now."""
         self.dictation_status.setText(message)
 
-    def validate(self) -> list[str]:  # noqa: D102
+    def validate(self) -> list[str]:
+        """The dictation hotkey must differ from the listening hotkey."""
         if self.dictation_capture.chord and self.dictation_capture.chord == self.hotkey_capture.chord:
             return ["the dictation hotkey must differ from the listening hotkey (Settings → Hotkey)"]
         return []
