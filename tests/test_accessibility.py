@@ -542,8 +542,8 @@ if __name__ != "__main__":
         assert busy[0] in spoken and spoken.index(busy[0]) < len(spoken), spoken
         assert any(t and t.startswith("Assistant, ") and "It's" in t for t in spoken), spoken
 
-    PAGES = ("Microphone", "Voice", "Wake word", "Speech recognition", "Hotkey", "Skills", "Latency tracing",
-             "Appearance")
+    PAGES = ("Microphone", "Voice", "Wake word", "Speech recognition", "Hotkey", "Dictation", "Skills",
+             "Latency tracing", "Appearance")
 
     def test_every_settings_page_names_its_controls_and_values(session):
         s = session

@@ -209,8 +209,8 @@ if __name__ != "__main__":
             app.close()
         assert "error" not in res, res
         names = {Path(f).name for f in res["files"]}
-        pages = ("microphone", "voice", "wake-word", "speech-recognition", "hotkey", "skills", "latency-tracing",
-                 "appearance")
+        pages = ("microphone", "voice", "wake-word", "speech-recognition", "hotkey", "dictation", "skills",
+                 "latency-tracing", "appearance")
         assert {"ui-main.png", "ui-main-high-contrast.png"} <= names
         assert {f"ui-settings-{p}.png" for p in pages} <= names
         for f in res["files"]:
@@ -238,8 +238,8 @@ if __name__ != "__main__":
             trayer.wait(10)
         assert res["available"] and res["embedded"] and res["visible"], res
         assert res["geometry"][2] > 0 and res["tooltip"].startswith("Assistant:")
-        assert [t.replace("&", "") for t in res["menu"]] == ["Listen now", "Mute microphone", "Open assistant",
-                                                             "Settings…", "Quit"]
+        assert [t.replace("&", "") for t in res["menu"]] == ["Listen now", "Start dictation", "Mute microphone",
+                                                             "Open assistant", "Settings…", "Quit"]
         assert not res["window_visible_after_close"] and not res["quitting"], "closing should hide to the tray"
 
     def test_without_a_tray_the_window_still_works_and_closing_quits(display, tmp_path):

@@ -7,6 +7,9 @@
                                   keyboard shortcut where no global hotkey works, e.g. on
                                   Wayland without the GlobalShortcuts portal); starts the app
                                   if it is not running
+    assistant-gui --dictate       tell the running app to start dictation, or stop it if it is
+                                  dictating (or start the app and dictate); bind this to a
+                                  desktop shortcut where no global hotkey works
     assistant-gui --hidden        start in the tray
     assistant-gui --high-contrast / --font-scale 1.5
 
@@ -25,12 +28,15 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever downloaded
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-SERVER_NAME = f"offline-assistant-{getpass.getuser()}"
+#: the single-instance local socket (``ASSISTANT_INSTANCE_NAME`` overrides it, e.g. for tests)
+SERVER_NAME = os.environ.get("ASSISTANT_INSTANCE_NAME") or f"offline-assistant-{getpass.getuser()}"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="assistant-gui", description="Offline voice assistant (desktop app).")
     p.add_argument("--listen", action="store_true", help="make the running app listen now (or start it and listen)")
+    p.add_argument("--dictate", action="store_true",
+                   help="make the running app start dictation, or stop it if dictating (or start it and dictate)")
     p.add_argument("--hidden", action="store_true", help="start in the tray without showing the window")
     p.add_argument("--high-contrast", action="store_true", help="use the high-contrast palette")
     p.add_argument("--font-scale", type=float, default=None, help="text size factor (1.0 = desktop font)")
@@ -56,7 +62,7 @@ def _send_to_running(message: str) -> bool:
 
 
 def serve_instance(window) -> object:
-    """Listen for ``assistant-gui --listen`` / a second launch from other processes on the
+    """Listen for ``assistant-gui --listen`` / ``--dictate`` / a second launch from other processes on the
     single-instance local socket :data:`SERVER_NAME`; returns the ``QLocalServer`` (a child of
     ``window``; still returned, not listening, when the socket cannot be bound)."""
     from PySide6.QtNetwork import QLocalServer
@@ -75,6 +81,8 @@ def serve_instance(window) -> object:
             for line in bytes(sock.readAll()).decode(errors="replace").splitlines():
                 if line.strip() == "listen":
                     window.controller.listen_now("command")
+                elif line.strip() == "dictate":
+                    window.controller.toggle_dictation("cli")
                 elif line.strip() == "show":
                     window.bring_to_front()
 
@@ -107,7 +115,7 @@ def main(argv: list[str] | None = None, *, hard_exit: bool = True) -> int:
     app.setDesktopFileName("offline-assistant")
     app.setQuitOnLastWindowClosed(False)  # closing the window may keep it in the tray
 
-    if _send_to_running("listen" if args.listen else "show"):
+    if _send_to_running("dictate" if args.dictate else "listen" if args.listen else "show"):
         return 0
 
     from ui.controller import EngineController
@@ -131,7 +139,9 @@ def main(argv: list[str] | None = None, *, hard_exit: bool = True) -> int:
     app.aboutToQuit.connect(window.shutdown)
     _quit_on_signals(window)
     QTimer.singleShot(0, controller.start)  # the window is on screen before anything loads
-    if args.listen:
+    if args.dictate:
+        QTimer.singleShot(0, lambda: controller.dictate("cli"))
+    elif args.listen:
         QTimer.singleShot(0, lambda: controller.listen_now("command"))
     rc = app.exec()
     _finish(window, server, rc, hard_exit)

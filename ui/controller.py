@@ -21,7 +21,15 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
 
 from assistant.errors import AssistantError
-from assistant.events import Event, EventBus, Progress, TraceWritten
+from assistant.events import (
+    DictationHeard,
+    DictationStarted,
+    DictationStopped,
+    Event,
+    EventBus,
+    Progress,
+    TraceWritten,
+)
 from assistant.settings import Settings, load_settings, save_settings
 from ui.ui_settings import UISettings, load_ui_settings, save_ui_settings
 from ui.workers import Task, submit
@@ -129,6 +137,11 @@ class EngineController(QObject):
         busy(task, running): a background task started/finished.
         settings_applied(Settings): new settings are saved and in effect.
         mic_changed(running): the microphone loop started or stopped.
+        dictation_started(source, backend): dictation mode began (``DictationStarted``).
+        dictation_heard(committed, tail): newly committed text and the unstable tail
+            (``DictationHeard``).
+        dictation_stopped(reason, typed_chars): dictation mode ended (``DictationStopped``).
+        dictation_changed(on): dictation mode switched on or off (for toggles: tray, button).
     """
 
     event = Signal(object)
@@ -140,6 +153,10 @@ class EngineController(QObject):
     ui_settings_applied = Signal(object)
     mic_changed = Signal(bool)
     request_done = Signal(object)
+    dictation_started = Signal(str, str)
+    dictation_heard = Signal(str, str)
+    dictation_stopped = Signal(str, int)
+    dictation_changed = Signal(bool)
 
     def __init__(self, settings: Settings | None = None, ui_settings: UISettings | None = None, *,
                  assistant: Any = None, sink: Any = None, listen: bool | None = None,
@@ -163,6 +180,9 @@ class EngineController(QObject):
         self._sink = sink
         self.bridge = EventBridge(self)
         self.bridge.event.connect(self.event)
+        self.bridge.event.connect(self._dictation_event)
+        #: dictation mode is on, as the engine's Dictation* events said (GUI thread)
+        self.dictation_on = False
         self.bridge.attach(self.bus)
         #: finished interaction traces, oldest first (from ``TraceWritten``; the latency page)
         self.traces: deque = deque(maxlen=max(1, settings.trace.keep))
@@ -356,6 +376,70 @@ class EngineController(QObject):
         """Stop the voice and cancel the interaction (barge-in). Returns at once."""
         if self.assistant is not None:
             self.assistant.stop(reason)
+
+    # ------------------------------------------------------------------ dictation
+    @property
+    def dictating(self) -> bool:
+        """Dictation mode is on: the engine's word once it has started, else what the
+        Dictation* events said."""
+        if self.is_ready:
+            return self.assistant.dictation.active
+        return self.dictation_on
+
+    def dictate(self, source: str = "hotkey") -> None:
+        """Enter dictation mode (hotkey, tray, Dictate button, ``assistant-gui --dictate``):
+        opens the microphone if needed (unmuting it), then asks the engine, which publishes
+        ``DictationStarted`` (or a ``Notice`` saying why not). Returns at once."""
+        if not self.is_ready:
+            self.notice.emit("info", "The assistant is still starting.", "Dictation starts as soon as it is ready.")
+            self._when_ready(lambda: self.dictate(source))
+            return
+        if self.muted:
+            self.set_muted(False)
+        if not self.mic_running:
+            self.start_microphone(push_to_talk=False)
+        # off the GUI thread: starting stops the voice first (a barge-in waits for it)
+        self._submit(self.pool, "dictation", lambda: self.assistant.dictation.start(source))
+
+    def stop_dictation(self, reason: str = "user") -> None:
+        """Leave dictation mode; the engine publishes ``DictationStopped``. Returns at once."""
+        if self.assistant is not None:  # off the GUI thread: the rest is decoded and typed first
+            self._submit(self.pool, "dictation", lambda: self.assistant.dictation.stop(reason))
+
+    def toggle_dictation(self, source: str = "hotkey") -> None:
+        """Dictation hotkey, tray action, Dictate button: stop dictating if on, else start."""
+        if self.dictating:
+            self.stop_dictation("user")
+        else:
+            self.dictate(source)
+
+    def clear_dictation_history(self, on_done: Callable[[], None] | None = None) -> None:
+        """Delete the local dictation history (Settings → Dictation), on a worker thread;
+        then ``on_done()`` runs on the GUI thread (default: a notice says it is done)."""
+        def done(_: Any) -> None:
+            if on_done is not None:
+                on_done()
+            else:
+                self.notice.emit("info", "The dictation history was cleared.", "")
+
+        def go() -> None:
+            self._submit(self.pool, "dictation-history", self.assistant.dictation.clear_history, done)
+
+        if self.assistant is None:
+            self.notice.emit("info", "The dictation history is cleared once the assistant has started.", "")
+        self._when_ready(go)
+
+    def _dictation_event(self, ev: Event) -> None:  # GUI thread (queued from the bridge)
+        if isinstance(ev, DictationStarted):
+            self.dictation_on = True
+            self.dictation_started.emit(ev.source, ev.backend)
+            self.dictation_changed.emit(True)
+        elif isinstance(ev, DictationHeard):
+            self.dictation_heard.emit(ev.committed, ev.tail)
+        elif isinstance(ev, DictationStopped):
+            self.dictation_on = False
+            self.dictation_stopped.emit(ev.reason, int(ev.typed_chars))
+            self.dictation_changed.emit(False)
 
     # ------------------------------------------------------------------ microphone
     def start_microphone(self, push_to_talk: bool = False) -> None:

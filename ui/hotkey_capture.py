@@ -66,13 +66,16 @@ def qt_sequence(chord: str) -> QKeySequence:
 
 class HotkeyCapture(QPushButton):
     """Shows the hotkey; press it (Enter/Space/click), then press the new key combination.
-    Escape cancels; a modifier alone is not accepted."""
+    Escape cancels; a modifier alone is not accepted. ``purpose`` names the hotkey in the
+    description a screen reader reads ("Global hotkey", "Dictation hotkey")."""
 
     chord_changed = Signal(str)
 
-    def __init__(self, chord: str = "<ctrl>+<alt>+h", parent: QWidget | None = None) -> None:
+    def __init__(self, chord: str = "<ctrl>+<alt>+h", parent: QWidget | None = None, *,
+                 purpose: str = "Global hotkey") -> None:
         super().__init__(parent)
         self._chord = chord
+        self.purpose = purpose
         self.capturing = False
         # A plain push button (not checkable: that made it a "check box" / toggle button for
         # screen readers); its accessible name is what it shows, the combination or the prompt.
@@ -85,6 +88,7 @@ class HotkeyCapture(QPushButton):
         return self._chord
 
     def set_chord(self, chord: str) -> None:
+        """Show ``chord`` (pynput syntax) as the hotkey."""
         self._chord = chord
         self._refresh()
 
@@ -96,9 +100,9 @@ class HotkeyCapture(QPushButton):
         self.setText(text)
         self.setAccessibleName(text)
         if self.capturing:
-            desc = f"Recording a new global hotkey (now {chord_label(self._chord)}): press it; Escape cancels."
+            desc = f"Recording a new {self.purpose.lower()} (now {chord_label(self._chord)}): press it; Escape cancels."
         else:
-            desc = (f"Global hotkey, now {chord_label(self._chord)}. Activate this button, then press the new key "
+            desc = (f"{self.purpose}, now {chord_label(self._chord)}. Activate this button, then press the new key "
                     "combination; Escape cancels.")
         self.setAccessibleDescription(desc)
         self.setToolTip(desc)

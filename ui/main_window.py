@@ -1,9 +1,10 @@
-"""The main window: conversation, live transcript, state, level meter, mic/stop buttons, a
-text box, notices and start-up progress; plus the tray icon and the global hotkey.
+"""The main window: conversation, live transcript, state, level meter, talk/dictate/stop
+buttons, a text box, notices and start-up progress; plus the tray icon, the global hotkeys
+(listen and dictation) and the dictation overlay.
 
 Keyboard: Ctrl+Space listen now (always works in the window), Escape stop speaking,
 Ctrl+L the text box, Ctrl+, settings, Ctrl+O run a recording, Ctrl++ / Ctrl+- text size,
-Ctrl+Q quit. Tab order: text box → send → talk → stop → conversation.
+Ctrl+Q quit. Tab order: text box → send → talk → dictate → stop → conversation.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from assistant.events import (
 )
 from ui.a11y import StatusLabel, acc
 from ui.controller import EngineController
+from ui.dictation_overlay import DictationOverlay
 from ui.hotkey_capture import chord_label
 from ui.icons import app_icon, state_icon, stop_icon
 from ui.theme import apply_theme
@@ -78,13 +80,13 @@ class MainWindow(QMainWindow):
     Signals:
         partial_shown(str): the live transcript line changed (for observers such as tests).
         hotkey_fired(): the global hotkey was pressed.
-        dictate_hotkey_fired(): the dictation shortcut was pressed (Wayland portal backend;
-            for the dictation UI to start/stop dictation).
+        dictation_hotkey_fired(): the global dictation hotkey (or the Wayland portal's
+            "dictate" shortcut) was pressed.
     """
 
     partial_shown = Signal(str)
     hotkey_fired = Signal()
-    dictate_hotkey_fired = Signal()
+    dictation_hotkey_fired = Signal()
 
     def __init__(self, controller: EngineController, *, global_hotkey: bool = True, tray: bool = True,
                  quit_on_close: bool = True) -> None:
@@ -113,11 +115,17 @@ class MainWindow(QMainWindow):
 
             self.tray = Tray(self)
             self.tray.listen.connect(lambda: self.controller.listen_now("tray"))
+            self.tray.dictation.connect(lambda: self.controller.toggle_dictation("tray"))
             self.tray.mute_toggled.connect(self.set_muted)
             self.tray.open_window.connect(self.bring_to_front)
             self.tray.open_settings.connect(self.open_settings)
             self.tray.quit.connect(self.quit)
+        #: the always-on-top panel shown while dictating (a top-level window that never takes the focus)
+        self.dictation_overlay = DictationOverlay()
+        self.dictation_overlay.attach(controller)
         self.hotkey = None
+        self.dictation_hotkey = None
+        self.dictation_hotkey_message: str | None = None  # what the dictation hotkey backend says
         if global_hotkey:
             self.setup_hotkey()
         c = controller
@@ -129,6 +137,7 @@ class MainWindow(QMainWindow):
         c.settings_applied.connect(self._on_settings_applied)
         c.ui_settings_applied.connect(self.apply_ui_look)
         c.mic_changed.connect(self._on_mic_changed)
+        c.dictation_changed.connect(self._on_dictation_changed)
         for msg in c.startup_notices:
             self.show_notice("warning", msg, "")
         if c.is_ready:
@@ -155,7 +164,13 @@ class MainWindow(QMainWindow):
         top.addWidget(self.state_indicator)
         top.addWidget(self.level, 1)
         top.addSpacing(fm.height())
+        self.dictate_button = acc(QPushButton("&Dictate"), "Dictate",
+                                  "Dictation mode: what you say is typed into the application that has the focus. "
+                                  "Press again, or say “stop dictation”, to stop.")
+        self.dictate_button.setCheckable(True)  # on while dictating
+        self.dictate_button.clicked.connect(self._dictate_clicked)
         top.addWidget(self.talk_button)
+        top.addWidget(self.dictate_button)
         top.addWidget(self.stop_button)
 
         self.notices = NoticeArea()
@@ -173,7 +188,7 @@ class MainWindow(QMainWindow):
         self.input.returnPressed.connect(self.submit_text)
         self.send_button = acc(QPushButton("S&end"), "Send", "Send the typed request.")
         self.send_button.clicked.connect(self.submit_text)
-        for b in (self.talk_button, self.stop_button, self.send_button):
+        for b in (self.talk_button, self.dictate_button, self.stop_button, self.send_button):
             # QPushButton clicks on Return/Enter only when (auto)default; outside a QDialog
             # that has no other effect. Space already clicks any focused button.
             b.setAutoDefault(True)
@@ -190,7 +205,8 @@ class MainWindow(QMainWindow):
         lay.addLayout(bottom)
         self.setTabOrder(self.input, self.send_button)
         self.setTabOrder(self.send_button, self.talk_button)
-        self.setTabOrder(self.talk_button, self.stop_button)
+        self.setTabOrder(self.talk_button, self.dictate_button)
+        self.setTabOrder(self.dictate_button, self.stop_button)
         self.setTabOrder(self.stop_button, self.conversation)
         self.hotkey_status = StatusLabel("", "Whether the global hotkey works on this desktop.", wrap=False)
         self.statusBar().addWidget(self.hotkey_status, 1)
@@ -338,6 +354,16 @@ class MainWindow(QMainWindow):
         if not running:
             self.level.set_level(-100)
 
+    def _dictate_clicked(self) -> None:
+        # the button shows the engine's mode, not the click: DictationStarted/Stopped set it
+        self.dictate_button.setChecked(self.controller.dictation_on)
+        self.controller.toggle_dictation("button")
+
+    def _on_dictation_changed(self, on: bool) -> None:
+        self.dictate_button.setChecked(on)
+        if self.tray is not None:
+            self.tray.set_dictating(on)
+
     # ------------------------------------------------------------------ actions
     def submit_text(self) -> None:
         """Send the text box's request to the engine (on the turn worker)."""
@@ -374,7 +400,8 @@ class MainWindow(QMainWindow):
         if self.settings_dialog is None or not self.settings_dialog.isVisible():
             if self.settings_dialog is not None:
                 self.settings_dialog.deleteLater()
-            self.settings_dialog = SettingsDialog(self.controller, self.hotkey, self)
+            self.settings_dialog = SettingsDialog(self.controller, self.hotkey, self,
+                                                  dictation_status=self.dictation_hotkey_message)
         if isinstance(page, str):
             self.settings_dialog.go_page(page)
         if not self.isVisible() or self.isMinimized():
@@ -420,10 +447,12 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         chord = chord_label(self.controller.settings.hotkey.chord)
+        dictation = chord_label(self.controller.settings.dictation.hotkey or "") or "none"
         QMessageBox.information(self, "Keyboard shortcuts", (
             f"{LISTEN_SHORTCUT}: listen now\nEscape: stop speaking\nCtrl+L: type a request\nCtrl+M: mute microphone\n"
             f"Ctrl+O: run a recording\nCtrl+,: settings\nCtrl+T: latency trace\nCtrl++ / Ctrl+-: text size\n"
-            f"Ctrl+Shift+H: high contrast\nCtrl+Q: quit\n\nGlobal hotkey (any application): {chord}"))
+            f"Ctrl+Shift+H: high contrast\nCtrl+Q: quit\n\nGlobal hotkey (any application): {chord}\n"
+            f"Dictation hotkey (any application): {dictation}"))
 
     def show_about(self) -> None:
         from assistant import __version__
@@ -445,7 +474,7 @@ class MainWindow(QMainWindow):
             self.hotkey = create_hotkey(self)
             self.hotkey.activated.connect(self._hotkey_pressed)
             self.hotkey.released.connect(self._hotkey_released)
-            self.hotkey.dictate_activated.connect(self.dictate_hotkey_fired)
+            self.hotkey.dictate_activated.connect(self._dictation_hotkey_pressed)
             self.hotkey.status_changed.connect(self._hotkey_status)
         if hk.enabled:
             if isinstance(self.hotkey, PortalHotkey):  # Wayland: one portal session binds both shortcuts
@@ -458,6 +487,39 @@ class MainWindow(QMainWindow):
             self.hotkey.unregister()
             self._hotkey_status("Global hotkey switched off in Settings → Hotkey.")
         self._hotkey_status(self.hotkey.message if hk.enabled else "Global hotkey switched off in Settings → Hotkey.")
+        self.setup_dictation_hotkey()
+
+    def setup_dictation_hotkey(self) -> None:
+        """(Re)register the global dictation hotkey (``settings.dictation.hotkey``; off with
+        the global hotkey switch or an empty chord). Pressing it toggles dictation."""
+        from ui.hotkey import PortalHotkey, create_hotkey
+
+        if isinstance(self.hotkey, PortalHotkey):  # the portal session binds the dictation shortcut too
+            return
+        chord = self.controller.settings.dictation.hotkey
+        if self.dictation_hotkey is None:
+            self.dictation_hotkey = create_hotkey(self)
+            self.dictation_hotkey.activated.connect(self._dictation_hotkey_pressed)
+            self.dictation_hotkey.status_changed.connect(self._dictation_hotkey_status)
+        if self.controller.settings.hotkey.enabled and chord:
+            if not (self.dictation_hotkey.active and self.dictation_hotkey.chord == chord):
+                self.dictation_hotkey.register(chord)
+            self._dictation_hotkey_status(self.dictation_hotkey.message)
+        else:
+            self.dictation_hotkey.unregister()
+            self._dictation_hotkey_status("Dictation hotkey switched off in Settings → Hotkey.")
+
+    def _dictation_hotkey_status(self, message: str) -> None:
+        self.dictation_hotkey_message = message.replace("Global hotkey", "Dictation hotkey", 1)
+        if self.settings_dialog is not None:
+            try:
+                self.settings_dialog.hotkey_page.set_dictation_status(self.dictation_hotkey_message)
+            except RuntimeError:
+                pass
+
+    def _dictation_hotkey_pressed(self) -> None:
+        self.dictation_hotkey_fired.emit()
+        self.controller.toggle_dictation("hotkey")
 
     def _hotkey_status(self, message: str) -> None:
         short = message.split(". ")[0].rstrip(".") + "."
@@ -508,8 +570,10 @@ class MainWindow(QMainWindow):
         if self._shut:
             return
         self._shut = True
-        if self.hotkey is not None:
-            self.hotkey.unregister()
+        for hotkey in (self.hotkey, self.dictation_hotkey):
+            if hotkey is not None:
+                hotkey.unregister()
+        self.dictation_overlay.close()
         if self.tray is not None:
             self.tray.hide()
         if self.settings_dialog is not None:

@@ -19,6 +19,7 @@ STATE_COLORS = {
     "listening": ("#1e9e4a", "#00ff66"),
     "thinking": ("#d08a00", "#ffd700"),
     "speaking": ("#2a6fdb", "#00e5ff"),
+    "dictating": ("#8e44ad", "#ff66ff"),
     "muted": ("#c0392b", "#ff5555"),
     "error": ("#c0392b", "#ff5555"),
 }

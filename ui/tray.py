@@ -1,4 +1,5 @@
-"""The tray icon: shows the state, offers listen now / mute / open / settings / quit.
+"""The tray icon: shows the state, offers listen now / start or stop dictation / mute / open /
+settings / quit.
 
 Where the desktop has no tray (``QSystemTrayIcon.isSystemTrayAvailable()`` is False) the app
 keeps working with its window, and closing the window quits instead of hiding it. The tray
@@ -20,29 +21,36 @@ class Tray(QObject):
     """Tray icon and menu. Signals are connected by the main window."""
 
     listen = Signal()
+    dictation = Signal()  # start or stop dictation (the main window toggles it)
     mute_toggled = Signal(bool)
     open_window = Signal()
     open_settings = Signal()
     quit = Signal()
     availability_changed = Signal(bool)
 
+    START_DICTATION = "Start &dictation"
+    STOP_DICTATION = "Stop &dictation"
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = "starting"
+        self.dictating = False
         self.icon = QSystemTrayIcon(state_icon("starting"), self)
         self.menu = QMenu()
         self.menu.setAccessibleName("Assistant tray menu")
         self.listen_action = QAction("&Listen now", self.menu)
+        self.dictation_action = QAction(self.START_DICTATION, self.menu)
         self.mute_action = QAction("&Mute microphone", self.menu)
         self.mute_action.setCheckable(True)
         self.open_action = QAction("&Open assistant", self.menu)
         self.settings_action = QAction("&Settings…", self.menu)
         self.quit_action = QAction("&Quit", self.menu)
-        for a in (self.listen_action, self.mute_action, self.open_action, self.settings_action):
+        for a in (self.listen_action, self.dictation_action, self.mute_action, self.open_action, self.settings_action):
             self.menu.addAction(a)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         self.listen_action.triggered.connect(self.listen)
+        self.dictation_action.triggered.connect(self.dictation)
         self.mute_action.toggled.connect(self.mute_toggled)
         self.open_action.triggered.connect(self.open_window)
         self.settings_action.triggered.connect(self.open_settings)
@@ -82,7 +90,13 @@ class Tray(QObject):
         self.icon.setIcon(state_icon(state, is_high_contrast()))
         self.icon.setToolTip(f"Assistant: {STATE_LABELS.get(state, state)}")
 
+    def set_dictating(self, on: bool) -> None:
+        """Show whether dictation mode is on: the menu offers to stop it, or to start it."""
+        self.dictating = bool(on)
+        self.dictation_action.setText(self.STOP_DICTATION if on else self.START_DICTATION)
+
     def set_muted(self, muted: bool) -> None:
+        """Show the microphone as muted or not (without emitting :attr:`mute_toggled`)."""
         self.mute_action.blockSignals(True)
         self.mute_action.setChecked(muted)
         self.mute_action.blockSignals(False)

@@ -41,6 +41,7 @@ STATE_LABELS = {
     "listening": "Listening",
     "thinking": "Thinking",
     "speaking": "Speaking",
+    "dictating": "Dictating",
     "muted": "Microphone muted",
     "error": "Not ready",
 }
@@ -66,7 +67,7 @@ class StateIndicator(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(self.fontMetrics().height() + 8, 0, 0, 0)
         lay.addWidget(self._label)
-        acc(self, "Assistant state", "What the assistant is doing: idle, listening, thinking or speaking.")
+        acc(self, "Assistant state", "What the assistant is doing: idle, listening, thinking, speaking or dictating.")
         self._update_a11y()
 
     @property

@@ -38,6 +38,7 @@ from ui.settings.appearance_page import AppearancePage
 from ui.settings.asr_page import SpeechPage
 from ui.settings.audio_page import MicrophonePage
 from ui.settings.common import SettingsPage
+from ui.settings.dictation_page import DictationPage
 from ui.settings.hotkey_page import HotkeyPage
 from ui.settings.skills_page import SkillsPage
 from ui.settings.voice_page import VoicePage
@@ -59,15 +60,18 @@ class SettingsDialog(QDialog):
             edited, :meth:`apply` hands the result to its ``apply_settings``.
         hotkey: the global hotkey backend (its ``message`` is shown on the Hotkey page), or None.
         parent: the parent window.
+        dictation_status: what the dictation hotkey's backend says (shown on the Hotkey page).
 
     The pages are attributes: ``audio_page``, ``voice_page``, ``wake_page``, ``asr_page``,
-    ``hotkey_page``, ``skills_page``, ``latency`` and ``appearance_page``, in :attr:`PAGES` order.
+    ``hotkey_page``, ``dictation_page``, ``skills_page``, ``latency`` and ``appearance_page``, in
+    :attr:`PAGES` order.
     """
 
-    PAGES = ("Microphone", "Voice", "Wake word", "Speech recognition", "Hotkey", "Skills", "Latency tracing",
-             "Appearance")
+    PAGES = ("Microphone", "Voice", "Wake word", "Speech recognition", "Hotkey", "Dictation", "Skills",
+             "Latency tracing", "Appearance")
 
-    def __init__(self, controller, hotkey=None, parent: QWidget | None = None) -> None:
+    def __init__(self, controller, hotkey=None, parent: QWidget | None = None, *,
+                 dictation_status: str | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.settings: Settings = controller.settings.model_copy(deep=True)
@@ -75,8 +79,8 @@ class SettingsDialog(QDialog):
         self._cleaned = False
         self.setWindowTitle("Assistant settings")
         self.setObjectName("settings-dialog")
-        acc(self, "Assistant settings", "Microphone, voice, wake word, speech recognition, hotkey, skills, "
-                                        "latency tracing and appearance.")
+        acc(self, "Assistant settings", "Microphone, voice, wake word, speech recognition, hotkey, dictation, "
+                                        "skills, latency tracing and appearance.")
         self.pages = QListWidget()
         self.pages.setObjectName("settings-pages")
         acc(self.pages, "Settings pages", "Choose a page with the Up and Down arrow keys; press Tab to go into it.")
@@ -86,12 +90,14 @@ class SettingsDialog(QDialog):
         self.voice_page = VoicePage(self.settings, preview=controller.preview_voice)
         self.wake_page = WakePage(self.settings)
         self.asr_page = SpeechPage(self.settings)
-        self.hotkey_page = HotkeyPage(self.settings, hotkey.message if hotkey is not None else None)
+        self.hotkey_page = HotkeyPage(self.settings, hotkey.message if hotkey is not None else None,
+                                      dictation_status)
+        self.dictation_page = DictationPage(self.settings, controller.clear_dictation_history)
         self.skills_page = SkillsPage(self.settings, controller.pool)
         self.latency = LatencyPage(lambda: finished_traces(controller), rows=self.ui.trace_rows)
         self.appearance_page = AppearancePage(self.ui)
         self._widgets: tuple[QWidget, ...] = (self.audio_page, self.voice_page, self.wake_page, self.asr_page,
-                                              self.hotkey_page, self.skills_page, self.latency,
+                                              self.hotkey_page, self.dictation_page, self.skills_page, self.latency,
                                               self.appearance_page)
         #: the pages that edit settings (all but the latency view)
         self.setting_pages: tuple[SettingsPage, ...] = tuple(p for p in self._widgets if isinstance(p, SettingsPage))

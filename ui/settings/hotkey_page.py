@@ -1,5 +1,6 @@
-"""Settings page "Hotkey": the global hotkey on/off, its key combination (captured by
-pressing it) and its mode (toggle or push-to-talk), with whether it works here."""
+"""Settings page "Hotkey": the global hotkeys on/off, the listen hotkey's key combination
+(captured by pressing it) and its mode (toggle or push-to-talk), the dictation hotkey's key
+combination, with whether each works here."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ class HotkeyPage(SettingsPage):
     Args:
         settings: the settings shown.
         status: what the hotkey backend says now (None: no hotkey set up).
+        dictation_status: what the dictation hotkey's backend says now (None: not set up).
     """
 
-    def __init__(self, settings: Settings, status: str | None) -> None:
+    def __init__(self, settings: Settings, status: str | None, dictation_status: str | None = None) -> None:
         super().__init__()
         form = form_layout()
         h = settings.hotkey
@@ -41,6 +43,15 @@ class HotkeyPage(SettingsPage):
         msg = status if status is not None else "The global hotkey is not set up."
         self.hotkey_status = StatusLabel(msg, "Whether the global hotkey works on this desktop.", live=True)
         form.addRow(self.hotkey_status)
+        self.dictation_capture = HotkeyCapture(settings.dictation.hotkey, purpose="Dictation hotkey")
+        dlbl = QLabel("&Dictation hotkey:")
+        dlbl.setBuddy(self.dictation_capture)
+        form.addRow(dlbl, self.dictation_capture)
+        msg = dictation_status if dictation_status is not None else "The dictation hotkey is not set up."
+        self.dictation_status = StatusLabel(msg, "Whether the dictation hotkey works on this desktop.", live=True)
+        form.addRow(self.dictation_status)
+        form.addRow(note("The dictation hotkey starts dictation (what you say is typed into the application that "
+                         "has the focus) and stops it again."))
         form.addRow(note("In the assistant's window, Ctrl+Space always starts listening and Escape stops."))
         self.setLayout(form)
 
@@ -48,7 +59,18 @@ class HotkeyPage(SettingsPage):
         """Show what the hotkey backend says now (e.g. after the settings were applied)."""
         self.hotkey_status.setText(message)
 
+    def set_dictation_status(self, message: str) -> None:
+        """Show what the dictation hotkey's backend says now."""
+        self.dictation_status.setText(message)
+
+    def validate(self) -> list[str]:
+        """The dictation hotkey must differ from the listening hotkey."""
+        if self.dictation_capture.chord and self.dictation_capture.chord == self.hotkey_capture.chord:
+            return ["the dictation hotkey must differ from the listening hotkey (Settings → Hotkey)"]
+        return []
+
     def write(self, settings: Settings, ui: UISettings) -> None:  # noqa: D102
+        settings.dictation.hotkey = self.dictation_capture.chord
         settings.hotkey.enabled = self.hotkey_enabled.isChecked()
         settings.hotkey.chord = self.hotkey_capture.chord
         settings.hotkey.mode = self.hotkey_mode.currentData()
