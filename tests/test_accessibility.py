@@ -38,11 +38,14 @@ from ui_helpers import ROOT, JsonLinesProcess, emit
 
 def _kind(w) -> str:
     from PySide6.QtWidgets import (QAbstractSlider, QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QListView,
-                                   QPushButton, QTableView, QToolButton)
+                                   QPlainTextEdit, QPushButton, QTableView, QTextEdit, QToolButton)
 
+    if isinstance(w, QPushButton) and w.isCheckable():
+        return "toggle button"  # the Dictate button: on while dictating
     for cls, kind in ((QCheckBox, "check box"), (QPushButton, "push button"), (QToolButton, "push button"),
                       (QComboBox, "combo box"), (QAbstractSlider, "slider"), (QAbstractSpinBox, "spin button"),
-                      (QLineEdit, "text"), (QTableView, "table"), (QListView, "list")):
+                      (QLineEdit, "text"), (QPlainTextEdit, "text"), (QTextEdit, "text"), (QTableView, "table"),
+                      (QListView, "list")):
         if isinstance(w, cls):
             return kind
     return type(w).__name__
@@ -448,6 +451,9 @@ if __name__ != "__main__":
 
     ROLES = {  # Qt widget kind -> AT-SPI role names it may have
         "push button": {"push button"}, "check box": {"check box"}, "combo box": {"combo box"},
+        # Qt 6 reports a checkable QPushButton as a check box (screen readers then say
+        # "checked"/"not checked", which is what a toggle needs)
+        "toggle button": {"toggle button", "check box"},
         "slider": {"slider"}, "spin button": {"spin button"}, "text": {"text", "entry"}, "list": {"list"},
         "table": {"table"},
     }
