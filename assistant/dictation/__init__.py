@@ -5,5 +5,7 @@
 * :mod:`assistant.dictation.commands`: :class:`Formatter` — spoken formatting and editing
   ("comma", "new line", "scratch that", …) on committed text → edit operations;
 * :mod:`assistant.dictation.typing`: :class:`Typist` backends that type those operations
-  into the focused window (X11 XTest, wtype, clipboard).
+  into the focused window (X11 XTest, wtype, clipboard);
+* :mod:`assistant.dictation.focus`: :class:`FocusProbe` — is the focused field a password
+  field? (AT-SPI, through :mod:`assistant.dictation.atspi_probe` on the system Python).
 """

@@ -17,6 +17,12 @@ mode (:mod:`assistant.dictation.mode`) is told through ``on_end``.
 backspaces would hit another window): the corrections are dropped with a notice and the
 formatter starts afresh for the new window.
 
+Password fields: before each batch is typed (xtest and wtype backends), AT-SPI is asked
+whether the focused object is a password field (:class:`~assistant.dictation.focus.FocusProbe`).
+If it is, the batch is dropped — not typed, not kept in the history — with a warning
+notice once per focus change, and the formatter starts afresh (a later "scratch that"
+must not delete what was never typed). When AT-SPI cannot tell, text is typed as before.
+
 Privacy: no dictated text is logged; :class:`~assistant.events.DictationHeard` carries
 no interaction id, so traces never hold it. With ``keep_history`` the committed text is
 appended to a 0600 history file (:func:`history_path`).
@@ -35,6 +41,7 @@ import numpy as np
 
 from assistant.dictation.commands import Backspace, EditOp, Formatter, TypeText
 from assistant.dictation.committer import Committer, DictationUpdate
+from assistant.dictation.focus import FocusProbe
 from assistant.dictation.typing import Typist, TypingError
 from assistant.events import DictationHeard, EventBus, Notice
 from assistant.paths import data_dir
@@ -56,6 +63,12 @@ RESTART_AFTER_PAUSE_S = 1.9
 PHRASE_CLOSE_S = 1.2
 #: How long the worker sleeps when the committer had nothing to decode, seconds.
 IDLE_POLL_S = 0.04
+#: The typing backends that type into the focused window: only these ask AT-SPI whether
+#: it is a password field (clipboard and file typists do not type into a window).
+PROBED_BACKENDS = ("xtest", "wtype")
+PASSWORD_MESSAGE = "Not typed: the focused field is a password field."
+PASSWORD_HINT = ("Dictation never types into password fields (the text would be hidden from you). "
+                 "Type the password yourself; move the focus to another field to dictate there.")
 
 
 def history_path() -> Path:
@@ -89,6 +102,11 @@ class DictationSession:
             user's words matter most). Biasing cannot invent words (the ASR's bias guard).
         on_end: called once, on the worker thread, with the reason ("voice", "silence",
             "error") when the session ends by itself.
+        focus_probe: asks whether the focused field is a password field (closed by
+            :meth:`close`). None: a :class:`~assistant.dictation.focus.FocusProbe` is made
+            by :meth:`start` when the typist is one of :data:`PROBED_BACKENDS` and
+            ``probe_focus`` is true; otherwise nothing is asked.
+        probe_focus: False: never make a probe (only an explicit ``focus_probe`` is used).
 
     Attributes:
         typed: the text the focused window gained (after corrections), as the formatter
@@ -102,7 +120,8 @@ class DictationSession:
     """
 
     def __init__(self, asr, settings: DictationSettings, typist: Typist, bus: EventBus, *,
-                 hotwords: Sequence[str] = (), on_end: Optional[Callable[[str], None]] = None) -> None:
+                 hotwords: Sequence[str] = (), on_end: Optional[Callable[[str], None]] = None,
+                 focus_probe: Optional[FocusProbe] = None, probe_focus: bool = True) -> None:
         self.settings = settings.model_copy()
         words = [w for w in settings.words if w.strip()]
         self.committer = Committer(asr, pause_s=settings.pause_s, restart_after_s=settings.pause_s + RESTART_AFTER_PAUSE_S,
@@ -117,6 +136,11 @@ class DictationSession:
         self._last_word_end_s = 0.0
         self._phrase_open = False  # a flush ended a phrase that is not closed yet
         self._focus = typist.focus()
+        self.focus_probe = focus_probe
+        self._make_probe = focus_probe is None and probe_focus and typist.name in PROBED_BACKENDS
+        self._password_serial: Optional[int] = None  # the focus change already warned about
+        self._typed_before = ""  # text typed before the formatter was last reset
+        self._typed_ok = ""  # formatter.typed after the last batch that was typed
         self._started_at = 0.0
         self._samples_at_start = 0
         self._thread = threading.Thread(target=self._work, name="dictation", daemon=True)
@@ -124,11 +148,14 @@ class DictationSession:
     @property
     def typed(self) -> str:
         """The text typed so far (see the class doc)."""
-        return self.formatter.typed
+        return self._typed_before + self.formatter.typed
 
     def start(self) -> None:
         """Start the worker thread."""
         self._started_at = time.monotonic()
+        if self._make_probe:
+            self._make_probe = False
+            self.focus_probe = FocusProbe()  # starts its helper without waiting for it
         self._thread.start()
 
     def add(self, block: np.ndarray) -> None:
@@ -153,7 +180,7 @@ class DictationSession:
             self._thread.join(timeout)
         if flush and not self.formatter.stop_requested and not self._ended:
             try:
-                self._handle(self.committer.flush())
+                self.handle(self.committer.flush())
                 self._apply(self.formatter.end_phrase())
             except TypingError as exc:
                 self._typing_failed(exc)
@@ -163,6 +190,8 @@ class DictationSession:
             self.typist.close()
         except Exception:  # noqa: BLE001
             log.exception("typist close failed")
+        if self.focus_probe is not None:
+            self.focus_probe.close()
         return self.typed
 
     # ---------------------------------------------------------------- worker
@@ -176,7 +205,7 @@ class DictationSession:
                         return self._end("silence")
                     time.sleep(IDLE_POLL_S)
                     continue
-                self._handle(update)
+                self.handle(update)
                 if self.formatter.stop_requested:
                     return self._end("voice")
         except TypingError as exc:
@@ -198,8 +227,9 @@ class DictationSession:
         if self.on_end is not None:
             self.on_end(reason)
 
-    def _handle(self, update: DictationUpdate) -> None:
-        """Format the update's committed text, type it, publish what was heard.
+    def handle(self, update: DictationUpdate) -> None:
+        """Format the update's committed text, type it, publish what was heard (the
+        worker's step for each committer update; tests may feed updates directly).
 
         A flush (a pause) ends the phrase — unless the formatter holds back a word that
         may begin a command: a flush's decode sometimes drops the last word and gives it
@@ -231,10 +261,11 @@ class DictationSession:
             self._apply(self.formatter.end_phrase())
 
     def _apply(self, ops: list[EditOp]) -> None:
-        """Type ``ops`` (after the focus check) and keep the history if asked."""
-        if not ops:
+        """Type ``ops`` (after the password and focus checks) and keep the history if asked."""
+        if not ops or self._refuse_password_field():
             return
         self.typist.apply(self._check_focus(ops))
+        self._typed_ok = self.formatter.typed
         typed = "".join(op.text for op in ops if isinstance(op, TypeText))
         if self.settings.keep_history and typed:
             try:
@@ -242,6 +273,23 @@ class DictationSession:
             except OSError as exc:
                 self.bus.publish(Notice(stage="dictation", level="warning",
                                         message=f"Dictation history not saved: {exc.strerror}", hint=""))
+
+    def _refuse_password_field(self) -> bool:
+        """True (the batch must be dropped) when the probe says the focus is on a password
+        field; warns once per focus change and resets the formatter, keeping what was
+        typed before for :attr:`typed` and a "stop dictation" just said."""
+        info = self.focus_probe.query() if self.focus_probe is not None else None
+        if info is None or not info.password:
+            return False
+        stop = self.formatter.stop_requested
+        self._typed_before += self._typed_ok
+        self._typed_ok = ""
+        self.formatter.reset()
+        self.formatter.stop_requested = stop
+        if info.serial != self._password_serial:
+            self._password_serial = info.serial
+            self.bus.publish(Notice(stage="dictation", level="warning", message=PASSWORD_MESSAGE, hint=PASSWORD_HINT))
+        return True
 
     def _check_focus(self, ops: list[EditOp]) -> list[EditOp]:
         """Drop backspaces when the focus moved since the last typing ("scratch that"

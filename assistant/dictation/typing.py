@@ -17,8 +17,8 @@ backends, chosen from the session by :func:`choose_typist` (with an override).
   paste it (``on_notice``). It cannot delete.
 
 Not done here (issue 11, later): KDE/GNOME's RemoteDesktop portal, ydotool, clipboard +
-Ctrl+V for long text, refusing password fields (AT-SPI), refusing "scratch that" after the
-focus moved.
+Ctrl+V for long text. Refusing password fields is the session's
+(:mod:`assistant.dictation.focus`), as is refusing "scratch that" after the focus moved.
 """
 
 from __future__ import annotations
