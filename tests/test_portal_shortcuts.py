@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -60,7 +61,8 @@ class FakePortal:
         env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
         self.proc = subprocess.Popen(["dbus-run-session", "--", sys.executable, str(FAKE), str(self.log),
                                       "--address-file", str(addr_file), *args],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)  # stop() ends the whole group
         deadline = time.monotonic() + 20
         while not addr_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -78,14 +80,25 @@ class FakePortal:
         return [r["args"] for r in rows if r["method"] == method]
 
     def stop(self) -> None:
-        """End dbus-run-session (which ends the bus and the fake)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        """End dbus-run-session, the bus and the fake: the whole process group (on SIGTERM
+        dbus-run-session leaves its child running)."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
             try:
                 self.proc.wait(10)
+                break
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                continue
+        deadline = time.monotonic() + 5
+        while True:  # the fake may outlive its session leader briefly; then it is killed
+            try:
+                os.killpg(self.proc.pid, 0 if time.monotonic() < deadline else signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
 
 
 @pytest.fixture
