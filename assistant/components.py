@@ -127,6 +127,9 @@ class LanguageStack:
         hotwords: the skills' vocabulary for ASR biasing, interleaved so every skill keeps
             its first phrases (issue 9); empty when ``asr.hotwords`` is off.
         nlu: the trained, not yet started :class:`~assistant.nlu.sidecar.RasaSidecar`.
+        domains: per skill, the vocabulary of its domain pass
+            (:class:`~assistant.asr.domain.DomainVocabularies`); None when ``asr.hotwords``
+            or ``asr.domain_pass`` is off.
     """
 
     host: object
@@ -134,6 +137,7 @@ class LanguageStack:
     errors: tuple
     hotwords: tuple[str, ...]
     nlu: object
+    domains: object = None
 
 
 def build_language(settings: Settings, bus: EventBus,
@@ -145,7 +149,7 @@ def build_language(settings: Settings, bus: EventBus,
     Raises:
         NLUError: no Rasa Python, or training failed (message + hint).
     """
-    from assistant.asr import interleave_vocabularies
+    from assistant.asr import DomainVocabularies, interleave_vocabularies
     from assistant.skills import SkillHost, load_skills
 
     host = SkillHost(bus, settings.skills)
@@ -159,7 +163,9 @@ def build_language(settings: Settings, bus: EventBus,
     if progress is not None:
         progress("language engine", 0.6, "Training the language engine (cached after the first time)")
     nlu.ensure_trained()
-    return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu)
+    domains = DomainVocabularies.from_skills(loaded.skills) if settings.asr.hotwords and settings.asr.domain_pass else None
+    return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu,
+                         domains=domains)
 
 
 def build_sidecar(skills: list, host, nlu_settings: NLUSettings, bus: EventBus | None = None):

@@ -130,11 +130,13 @@ class PartialTranscript(Event):
 @dataclass(frozen=True)
 class FinalTranscript(Event):
     """Final transcript of one utterance of ``audio_seconds`` seconds, decoded in
-    ``decode_ms`` milliseconds."""
+    ``decode_ms`` milliseconds (the streaming final decode plus, when it ran, the domain
+    pass, which took ``domain_ms`` of them; see :mod:`assistant.asr.domain`)."""
 
     text: str = ""
     audio_seconds: float = 0.0
     decode_ms: float = 0.0
+    domain_ms: float = 0.0
 
 
 @dataclass(frozen=True)

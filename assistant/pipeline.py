@@ -51,7 +51,7 @@ from assistant.machine import StateMachine, Trigger
 from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
 from assistant.capture import PreRoll, UtteranceFeed
-from assistant.turn import CANCELLED, ENDPOINT, TurnResult, transcribe_stream, understand
+from assistant.turn import CANCELLED, ENDPOINT, DomainRefiner, TurnResult, finish_transcript, transcribe_stream, understand
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class Assistant:
         self._finished = threading.Condition()
         self._preview = components.VoicePreview()
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
-        self.nlu = self.host = None
+        self.nlu = self.host = self._domains = None
         self.skills: list = []
         self._hotwords: tuple[str, ...] = ()
         self.dictation = DictationMode(self.machine, self.bus, asr=lambda: self.asr, settings=lambda: self._settings.dictation,
@@ -144,8 +144,7 @@ class Assistant:
 
     @property
     def hotwords(self) -> tuple[str, ...]:
-        """The skills' vocabulary phrases biasing the ASR (empty with ``asr.hotwords`` off
-        or before :meth:`start`), interleaved so every skill keeps its first phrases."""
+        """The skills' vocabulary biasing the ASR (interleaved; empty before :meth:`start`)."""
         return self._hotwords
 
     @property
@@ -196,7 +195,7 @@ class Assistant:
         self._progress("skills", 0.5, "Loading skills")
         stack = components.build_language(self._settings, self.bus, self._progress)
         self.host, self.skills, self.skill_errors = stack.host, stack.skills, list(stack.errors)
-        self._hotwords, self.nlu = stack.hotwords, stack.nlu
+        self._hotwords, self._domains, self.nlu = stack.hotwords, stack.domains, stack.nlu
         self._progress("language engine", 0.8, "Starting the language engine")
         self.nlu.start()
 
@@ -414,11 +413,12 @@ class Assistant:
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:
             if text is None:
-                text = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q)
-                if text is None:  # cancelled
+                refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
+                heard = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q, refine)
+                if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)
-                    self._finish_interaction(interaction, "cancelled")
-                    return
+                    return self._finish_interaction(interaction, "cancelled")
+                text = finish_transcript(heard, refine, self.bus, interaction)
             result.transcript = text
             if audio_q is not None and is_start_command(text):  # a mode switch, not a request for a skill
                 if self.dictation.start("voice", interaction=interaction):

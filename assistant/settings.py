@@ -78,6 +78,9 @@ class ASRSettings(_Section):
     partial_interval_s: float = Field(0.7, ge=0.2, le=5, description="re-decode period for partials")
     partials: bool = True
     hotwords: bool = Field(True, description="bias ASR with the skills' vocabulary")
+    domain_pass: bool = Field(True, description="decode commands with slot values again, biased "
+                              "towards only their skill's vocabulary")
+    domain_beam_size: int = Field(5, ge=1, le=10, description="beam width of the domain pass")
 
 
 class TTSSettings(_Section):

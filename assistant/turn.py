@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
+
 from assistant.errors import NLUError
 from assistant.events import EventBus, FinalTranscript, IntentRecognized, PartialTranscript
 from assistant.settings import ASRSettings
 from assistant.trace import Trace
+
+log = logging.getLogger(__name__)
 
 #: Queue marker put by the audio loop at the first trailing silence of an utterance: decode
 #: now, the utterance may be over (speculative final decode; see ``SPECULATE_AFTER_MS``).
@@ -52,8 +57,76 @@ class TurnResult:
     error: str = ""
 
 
-def _drain_into(streamer, audio_q: queue.Queue) -> None:
-    """Add every audio block already queued (up to the next marker) to ``streamer``."""
+@dataclass(frozen=True)
+class Heard:
+    """One utterance as the ASR heard it.
+
+    Attributes:
+        text: the final transcript.
+        audio: the utterance's audio as it was fed, 16 kHz mono ``int16`` (or the
+            blocks' own dtype), shape ``(n,)``; for the domain pass.
+    """
+
+    text: str
+    audio: np.ndarray
+    audio_seconds: float = 0.0
+    decode_ms: float = 0.0
+    early: object = None
+    """The domain pass run during the endpoint's silence (:class:`Refined`), or None."""
+
+
+@dataclass(frozen=True)
+class Refined:
+    """A domain pass of the transcript ``basis``: ``done`` is its
+    :class:`~assistant.asr.domain.DomainPass`."""
+
+    basis: str
+    done: object
+
+
+class DomainRefiner:
+    """Runs the ASR's domain pass (:func:`assistant.asr.domain.domain_pass`) for one turn:
+    parse the transcript (Rasa ``/model/parse``), decode the audio again with only its
+    skill's vocabulary when the command carries slot values.
+
+    Args:
+        asr: the loaded :class:`~assistant.asr.WhisperASR`.
+        s: ASR settings (``domain_pass`` on/off, ``domain_beam_size``).
+        nlu: the Rasa sidecar (its ``ready`` and ``parse_full``), or None.
+        domains: the skills' :class:`~assistant.asr.domain.DomainVocabularies`, or None.
+    """
+
+    def __init__(self, asr, s: ASRSettings, nlu, domains) -> None:
+        self.asr, self.s, self.nlu, self.domains = asr, s, nlu, domains
+
+    @property
+    def enabled(self) -> bool:
+        """On in the settings, skills have vocabularies, and the NLU is up."""
+        return bool(self.s.domain_pass and self.domains is not None and self.nlu is not None
+                    and getattr(self.nlu, "ready", False))
+
+    def __call__(self, text: str, audio: np.ndarray) -> Refined | None:
+        """The domain pass of ``text`` (the transcript of ``audio``: 16 kHz mono, shape
+        ``(n,)``), or None when it is off or the NLU did not answer (the first transcript
+        stands; the turn's own NLU call reports the failure).
+
+        Raises:
+            ModelError: the decode failed.
+        """
+        from assistant.asr.domain import domain_pass
+
+        if not self.enabled:
+            return None
+        try:
+            return Refined(text, domain_pass(self.asr, audio, text, self.nlu.parse_full, self.domains,
+                                             beam_size=self.s.domain_beam_size))
+        except NLUError as exc:
+            log.debug("domain pass skipped: %s", exc)
+            return None
+
+
+def _drain_into(streamer, audio_q: queue.Queue, blocks: list) -> None:
+    """Add every audio block already queued (up to the next marker) to ``streamer`` and ``blocks``."""
     while True:
         try:
             nxt = audio_q.get_nowait()
@@ -63,30 +136,36 @@ def _drain_into(streamer, audio_q: queue.Queue) -> None:
             audio_q.queue.appendleft(nxt)  # type: ignore[attr-defined]
             return
         streamer.add(nxt)
+        blocks.append(nxt)
 
 
 def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBus, interaction: str,
-                      audio_q: queue.Queue) -> str | None:
+                      audio_q: queue.Queue, refine: DomainRefiner | None = None) -> Heard | None:
     """Consume one utterance from ``audio_q`` and return its final transcript.
 
     Items of ``audio_q``: int16 mono blocks at 16 kHz (``np.ndarray`` shape ``(n,)``),
     :data:`SPECULATE` (decode now), :data:`ENDPOINT` (decode the final) or
     :data:`CANCELLED`. Publishes :class:`PartialTranscript` every
     ``s.partial_interval_s`` seconds of audio when ``s.partials`` (at most a 50 % CPU duty
-    cycle, so the final decode never queues behind a partial) and one
-    :class:`FinalTranscript` (with the decode time in ms).
+    cycle, so the final decode never queues behind a partial); :func:`finish_transcript`
+    publishes the final one.
 
     Args:
         asr: a loaded :class:`~assistant.asr.WhisperASR`.
         s: the ASR settings (partials on/off and their interval, seconds).
         hotwords: the skills' vocabulary phrases biasing the decode (may be empty).
+        refine: the turn's domain pass. It runs on the speculative decode at the first
+            trailing silence, while the endpoint's silence is still being waited for, so
+            that it costs nothing after the endpoint when the speaker had finished.
     Returns:
-        The final transcript, or None when cancelled.
+        The final transcript and the utterance's audio, or None when cancelled.
     Raises:
         ModelError: the decode failed.
     """
     from assistant.asr import StreamingTranscriber
 
+    blocks: list = []
+    early: Refined | None = None
     streamer = StreamingTranscriber(asr, interval_s=s.partial_interval_s, hotwords=list(hotwords) or None)
     next_partial_at = 0.0
     while True:
@@ -100,17 +179,20 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
             t0 = time.monotonic()
             final = streamer.finish()
             decode_ms = getattr(final, "decode_ms", (time.monotonic() - t0) * 1000)
-            bus.publish(FinalTranscript(interaction=interaction, text=final.text,
-                                        audio_seconds=getattr(final, "audio_seconds", 0.0), decode_ms=decode_ms))
-            return final.text
+            return Heard(final.text, np.concatenate(blocks) if blocks else np.zeros(0, np.int16),
+                         getattr(final, "audio_seconds", 0.0), decode_ms, early)
         if item is SPECULATE:
             partial = streamer.maybe_partial(force=True)
             if partial is not None and s.partials:
                 bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
+            if partial is not None and refine is not None and refine.enabled:
+                basis = " ".join(t for t in partial if t)
+                early = refine(basis, np.concatenate(blocks)) if basis.strip() and blocks else None
             continue
         if item is not ...:
             streamer.add(item)
-            _drain_into(streamer, audio_q)
+            blocks.append(item)
+            _drain_into(streamer, audio_q, blocks)
         if s.partials and time.monotonic() >= next_partial_at:
             t0 = time.monotonic()
             partial = streamer.maybe_partial()
@@ -120,6 +202,27 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
                 # at once instead of queueing behind partials.
                 next_partial_at = time.monotonic() + (time.monotonic() - t0)
                 bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
+
+
+def finish_transcript(heard: Heard, refine: DomainRefiner | None, bus: EventBus, interaction: str) -> str:
+    """The final transcript of an utterance: the streaming one, or its domain pass when
+    that ran (:class:`DomainRefiner`). The pass already run at the first trailing silence
+    is used when it was of this same transcript; otherwise it runs now. Publishes
+    :class:`FinalTranscript` (``domain_ms``: the pass's decode time, ms).
+
+    Returns:
+        The transcript to understand.
+    Raises:
+        ModelError: the second decode failed.
+    """
+    early = heard.early if isinstance(heard.early, Refined) and heard.early.basis == heard.text else None
+    refined = early or (refine(heard.text, heard.audio) if refine is not None else None)
+    text, domain_ms = heard.text, 0.0
+    if refined is not None:
+        text, domain_ms = refined.done.text, refined.done.decode_ms
+    bus.publish(FinalTranscript(interaction=interaction, text=text, audio_seconds=heard.audio_seconds,
+                                decode_ms=heard.decode_ms + domain_ms, domain_ms=domain_ms))
+    return text
 
 
 @dataclass(frozen=True)

@@ -398,6 +398,22 @@ def install_skill(tmp: Path) -> None:
             sys.path.insert(0, p)
 
 
+def denoised(path: Path, tmp: Path) -> Path:
+    """``path`` passed through webrtc-noise-gain's noise suppressor (level 2 of 0–4, auto
+    gain off), 10 ms at a time, written as a 16 kHz int16 WAV in ``tmp``."""
+    import soundfile as sf
+    from webrtc_noise_gain import AudioProcessor
+
+    x, rate = sf.read(str(path), dtype="int16")
+    assert rate == RATE and x.ndim == 1, (path, rate, x.shape)
+    proc = AudioProcessor(0, 2)
+    n = len(x) // 160 * 160
+    out = b"".join(proc.Process10ms(x[i:i + 160].tobytes()).audio for i in range(0, n, 160))
+    dst = tmp / f"dn-{path.name}"
+    sf.write(str(dst), np.frombuffer(out, np.int16), RATE, subtype="PCM_16")
+    return dst
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=60, help="commands per condition (default 60; 400 exist)")
@@ -405,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compare", action="store_true", help="skip the resolution-off comparison")
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings of ../shared/audio")
     ap.add_argument("--json", help="write all results to this file")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="change one setting from its default (JSON value), e.g. asr.domain_beam_size=1; repeatable")
+    ap.add_argument("--denoise", choices=["webrtc"], help="pass every clip through a noise suppressor first "
+                    "(webrtc: webrtc-noise-gain, suppression level 2, no gain) — an experiment, not the app's path")
     ap.add_argument("--show-errors", type=int, default=8, help="print this many failed commands per condition")
     args = ap.parse_args(argv)
     if args.n < 1:
@@ -445,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"audio ready in {time.monotonic() - t0:.0f} s (cached in {CACHE})", flush=True)
 
     settings = Settings()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        setattr(getattr(settings, section), name, json.loads(value))
+        print(f"setting {key} = {value}", flush=True)
     settings.trace.directory = str(tmp / "traces")
     app = Assistant(settings, EventBus(), sink=BufferSink())
     t0 = time.monotonic()
@@ -460,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, errors = [], {c: [] for c in conds}
     try:
         for k, (cond, i, cmd, path, desc) in enumerate(plan):
+            if args.denoise:
+                path = denoised(path, tmp)
             t1 = time.monotonic()
             try:
                 results = app.process_file(path, push_to_talk=True)

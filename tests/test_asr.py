@@ -494,6 +494,13 @@ def test_starts_with_phrase_and_merge_biased():
     assert normalize_text(out.text) == "can i have a large latte"
     same = t("Almond milk, please.")
     assert merge_biased(same, t("Almond milk, please."), ph) is same
+    # a word that completes a phrase the plain decode half heard is a correction: kept
+    ph2 = hotword_phrases(["led strip", "high", "basement"])
+    out = merge_biased(t("Turn on the led strip."), t("Turn on the strip."), ph2, word_timestamps=False)
+    assert normalize_text(out.text) == "turn on the led strip"
+    # a whole phrase added in the middle is still dropped
+    out = merge_biased(t("Turn on high the basement light."), t("Turn on the basement light."), ph2, word_timestamps=False)
+    assert normalize_text(out.text) == "turn on the basement light"
 
 
 def test_interleave_vocabularies():

@@ -334,3 +334,64 @@ def test_rasa_form_answer_near_miss_fills_the_slot_with_the_declared_value(rasa_
     r = sc.message("er-3", "movie nights")
     sc.forget("er-3")
     assert r.replies == ["Starting the movie night scene."], r
+
+
+# ---------------------------------------------------------------------------- the ASR's domain pass
+@pytest.fixture(scope="module")
+def domain_setup(smarthome, rasa_with_smarthome):
+    from assistant.asr import DomainVocabularies, WhisperASR
+    from assistant.skills import load_skills
+
+    _, ep = smarthome
+    loaded = load_skills(extra_entry_points=[ep])
+    return WhisperASR("base"), DomainVocabularies.from_skills(loaded.skills), rasa_with_smarthome
+
+
+def test_domain_vocabularies_name_the_slot_intents_of_each_skill(smarthome):
+    """Only intents whose examples annotate entities get a domain pass, with their own
+    skill's vocabulary (no other skill's)."""
+    from assistant.asr import DomainVocabularies
+    from assistant.skills import load_skills
+
+    _, ep = smarthome
+    v = DomainVocabularies.from_skills(load_skills(extra_entry_points=[ep]).skills)
+    colour = v.for_intent(_g("set_colour"))
+    assert "bright white" in colour and "living room" in colour
+    assert "pizza" not in colour  # a built-in timer name: another skill's vocabulary
+    assert v.for_intent("clock__ask_time") == ()
+    assert v.for_intent("nlu_fallback") == () and v.for_intent("") == ()
+
+
+@pytest.mark.rasa
+@pytest.mark.parametrize("lead", ["silence", "noise"])
+def test_domain_pass_decodes_a_slot_command_with_its_skill_vocabulary_only(domain_setup, tmp_path, lead):
+    """Real Whisper base + the real Rasa model: a smart-home command (Piper voice, after
+    0.8 s of silence or of noise 20 dB below it) is decoded again with the smart-home
+    vocabulary; the result holds the values said and no vocabulary phrase that was not
+    said. A command without slots ("what time is it") is not decoded again."""
+    import numpy as np
+
+    from audio_factory import piper_say, read_16k
+    from assistant.asr import domain_pass, normalize_text
+
+    asr, vocab, sc = domain_setup
+    text = "turn on the ceiling fan in the master bedroom"
+    speech = read_16k(piper_say(text, tmp_path / "c.wav")).astype(np.float32) / 32768
+    rng = np.random.default_rng(7)
+    pad = np.zeros(int(0.8 * 16000), np.float32)
+    if lead == "noise":
+        pad = rng.normal(0, float(np.sqrt(np.mean(speech ** 2))) / 10, len(pad)).astype(np.float32)
+    audio = np.concatenate([pad, speech, np.zeros(4800, np.float32)])
+    first = asr.transcribe(audio).text
+    done = domain_pass(asr, audio, first, sc.parse_full, vocab)
+    assert done.ran and done.intent == _g("turn_on") and done.decode_ms > 0, done
+    heard = normalize_text(done.text)
+    assert "ceiling fan" in heard and "master bedroom" in heard, done
+    said = set(normalize_text(text).split())
+    invented = [p for p in vocab.phrases["smarthome"]
+                if f" {normalize_text(p)} " in f" {heard} " and not set(normalize_text(p).split()) <= said]
+    assert not invented, (done.text, invented)
+
+    clock = read_16k(piper_say("what time is it", tmp_path / "t.wav"))
+    done = domain_pass(asr, clock, asr.transcribe(clock).text, sc.parse_full, vocab)
+    assert not done.ran and done.decode_ms == 0 and "time" in normalize_text(done.text), done

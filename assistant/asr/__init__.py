@@ -115,6 +115,8 @@ keeps working):
   :func:`hears_speech`;
 * :mod:`assistant.asr.model`: :class:`WhisperASR` (loading, decoding options, one decode);
 * :mod:`assistant.asr.streaming`: :class:`StreamingTranscriber` (partials and the final);
+* :mod:`assistant.asr.domain`: the domain pass (:func:`domain_pass`): a command decoded
+  again with only the vocabulary of the skill its first transcript is for;
 * :mod:`assistant.asr.cache`: :class:`ModelCache` (loaded models shared by name) and
   :func:`transcribe_file`;
 * :mod:`assistant.asr.files`: whole recordings to cues and SRT / WebVTT / JSON / text
@@ -124,6 +126,7 @@ keeps working):
 from __future__ import annotations
 
 from assistant.asr.cache import FILE_MODELS, ModelCache, transcribe_file
+from assistant.asr.domain import DomainPass, DomainVocabularies, best_intent, domain_pass
 from assistant.asr.guard import (
     BIAS_MATCH_MIN,
     VAD_SPEECH_PROBABILITY,
@@ -155,6 +158,8 @@ from assistant.asr.vocabulary import Hotwords, format_hotwords, hotword_phrases,
 
 __all__ = [
     "BIAS_MATCH_MIN",
+    "DomainPass",
+    "DomainVocabularies",
     "EXACT_WORD_TIMES_AFTER_S",
     "FILE_MODELS",
     "FINAL_MARGIN_S",
@@ -175,7 +180,9 @@ __all__ = [
     "WhisperASR",
     "Word",
     "auto_threads",
+    "best_intent",
     "compression_ratio",
+    "domain_pass",
     "echoes_hotwords",
     "format_hotwords",
     "hears_speech",

@@ -158,7 +158,7 @@ other words of the unbiased decode only if the two spellings are at least this s
 
 
 def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[str, ...]], *,
-                 word_timestamps: bool = True) -> Transcript:
+                 word_timestamps: bool = True, replacements: bool = True) -> Transcript:
     """Keep what contextual biasing corrected, drop what it invented.
 
     Whisper with a hotword prompt sometimes writes a vocabulary phrase nobody said, most
@@ -166,7 +166,8 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
     same audio is the evidence: the two word sequences are aligned
     (``difflib.SequenceMatcher`` on normalised words) and, per difference,
 
-    * words only the biased decode has, if they are all hotword-phrase words: the first
+    * words only the biased decode has, if they are all hotword-phrase words that make up
+      whole phrases (not "led" completing "led strip" where both decodes heard "strip"): the first
       phrase of them is dropped (every leak seen was one phrase: "milk, …", "large, I
       want …"), the others are kept — the plain decode may have lost real words there
       (espeak "Add black olives and …": biased "bread, black olives, and …", plain "and
@@ -182,6 +183,10 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
         plain: the transcript of the same audio without hotwords.
         phrases: :func:`assistant.asr.vocabulary.hotword_phrases` of the hotword list.
         word_timestamps: whether the caller asked for words (else ``words`` stays empty).
+        replacements: apply the rule for words written *instead of* others (second bullet).
+            The domain pass turns it off: checked against the first transcript, it undid
+            more corrections ("good eye" → "good night", "top of your maker" → "coffee
+            maker") than it caught inventions (benchmarks/command_bench.py, issue 9).
 
     Returns:
         A :class:`Transcript` whose ``decode_ms`` is the sum of both and whose ``dropped``
@@ -207,14 +212,18 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
         if tag == "equal":
             out += b[j1:j2]
         elif tag == "insert":
-            if all(bmask[j1:j2]):  # the invented phrase is the first; later ones may be real
+            first = [j for j, i in enumerate(bid) if i == bid[j1]]
+            if all(bmask[j1:j2]) and j1 <= first[0] and first[-1] < j2:
+                # a whole phrase only the biased decode has: the invented one is the first
+                # (later ones may be real). A phrase partly heard by both ("led" added to
+                # "strip") is a correction and stays.
                 removed += [w.text for w, i in zip(b[j1:j2], bid[j1:j2]) if i == bid[j1]]
                 out += [w for w, i in zip(b[j1:j2], bid[j1:j2]) if i != bid[j1]]
             else:
                 out += b[j1:j2]
         elif tag == "replace":
             sb, su = "".join(bk[j1:j2]).replace(" ", ""), "".join(uk[i1:i2]).replace(" ", "")
-            if all(bmask[j1:j2]) and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
+            if replacements and all(bmask[j1:j2]) and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
                 removed += [w.text for w in b[j1:j2]]
                 out += u[i1:i2]
             else:

@@ -303,6 +303,7 @@ class WhisperASR:
         *,
         word_timestamps: bool = True,
         bias_guard: Optional[bool] = None,
+        beam_size: Optional[int] = None,
     ) -> Transcript:
         """Transcribe one utterance.
 
@@ -320,6 +321,7 @@ class WhisperASR:
                 phrase against a decode without hotwords and drop vocabulary words the
                 latter does not support (:func:`merge_biased`); ``None`` = the model's
                 :attr:`bias_guard` setting (on by default).
+            beam_size: beam width of this call's decodes (``None``: :attr:`beam_size`).
 
         Returns:
             :class:`Transcript`; ``text == ""`` for silence, noise and dropped
@@ -332,16 +334,16 @@ class WhisperASR:
             TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
         """
         x = to_float32(audio)
-        biased = self._transcribe(x, hotwords, initial_prompt, word_timestamps)
+        biased = self._transcribe(x, hotwords, initial_prompt, word_timestamps, beam_size)
         guard = self.bias_guard if bias_guard is None else bool(bias_guard)
         phrases = hotword_phrases(hotwords)
         if not (guard and phrases and biased.text and starts_with_phrase(biased.text, phrases)):
             return biased
-        plain = self._transcribe(x, None, initial_prompt, word_timestamps)
+        plain = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size)
         return merge_biased(biased, plain, phrases, word_timestamps=word_timestamps)
 
     def _transcribe(self, x: np.ndarray, hotwords: Hotwords, initial_prompt: Optional[str],
-                    word_timestamps: bool) -> Transcript:
+                    word_timestamps: bool, beam_size: Optional[int] = None) -> Transcript:
         """One decode (with the hallucination guard) of float32 audio; see :meth:`transcribe`."""
         seconds = len(x) / SAMPLE_RATE
         lang = self.language or ""
@@ -355,8 +357,10 @@ class WhisperASR:
             prompt, hw_arg = hw + "." + (" " + initial_prompt if initial_prompt else ""), None
         with self._lock:
             t0 = time.perf_counter()
-            segments, info = self._model.transcribe(
-                x, initial_prompt=prompt, hotwords=hw_arg, **self._decode_options(word_timestamps, budget))
+            opts = self._decode_options(word_timestamps, budget)
+            if beam_size:
+                opts["beam_size"] = int(beam_size)
+            segments, info = self._model.transcribe(x, initial_prompt=prompt, hotwords=hw_arg, **opts)
             segs = list(segments)  # the generator decodes lazily: iterate inside the timer
             decode_ms = (time.perf_counter() - t0) * 1000.0
         repeats = Counter((seg.seek, normalize_text(seg.text)) for seg in segs)
@@ -373,7 +377,7 @@ class WhisperASR:
             # hallucinations) for clear speech — e.g. jfk.flac with 112 single-word
             # phrases. VAD heard speech, so decode once more without the bias.
             log.debug("nothing usable with hotwords; decoding again without them")
-            retry = self._transcribe(x, None, initial_prompt, word_timestamps)
+            retry = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size)
             return Transcript(retry.text, retry.words, retry.language, seconds,
                               decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped, retry.segments)
         words = [

@@ -451,14 +451,17 @@ class RasaSidecar:
     def parse_full(self, text: str) -> dict:
         """Rasa's whole ``/model/parse`` answer (``intent``, ``intent_ranking`` — which keeps
         the classifier's ranking under an ``nlu_fallback`` — ``entities``, ``text``): for
-        evaluating thresholds offline. No restart-and-retry.
+        evaluating thresholds offline and for the ASR's domain pass. No restart-and-retry
+        (the turn's own message does that).
 
         Raises:
-            NLUError: not started or an HTTP error.
-            httpx.TransportError: the server is unreachable.
+            NLUError: not started, unreachable or an HTTP error.
         """
         self._require_running()
-        return self._client.parse_raw(text)
+        try:
+            return self._client.parse_raw(text)
+        except httpx.TransportError as exc:
+            raise NLUError(f"The language engine did not answer: {exc}.") from exc
 
     def forget(self, sender_id: str) -> None:
         """Drop a conversation's dialogue state (slots, active form, history) in Rasa.

@@ -121,7 +121,8 @@ class Skill:
         self._on_load: list[Callable[..., Any]] = []
         self._on_settings: list[Callable[..., Any]] = []
         self._continuations: dict[str, Callable[..., Any]] = {}
-        self._providers: dict[str, tuple[Callable[[], Any], bool]] = {}
+        self._providers: dict[str, tuple[Callable[[], Any], bool, bool]] = {}
+        self._runtime_lookups: dict[str, tuple[list[str], bool]] = {}  # entity → (values, hotwords)
         self._lookup_base: dict[str, list[str]] = {}
         self._namespaced: Namespaced | None = None
         self._namer = Namer(manifest.id, data)
@@ -331,17 +332,22 @@ class Skill:
             self.data.entities.append(entity)
         self._namespaced = None
 
-    def lookup_provider(self, entity: str, *, hotwords: bool = True) -> Callable[[F], F]:
+    def lookup_provider(self, entity: str, *, hotwords: bool = True, train: bool = True) -> Callable[[F], F]:
         """Decorator: ``fn()`` returns entries for the lookup table of ``entity``, computed
-        again every time the skills are loaded (the apps skill lists the ``.desktop``
-        entries of this computer), added to the entries written in skill.yml. A change
-        changes the training data, so the model is retrained (once: cached by hash).
+        again every time the skills are loaded, added to the entries written in skill.yml.
+
+        With ``train=True`` they become Rasa training data: a change retrains the model
+        (once: cached by hash). With ``train=False`` (the apps skill: the ``.desktop``
+        entries of this computer) they only bias the ASR (unless ``hotwords=False``) and
+        are declared values for entity resolution, so ``ctx.entity`` maps what was heard
+        to them; the trained model stays the same on every computer (a packaged,
+        pre-trained model is used as it is).
 
         An exception in ``fn`` is a load error of the skill.
         """
 
         def deco(fn: F) -> F:
-            self._providers[entity] = (fn, hotwords)
+            self._providers[entity] = (fn, hotwords, train)
             self._namespaced = None
             return fn
 
@@ -350,7 +356,12 @@ class Skill:
     def refresh(self) -> None:
         """Recompute the ``@skill.lookup_provider`` lookup tables (the loader calls this
         before checking the skill)."""
-        for entity, (fn, hotwords) in self._providers.items():
+        for entity, (fn, hotwords, train) in self._providers.items():
+            if not train:
+                values = [" ".join(str(v).split()) for v in (fn() or ())]
+                self._runtime_lookups[entity] = ([v for v in dict.fromkeys(values) if v and "\n" not in v], hotwords)
+                self._resolver = None
+                continue
             item = next((i for i in self.data.nlu if i.get("lookup") == entity), None)
             base = self._lookup_base.setdefault(entity, list(item["examples"]) if item else [])
             if item is not None:
@@ -416,8 +427,18 @@ class Skill:
         entity values (global names; cached, rebuilt when the data changes)."""
         ns = self.namespaced()
         if self._resolver is None or self._resolver[0] is not ns:
-            self._resolver = (ns, EntityResolver.from_nlu(ns.nlu, ns.domain))
+            runtime = [{"lookup": self.global_name("entity", e), "examples": list(v)}
+                       for e, (v, _hw) in self._runtime_lookups.items() if v]
+            self._resolver = (ns, EntityResolver.from_nlu([*ns.nlu, *runtime], ns.domain))
         return self._resolver[1]
+
+    def slot_intents(self) -> list[str]:
+        """Global names (``skill__intent``) of this skill's intents whose training examples
+        annotate at least one entity: the commands that carry slot values, which the ASR's
+        domain pass decodes again with this skill's vocabulary (see
+        :mod:`assistant.asr.domain`)."""
+        return sorted({item["intent"] for item in self.namespaced().nlu
+                       if "intent" in item and annotations(str(item.get("examples") or ""))})
 
     def vocabulary(self) -> list[str]:
         """Words and phrases this skill expects to hear: annotated entity values, lookup
@@ -435,6 +456,9 @@ class Skill:
         for spec in self.data.slots.values():
             if spec.get("type") == "categorical":
                 out += [str(v) for v in spec.get("values", []) or []]
+        for values, hotwords in self._runtime_lookups.values():
+            if hotwords:
+                out += values
         return out
 
     def build_actions(self, host: SkillHostAPI | None = None) -> list[Action]:

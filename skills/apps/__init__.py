@@ -1,8 +1,10 @@
 """Launch applications: "open firefox", "start the text editor".
 
 The names of the ``.desktop`` entries found through the XDG data folders (see
-:mod:`skills.apps.desktop`) are added to the Rasa lookup table ``app`` each time the skills
-are loaded (``@skill.lookup_provider``), so the entity extractor and the ASR vocabulary know them. When asked, the skill
+:mod:`skills.apps.desktop`) are listed each time the skills are loaded
+(``@skill.lookup_provider(..., train=False)``): the ASR vocabulary and entity resolution know
+them, while Rasa is trained only on the common names in skill.yml, so the trained model is the
+same on every computer (the package's pre-trained model is used as it is). When asked, the skill
 scans the entries again (an app installed since start-up is found too), matches the
 requested name (exact, then the closest spelling), and runs the entry's ``Exec`` line.
 """
@@ -17,7 +19,7 @@ from skills.apps.desktop import find_apps, launch, match
 skill = Skill.from_package(__name__)
 
 
-@skill.lookup_provider("app")
+@skill.lookup_provider("app", train=False)
 def installed_names() -> list[str]:
     """Names of the installed applications, for the lookup table (computed at each load;
     names with brackets or symbols, like "ImageMagick (color depth=q16)", are also listed
