@@ -198,7 +198,7 @@ class VoicePreview:
         Raises:
             ModelError: the voice is not installed.
         """
-        from assistant.tts import Speaker
+        from assistant.speaker import Speaker
 
         if current is None:
             if self._last is None or self._last[0] != tts:

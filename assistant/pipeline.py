@@ -9,7 +9,7 @@ push-to-talk or follow-up; understanding; speaking; barge-in).
 Threads: one *audio thread* (the caller of :meth:`Assistant.run`) reads the source and runs
 wake word + VAD per block (~1 ms per 80 ms block); one *turn worker* per interaction runs
 the streaming ASR partials, the final decode and Rasa (:mod:`assistant.turn`), and hands
-the reply to the :class:`~assistant.tts.Speaker`, which owns its own thread. The state
+the reply to the :class:`~assistant.speaker.Speaker`, which owns its own thread. The state
 machine's owner thread applies the triggers all of them fire. For recordings
 (:meth:`Assistant.process_file`) turns are processed synchronously so a file's later turns
 meet the dialogue state the earlier turns left, as a person would wait for the reply.
@@ -168,7 +168,7 @@ class Assistant:
         Args:
             nlu: False skips skills and Rasa (``assistant transcribe`` / ``say``).
         """
-        from assistant.tts import Speaker
+        from assistant.speaker import Speaker
 
         s = self._settings
         if nlu:  # fail fast, before seconds of model loading, if Rasa cannot run at all

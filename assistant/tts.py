@@ -1,16 +1,12 @@
-"""Text to speech: Piper voices, sentence streaming, and the speaker thread.
+"""Text to speech: Piper voices, clause and sentence streaming, the phrase cache.
 
 * :class:`PiperTTS` wraps one Piper voice (``piper-tts==1.8.0``, GPL-3.0-or-later; voice
   files come from :func:`models.registry.resolve_tts_voice`, shipped ``"joe"`` or a user
   ``.onnx`` with its ``.onnx.json``). It synthesizes sentence by sentence: Piper's espeak-ng
   phonemizer splits the text into sentences and each is one ONNX inference, so the first
   sentence can play while the next ones are synthesized.
-* :class:`Speaker` owns one worker thread that synthesizes and plays queued utterances into
-  any object implementing the ``AudioSink`` protocol (``docs/architecture.md``:
-  ``start(sample_rate)``, ``write(int16)``, ``drain(timeout=None)``, ``stop()``,
-  ``close()``), publishes :class:`~assistant.events.TTSStarted`,
-  :class:`~assistant.events.TTSFirstAudio` and :class:`~assistant.events.PlaybackFinished`,
-  and can be interrupted at once (barge-in) with :meth:`Speaker.stop`.
+* :class:`assistant.speaker.Speaker` (its own module) owns the worker thread that
+  synthesizes with a :class:`PiperTTS` and plays queued utterances into an ``AudioSink``.
 
 Audio produced here is mono ``np.int16`` at the voice's own rate (22,050 Hz for joe-medium);
 the sink resamples to the device rate (architecture.md, "Audio conventions").
@@ -27,21 +23,19 @@ import json
 import logging
 import math
 import threading
-from collections import deque
-from dataclasses import dataclass
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from assistant.audio.playback import AudioSink
 from assistant.errors import ModelError, SettingsError
-from assistant.events import EventBus, Notice, PlaybackFinished, TTSFirstAudio, TTSStarted
 from assistant.settings import TTSSettings
 from models.registry import resolve_tts_voice
 
 #: ``AudioSink`` lives in :mod:`assistant.audio.playback`; it is re-exported here.
-__all__ = ["AudioSink", "PiperTTS", "Speaker", "split_phonemes"]
+__all__ = ["AudioSink", "PiperTTS", "first_clause", "split_phonemes"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +91,23 @@ def split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
     return pieces
 
 
+def first_clause(phonemes: list[str], min_len: int = 12) -> tuple[list[str], list[str]]:
+    """Cut a sentence's phonemes after its first clause mark (``, ; :``) that is at least
+    ``min_len`` phonemes in: ``(head, rest)``, or ``(phonemes, [])`` when there is none.
+
+    The first sentence of a reply is synthesized clause by clause so that its first audio
+    waits for one clause, not the whole sentence (issue 13: "the first audio chunk is the
+    first clause"); the pause at a clause mark is where a speaker breathes anyway.
+    """
+    for i in range(min_len, len(phonemes) - 1):
+        if phonemes[i] in _CLAUSE_MARKS:
+            rest = phonemes[i + 1 :]
+            while rest and rest[0] == " ":
+                rest = rest[1:]
+            return phonemes[: i + 1], rest
+    return phonemes, []
+
+
 class PiperTTS:
     """One loaded Piper voice.
 
@@ -122,6 +133,13 @@ class PiperTTS:
             same text never gives the same samples twice; ``0.0`` for both makes synthesis
             deterministic (the tests' recordings use that, so a clean checkout hears the
             same audio on every run).
+        first_clause_phonemes: a reply's first sentence longer than this many phonemes is
+            synthesized clause by clause (:func:`first_clause`), so its first audio is one
+            clause; 0 disables it.
+        cache_size: synthesized pieces kept (least recently used dropped), keyed by their
+            phonemes, speed, volume and noise: fixed replies ("One moment.", errors,
+            confirmations) are synthesized once. A piece is at most ``max_chunk_phonemes``
+            long (~0.5 MB of int16 at 22,050 Hz), so 64 pieces are a few MB. 0 disables it.
 
     Raises:
         ModelError: the voice files are missing, fail their checksum, the ``.onnx.json`` is
@@ -141,8 +159,14 @@ class PiperTTS:
         max_chunk_phonemes: int = 200,
         noise_scale: Optional[float] = None,
         noise_w_scale: Optional[float] = None,
+        first_clause_phonemes: int = 60,
+        cache_size: int = 64,
     ) -> None:
         self.voice = str(voice)
+        self.first_clause_phonemes = int(first_clause_phonemes)
+        self.cache_size = int(cache_size)
+        self._cache: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+        self.cache_hits = 0
         self.noise_scale = None if noise_scale is None else float(noise_scale)
         self.noise_w_scale = None if noise_w_scale is None else float(noise_w_scale)
         self.max_chunk_phonemes = int(max_chunk_phonemes)
@@ -254,8 +278,10 @@ class PiperTTS:
             text: plain text (Piper also accepts raw phonemes in ``[[ ... ]]``).
 
         Yields:
-            One ``np.ndarray`` of dtype ``int16``, shape ``(n,)``, mono at
-            :attr:`sample_rate` Hz, per sentence. Nothing for empty/whitespace text.
+            One read-only ``np.ndarray`` of dtype ``int16``, shape ``(n,)``, mono at
+            :attr:`sample_rate` Hz, per sentence (the first sentence: per clause; an
+            over-long one: per piece). Nothing for empty/whitespace text. Pieces
+            synthesized before with the same speed, volume and noise come from the cache.
         """
         syn = self._syn_config()
         if not text or not text.strip():
@@ -265,9 +291,21 @@ class PiperTTS:
     def _generate(self, text: str, syn: Any) -> Iterator[np.ndarray]:
         # piper's PiperVoice.synthesize(), with over-long sentences split (see split_phonemes).
         voice = self._piper
-        for sentence in voice.phonemize(text):
-            for piece in split_phonemes(sentence, self.max_chunk_phonemes):
+        for n, sentence in enumerate(voice.phonemize(text)):
+            pieces = split_phonemes(sentence, self.max_chunk_phonemes)
+            if n == 0 and 0 < self.first_clause_phonemes < len(pieces[0]):
+                head, rest = first_clause(pieces[0])
+                pieces[:1] = [head, rest] if rest else [head]
+            for piece in pieces:
                 if not any(p.strip() for p in piece):
+                    continue
+                key = (tuple(piece), syn.length_scale, syn.volume, syn.noise_scale, syn.noise_w_scale)
+                cached = self._cache.get(key) if self.cache_size > 0 else None
+                if cached is not None:
+                    with self._lock:
+                        self._cache.move_to_end(key)
+                        self.cache_hits += 1
+                    yield cached
                     continue
                 audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(piece), syn)
                 audio = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -277,7 +315,14 @@ class PiperTTS:
                 if syn.normalize_audio:  # same per-chunk peak normalisation as piper
                     audio = audio / peak if peak > 1e-8 else np.zeros_like(audio)
                 audio = np.clip(audio * syn.volume, -1.0, 1.0)
-                yield (audio * _MAX_INT16).astype(np.int16)
+                out = (audio * _MAX_INT16).astype(np.int16)
+                if self.cache_size > 0:
+                    out.setflags(write=False)  # shared by later replies: nobody may change it
+                    with self._lock:
+                        self._cache[key] = out
+                        while len(self._cache) > self.cache_size:
+                            self._cache.popitem(last=False)
+                yield out
 
     def synthesize(self, text: str) -> np.ndarray:
         """Synthesize all of ``text`` at once.
@@ -332,253 +377,3 @@ def _load_piper_voice(onnx: Path, cfg: Path, threads: int) -> Any:
             "Choose a Piper .onnx voice.",
         )
     return PiperVoice(session=session, config=config)
-
-
-@dataclass
-class _Utterance:
-    text: str
-    interaction: str
-    epoch: int
-
-
-class Speaker:
-    """Speaks queued text through an ``AudioSink`` on one worker thread.
-
-    The worker owns both synthesis and playback: for each utterance it calls
-    ``sink.start(tts.sample_rate)``, then for every sentence from :meth:`PiperTTS.stream`
-    ``sink.write(int16 samples)`` (so sentence 1 plays while sentence 2 is synthesized),
-    then ``sink.drain()``. Events, all carrying the interaction id given to :meth:`say`:
-
-    * :class:`~assistant.events.TTSStarted` (``text``) when synthesis of an utterance starts;
-    * :class:`~assistant.events.TTSFirstAudio` (``text``) just before the first samples are
-      handed to ``sink.write`` (time-to-first-audio = its ``t`` minus TTSStarted's);
-    * :class:`~assistant.events.PlaybackFinished` (``interrupted``) after the drain, after a
-      :meth:`stop`, or after an error (``interrupted=True``, with a
-      :class:`~assistant.events.Notice` describing the error). Every TTSStarted is followed
-      by exactly one PlaybackFinished. Utterances discarded before they started publish
-      nothing.
-
-    Handlers run on the worker thread (``EventBus`` is synchronous) and may call
-    :meth:`stop`. The Speaker subscribes to nothing; the pipeline wires
-    ``StopRequested`` → :meth:`stop`.
-
-    Args:
-        tts: the voice (anything with ``sample_rate`` and ``stream(text)`` like
-            :class:`PiperTTS`).
-        sink: an ``AudioSink`` (``assistant.audio.AudioPlayer`` or ``BufferSink``). The
-            caller keeps ownership; see :meth:`close`.
-        bus: where events go (none published if ``None``).
-        interaction_id_fn: called by :meth:`say` when no interaction id is given, e.g. the
-            pipeline's ``lambda: current_interaction``.
-        drain_margin_s: ``drain`` is given the written audio's duration plus this many
-            seconds before the Speaker gives up on a stuck device.
-    """
-
-    def __init__(
-        self,
-        tts: PiperTTS,
-        sink: AudioSink,
-        bus: Optional[EventBus] = None,
-        interaction_id_fn: Optional[Callable[[], str]] = None,
-        *,
-        drain_margin_s: float = 5.0,
-    ) -> None:
-        self._tts = tts
-        self._sink = sink
-        self._bus = bus
-        self._interaction_id_fn = interaction_id_fn
-        self._drain_margin_s = float(drain_margin_s)
-        self._cond = threading.Condition()
-        self._queue: deque[_Utterance] = deque()
-        self._epoch = 0  # bumped by stop(); utterances of an older epoch are cancelled
-        self._busy = False
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="tts-speaker", daemon=True)
-        self._thread.start()
-
-    # -- public API ---------------------------------------------------------------------
-
-    @property
-    def tts(self) -> PiperTTS:
-        """The voice used for the next utterance."""
-        return self._tts
-
-    @property
-    def is_speaking(self) -> bool:
-        """True while an utterance is being synthesized/played or one is queued."""
-        with self._cond:
-            return self._busy or bool(self._queue)
-
-    def say(self, text: str, interaction: str = "") -> None:
-        """Queue ``text`` to be spoken after anything already queued; returns at once.
-
-        Args:
-            text: what to say (empty text still yields TTSStarted → PlaybackFinished).
-            interaction: id stamped on this utterance's events; if empty,
-                ``interaction_id_fn()`` is used when given.
-
-        Raises:
-            RuntimeError: the Speaker is closed.
-        """
-        if not interaction and self._interaction_id_fn is not None:
-            interaction = self._interaction_id_fn() or ""
-        with self._cond:
-            if self._closed:
-                raise RuntimeError("Speaker is closed")
-            self._queue.append(_Utterance(str(text), interaction, self._epoch))
-            self._cond.notify_all()
-
-    def stop(self) -> bool:
-        """Barge-in: discard queued utterances, cancel the current one and silence the sink.
-
-        Safe from any thread, including an event handler on the worker thread; returns at
-        once. The current utterance stops synthesizing at the next sentence boundary and
-        ``sink.stop()`` discards audio already queued in the sink; its
-        PlaybackFinished(interrupted=True) follows from the worker.
-
-        Returns:
-            True if something was speaking or queued.
-        """
-        with self._cond:
-            self._epoch += 1
-            had_queue = bool(self._queue)
-            self._queue.clear()
-            active = self._busy
-            self._cond.notify_all()
-        if active:
-            self._sink_stop()
-        return active or had_queue
-
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        """Block until nothing is queued or speaking.
-
-        Args:
-            timeout: seconds; ``None`` waits without limit.
-
-        Returns:
-            True if idle, False if the timeout expired first.
-        """
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._busy and not self._queue, timeout)
-
-    def set_voice(self, tts: PiperTTS) -> None:
-        """Use ``tts`` from the next utterance on (the one speaking keeps its voice)."""
-        with self._cond:
-            self._tts = tts
-
-    def close(self, timeout: float = 5.0, close_sink: bool = False) -> None:
-        """Stop speaking, discard the queue and end the worker thread. Idempotent.
-
-        Args:
-            timeout: seconds to wait for the worker to finish its current sentence.
-            close_sink: also call ``sink.close()`` (default False: the creator of the sink
-                closes it).
-        """
-        with self._cond:
-            already = self._closed
-            self._closed = True
-        self.stop()
-        with self._cond:
-            self._cond.notify_all()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-        if close_sink and not already:
-            try:
-                self._sink.close()
-            except Exception:
-                log.exception("closing the audio sink failed")
-
-    def __enter__(self) -> "Speaker":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- worker -------------------------------------------------------------------------
-
-    def _publish(self, event: Any) -> None:
-        if self._bus is not None:
-            self._bus.publish(event)
-
-    def _sink_stop(self) -> None:
-        try:
-            self._sink.stop()
-        except Exception:
-            log.exception("sink.stop() failed")
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
-                if self._closed:
-                    self._queue.clear()
-                    self._cond.notify_all()
-                    return
-                utt = self._queue.popleft()
-                if utt.epoch != self._epoch:
-                    continue
-                self._busy = True
-                tts = self._tts
-            try:
-                self._speak(utt, tts)
-            except Exception:  # never let the worker die
-                log.exception("speaker worker failed")
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def _speak(self, utt: _Utterance, tts: PiperTTS) -> None:
-        def cancelled() -> bool:
-            return self._epoch != utt.epoch or self._closed
-
-        iid = utt.interaction
-        self._publish(TTSStarted(interaction=iid, text=utt.text))
-        interrupted = cancelled()
-        started = False
-        written = 0
-        rate = 0
-        chunks: Optional[Iterator[np.ndarray]] = None
-        try:
-            if not interrupted:
-                rate = int(tts.sample_rate)
-                chunks = tts.stream(utt.text)
-                for chunk in chunks:  # each next() synthesizes one sentence
-                    if cancelled():
-                        interrupted = True
-                        break
-                    if chunk.size == 0:
-                        continue
-                    if not started:
-                        self._sink.start(rate)
-                        started = True
-                        self._publish(TTSFirstAudio(interaction=iid, text=utt.text))
-                        if cancelled():  # a handler called stop()
-                            interrupted = True
-                            break
-                    self._sink.write(chunk)
-                    written += int(chunk.size)
-                    if cancelled():
-                        interrupted = True
-                        break
-            if started and not interrupted:
-                limit = written / rate + self._drain_margin_s
-                ok = self._sink.drain(timeout=limit)
-                interrupted = cancelled()
-                if ok is False and not interrupted:  # a stuck device: silence it and move on
-                    log.warning("audio output did not finish playing within %.1f s", limit)
-                    self._sink_stop()
-        except Exception as exc:
-            log.exception("speaking %r failed", utt.text[:60])
-            interrupted = True
-            hint = getattr(exc, "hint", "") or "Check the output device and the TTS voice in Settings."
-            self._publish(Notice(interaction=iid, stage="tts", level="error",
-                                 message=f"Could not speak the reply: {getattr(exc, 'message', exc)}", hint=hint))
-        finally:
-            if chunks is not None and hasattr(chunks, "close"):
-                chunks.close()
-        if interrupted and started:
-            # Also discards anything written between stop() and our cancellation check.
-            self._sink_stop()
-        self._publish(PlaybackFinished(interaction=iid, interrupted=interrupted))

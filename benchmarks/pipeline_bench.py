@@ -83,6 +83,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=24, help="number of commands (≥ 20)")
     ap.add_argument("--asr-model", default="base")
+    ap.add_argument("--no-domain-pass", action="store_true",
+                    help="switch the ASR's domain pass off (asr.domain_pass = false) to compare")
     ap.add_argument("--no-realtime", action="store_true", help="feed recordings as fast as possible")
     ap.add_argument("--timeline", action="store_true",
                     help="print each interaction's events in ms relative to the endpoint")
@@ -111,6 +113,7 @@ def main() -> int:
     rss = PeakRSS()
     settings = Settings()
     settings.asr.model = args.asr_model
+    settings.asr.domain_pass = not args.no_domain_pass
     settings.trace.directory = str(tmp / "traces")
     app = Assistant(settings, EventBus(), sink=BufferSink())
     t0 = time.monotonic()
@@ -174,7 +177,7 @@ def main() -> int:
     app.close()
 
     print()
-    print(f"ASR model: {args.asr_model}; commands: {len(files)} ({missed} without an interaction)")
+    print(f"ASR model: {args.asr_model}; domain pass {'on' if settings.asr.domain_pass else 'off'}; commands: {len(files)} ({missed} without an interaction)")
     print(f"cold start to ready:                 {cold:.1f} s")
     print(f"end of speech → final transcript:    p50 {pct(final, 50):.0f} ms   p95 {pct(final, 95):.0f} ms")
     print(f"end of speech → intent:              p50 {pct(intent, 50):.0f} ms   p95 {pct(intent, 95):.0f} ms")

@@ -10,7 +10,7 @@ Prints:
     int16 chunk (one sentence = one ONNX run, so this is the worst case of a one-sentence
     reply), median and p95, ms;
   * RTF = synthesis time / audio duration, median over the same sentences;
-  * Speaker TTFA: ``TTSFirstAudio.t - TTSStarted.t`` through :class:`assistant.tts.Speaker`
+  * Speaker TTFA: ``TTSFirstAudio.t - TTSStarted.t`` through :class:`assistant.speaker.Speaker`
     into a sink that discards audio, for two-sentence replies, median / p95 ms;
   * RSS before and after loading the voice, and peak RSS (psutil / getrusage), MB.
 
@@ -95,7 +95,8 @@ def main() -> None:
     import onnxruntime  # noqa: F401
     import piper  # noqa: F401
     from assistant.events import EventBus, TTSFirstAudio, TTSStarted
-    from assistant.tts import PiperTTS, Speaker
+    from assistant.speaker import Speaker
+    from assistant.tts import PiperTTS
     from models.registry import resolve_tts_voice
     t_import = time.perf_counter() - t
 

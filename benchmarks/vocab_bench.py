@@ -10,7 +10,9 @@ Set-up, all offline:
 * timer names come from the timer skill's lookup table (quinoa, gnocchi, focaccia, …);
 * every command is synthesized with Piper (joe) and two espeak-ng voices (en-us, en-gb);
 * each recording is decoded by the app's ASR (Whisper base, int8, beam 1) with and without
-  ``vocabulary(skills)`` as hotwords, and the transcript goes through the app's Rasa model.
+  ``vocabulary(skills)`` as hotwords, and with them followed by the domain pass (the app's
+  default: decoded again, beam 5, with only the vocabulary of the skill the first transcript
+  is for; :mod:`assistant.asr.domain`); each transcript goes through the app's Rasa model.
 
 A command counts as **correct** when the skill would do the right thing: the intent is
 right and, for ``open X``, the requested name (the ``app`` entity, else the words after
@@ -86,7 +88,7 @@ def run(voices: list[str]) -> dict:
     """Synthesize, decode with and without hotwords, parse, judge. Returns the figures."""
     from audio_factory import espeak_say, piper_say, read_16k
 
-    from assistant.asr import WhisperASR, interleave_vocabularies
+    from assistant.asr import DomainVocabularies, WhisperASR, domain_pass, interleave_vocabularies
     from assistant.events import EventBus
     from assistant.components import build_sidecar
     from assistant.settings import NLUSettings, Settings, SkillsSettings
@@ -97,6 +99,7 @@ def run(voices: list[str]) -> dict:
     os.environ["XDG_DATA_HOME"] = str(tmp / "share")
     skills = load_skills().skills
     hotwords = interleave_vocabularies([sk.vocabulary() for sk in skills])  # as the app builds it
+    domains = DomainVocabularies.from_skills(skills)
     missing = [c["word"] for c in commands() if c["word"] not in {h.lower() for h in hotwords}]
     assert not missing, f"not in the skills' vocabulary: {missing}"
     host = SkillHost(EventBus(), SkillsSettings())
@@ -115,8 +118,10 @@ def run(voices: list[str]) -> dict:
                 else:
                     espeak_say(cmd["text"], wav, voice=arg, speed=150)
                 audio = read_16k(wav)
-                for mode, hw in (("off", None), ("on", hotwords)):
+                for mode, hw in (("off", None), ("on", hotwords), ("domain", hotwords)):
                     text = asr.transcribe(audio, hotwords=hw).text
+                    if mode == "domain":  # the app's default: + the domain pass (assistant/asr/domain.py)
+                        text = domain_pass(asr, audio, text, sidecar.parse_full, domains, beam_size=s.domain_beam_size).text
                     intent, _conf, ents = sidecar.parse(text)
                     rows.append({"voice": voice, "mode": mode, "command": cmd["text"], "transcript": text,
                                  "intent": intent, "word_heard": cmd["word"] in text.lower(),
@@ -131,7 +136,7 @@ def run(voices: list[str]) -> dict:
                 "word_in_transcript": round(sum(r["word_heard"] for r in sel) / n, 4) if n else None}
 
     summary = {}
-    for mode in ("off", "on"):
+    for mode in ("off", "on", "domain"):
         summary[mode] = {"all": figures([r for r in rows if r["mode"] == mode])}
         for voice in voices:
             summary[mode][voice] = figures([r for r in rows if r["mode"] == mode and r["voice"] == voice])
@@ -141,13 +146,13 @@ def run(voices: list[str]) -> dict:
 
 
 def table(result: dict) -> str:
-    """Markdown table: command accuracy (word in transcript) off → on."""
-    lines = ["| recordings | n | hotwords off | hotwords on |", "|---|---:|---:|---:|"]
-    off, on = result["summary"]["off"], result["summary"]["on"]
+    """Markdown table: command accuracy (word in transcript) off → on → on + domain pass."""
+    lines = ["| recordings | n | hotwords off | hotwords on | + domain pass |", "|---|---:|---:|---:|---:|"]
+    off = result["summary"]["off"]
     for key in [k for k in off if k != "all"] + ["all"]:
-        a, b = off[key], on[key]
-        lines.append(f"| {key} | {a['n']} | {100 * a['command_accuracy']:.1f} % ({100 * a['word_in_transcript']:.0f} %) "
-                     f"| {100 * b['command_accuracy']:.1f} % ({100 * b['word_in_transcript']:.0f} %) |")
+        cells = [result["summary"][m][key] for m in ("off", "on", "domain")]
+        lines.append(f"| {key} | {cells[0]['n']} | " + " | ".join(
+            f"{100 * c['command_accuracy']:.1f} % ({100 * c['word_in_transcript']:.0f} %)" for c in cells) + " |")
     return "\n".join(lines)
 
 

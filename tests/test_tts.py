@@ -17,7 +17,8 @@ import soundfile as sf
 
 from assistant.errors import ModelError, SettingsError
 from assistant.events import (EventBus, Notice, PlaybackFinished, TTSFirstAudio, TTSStarted)
-from assistant.tts import PiperTTS, Speaker
+from assistant.speaker import Speaker
+from assistant.tts import PiperTTS
 from audio_factory import concat, espeak_say, piper_say, read_16k, to_16k
 from models.registry import list_tts_voices, resolve_tts_voice
 
@@ -122,11 +123,52 @@ def test_noise_zero_is_deterministic_and_default_is_not(joe):
     """Piper samples VITS noise inside the ONNX graph from an unseeded generator: the
     default voice differs run to run, noise 0 (what the tests' recordings use) does not."""
     text = "Set a tea timer for three minutes."
-    a, b = joe.synthesize(text), joe.synthesize(text)
+    fresh = PiperTTS("joe", warmup=False, cache_size=0)  # no cache: every call synthesizes
+    a, b = fresh.synthesize(text), fresh.synthesize(text)
     assert a.shape != b.shape or not np.array_equal(a, b)
-    still = PiperTTS("joe", warmup=False, noise_scale=0.0, noise_w_scale=0.0)
+    still = PiperTTS("joe", warmup=False, noise_scale=0.0, noise_w_scale=0.0, cache_size=0)
     c, d = still.synthesize(text), still.synthesize(text)
     assert c.shape == d.shape and np.max(np.abs(c.astype(np.int32) - d)) <= 2
+
+
+def test_repeated_phrases_come_from_the_cache_and_speed_is_part_of_the_key():
+    """A fixed reply ("One moment.") is synthesized once: the second time the same samples
+    come from the cache (read-only, so no caller can change them); another speed is
+    another key; the cache keeps at most ``cache_size`` pieces."""
+    tts = PiperTTS("joe", warmup=False, cache_size=2)
+    a = tts.synthesize("One moment.")
+    assert tts.cache_hits == 0 and a.size > 0
+    b = tts.synthesize("One moment.")
+    assert tts.cache_hits == 1 and np.array_equal(a, b)
+    chunk = next(iter(tts.stream("One moment.")))
+    with pytest.raises(ValueError):
+        chunk[0] = 0
+    tts.set_speed(1.5)
+    c = tts.synthesize("One moment.")
+    assert tts.cache_hits == 2 and len(c) < len(a)  # the stream above was a hit; 1.5x is a new key
+    tts.synthesize("Sorry, something went wrong.")  # two pieces: the first clause, the rest
+    tts.set_speed(1.0)
+    tts.synthesize("One moment.")
+    assert tts.cache_hits == 2  # pushed out (LRU, 2 pieces): synthesized again
+
+
+def test_first_sentence_starts_with_its_first_clause(joe):
+    """The first audio of a long first sentence is its first clause (shorter than the
+    sentence), later sentences stay whole; nothing is lost."""
+    from assistant.tts import first_clause
+
+    text = ("I set a timer called pasta for ten minutes, and I will tell you as soon as it is done. "
+            "You can ask me how long is left, or cancel it at any time.")
+    tts = PiperTTS("joe", warmup=False, cache_size=0)
+    chunks = list(tts.stream(text))
+    whole = PiperTTS("joe", warmup=False, cache_size=0, first_clause_phonemes=0)
+    unsplit = list(whole.stream(text))
+    assert len(chunks) == len(unsplit) + 1, (len(chunks), len(unsplit))
+    assert len(chunks[0]) < 0.7 * len(unsplit[0])
+    ph = tts.piper_voice.phonemize("one two three four, five six seven.")[0]
+    head, rest = first_clause(ph)
+    assert head[-1] == "," and [x for x in head + rest if x != " "] == [x for x in ph if x != " "]
+    assert first_clause(ph, min_len=len(ph)) == (ph, [])
 
 
 def test_empty_text_gives_no_audio(joe):

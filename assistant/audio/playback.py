@@ -91,6 +91,10 @@ class AudioPlayer:
         self.max_queue = int(max_queue_s * self.device_rate)
         self._cond = threading.Condition()  # guards the queue; shared with the callback
         self._rs_lock = threading.Lock()  # guards the resampler, never taken by the callback
+        # Serialises opening/starting and aborting/closing the PortAudio stream: a writer
+        # reopening it while a barge-in aborts it deadlocked PortAudio's Pulse back-end
+        # (seen when cached TTS pieces were written at once). Never taken by the callback.
+        self._stream_lock = threading.RLock()
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self._offset = 0  # read position inside _chunks[0]
         self._queued = 0  # samples (at device rate) not yet handed to PortAudio
@@ -136,6 +140,10 @@ class AudioPlayer:
 
     # caller side ------------------------------------------------------------------
     def _open(self) -> None:
+        with self._stream_lock:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
         if self._stream is not None and self._stream.active:
             return
         self._error = None
@@ -218,7 +226,11 @@ class AudioPlayer:
             self._chunks.append(np.ascontiguousarray(x, dtype=np.float32))
             self._queued += len(x)
         if self._stream is None or not self._stream.active:
-            self._open()
+            with self._stream_lock:
+                with self._cond:
+                    stopped = gen != self._generation or self._closed
+                if not stopped:  # a barge-in since: leave the stream aborted
+                    self._open_locked()
 
     def drain(self, timeout: Optional[float] = None) -> bool:
         """Wait until everything written has been played (queue empty plus the device's
@@ -278,12 +290,13 @@ class AudioPlayer:
         with self._rs_lock:  # at most one resample_chunk() of a writer to wait for
             if self._in_rate is not None and self._resampler is not None:
                 self._resampler = soxr.ResampleStream(self._in_rate, self.device_rate, 1, dtype="float32")
-        stream = self._stream
-        if stream is not None:
-            try:
-                stream.abort()
-            except Exception as exc:
-                log.debug("player abort: %s", exc)
+        with self._stream_lock:
+            stream = self._stream
+            if stream is not None:
+                try:
+                    stream.abort()
+                except Exception as exc:
+                    log.debug("player abort: %s", exc)
 
     @property
     def is_playing(self) -> bool:

@@ -124,7 +124,8 @@ class DictationSession:
                  focus_probe: Optional[FocusProbe] = None, probe_focus: bool = True) -> None:
         self.settings = settings.model_copy()
         words = [w for w in settings.words if w.strip()]
-        self.committer = Committer(asr, pause_s=settings.pause_s, restart_after_s=settings.pause_s + RESTART_AFTER_PAUSE_S,
+        self.committer = Committer(asr, interval_s=settings.interval_s, pause_s=settings.pause_s,
+                                   restart_after_s=settings.pause_s + RESTART_AFTER_PAUSE_S,
                                    hotwords=words + list(COMMAND_HOTWORDS) + list(hotwords))
         self.formatter = Formatter(settings.replacements, auto_punctuation=settings.auto_punctuation)
         self.typist = typist
