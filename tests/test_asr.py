@@ -503,6 +503,21 @@ def test_starts_with_phrase_and_merge_biased():
     assert normalize_text(out.text) == "turn on the basement light"
 
 
+def test_domain_pass_keeps_the_first_transcripts_word_split():
+    """The domain pass may glue a verb to a name it was biased towards ("openrhythmbox");
+    the first transcript's split is kept, other changes stay."""
+    from assistant.asr.domain import best_intent, unglue
+
+    assert unglue("openrhythmbox", "open rhythmbox") == "open rhythmbox"
+    assert unglue("Opennautilus.", "Open nautilus.") == "Open nautilus."
+    assert unglue("Set a tangent timer.", "Set a tagen timer.") == "Set a tangent timer."
+    # Rasa's ranking under a fallback still names the domain
+    assert best_intent({"intent": {"name": "nlu_fallback", "confidence": 0.4},
+                        "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4},
+                                           {"name": "cafe__order", "confidence": 0.3}]}) == ("cafe__order", 0.3)
+    assert best_intent({}) == ("", 0.0)
+
+
 def test_interleave_vocabularies():
     # each list's own duplicates take no turn; a phrase another list had first is skipped
     assert interleave_vocabularies([["a", "b", "a", "c"], ["X", " b ", "y"], [], ["z  z"]]) == [

@@ -96,6 +96,36 @@ def best_intent(parse: dict) -> tuple[str, float]:
     return "", 0.0
 
 
+def unglue(text: str, first: str) -> str:
+    """Split words of ``text`` that are two adjacent words of ``first`` written together.
+
+    With a list of single lower-case names as hotwords, the second decode sometimes glues
+    the verb to the name: "Open rhythmbox." → "openrhythmbox", "Opennautilus."
+    (benchmarks/vocab_bench.py, Piper and espeak-ng voices). The first transcript has them
+    apart; keep its split.
+
+    Args:
+        text: the domain pass's transcript.
+        first: the first transcript of the same audio.
+    """
+    pairs = {}
+    fw = [w.strip(".,!?;:").lower() for w in first.split()]
+    for a, b in zip(fw, fw[1:]):
+        if a and b:
+            pairs[a + b] = (a, b)
+    out = []
+    for w in text.split():
+        core = w.strip(".,!?;:")
+        split = pairs.get(core.lower())
+        if split and core:
+            head = w[: w.lower().index(core.lower())] if core.lower() in w.lower() else ""
+            tail = w[len(head) + len(core):]
+            out.append(f"{head}{core[: len(split[0])]} {core[len(split[0]):]}{tail}")
+        else:
+            out.append(w)
+    return " ".join(out)
+
+
 @dataclass(frozen=True)
 class DomainPass:
     """What the domain pass did.
@@ -149,7 +179,7 @@ def domain_pass(asr, audio: np.ndarray, first: str, parse: Callable[[str], dict]
         res = merge_biased(res if res.segments else Transcript(res.text, [], res.language, seconds, res.decode_ms, (),
                                                                ((0.0, seconds, res.text),)),
                            plain, hotword_phrases(list(phrases)), word_timestamps=False, replacements=False)
-    text = res.text.strip() or first
+    text = unglue(res.text.strip(), first) or first
     if text != first:
         log.debug("domain pass (%s) changed the transcript", intent)  # never the text itself
     return DomainPass(text, intent, True, res.decode_ms)
