@@ -261,6 +261,36 @@ def test_open_application_from_desktop_entry(app, tmp_path, fake_desktop, voice)
     assert wait_for(fake_desktop.exists), "the .desktop entry's Exec line did not run"
 
 
+def test_installed_applications_do_not_change_the_trained_model(tmp_path, monkeypatch):
+    """The apps skill's ``.desktop`` names bias the ASR and are resolvable values, but are
+    not Rasa training data: the model's hash (the cache key, and the key of the package's
+    pre-trained seed) is the same whatever is installed (issue 12)."""
+    from assistant.components import build_sidecar
+    from assistant.settings import NLUSettings, SkillsSettings
+    from assistant.skills import SkillHost, load_skills
+
+    def state(xdg: Path) -> tuple[str, list[str]]:
+        monkeypatch.setenv("XDG_DATA_HOME", str(xdg))
+        skills = load_skills().skills
+        host = SkillHost(EventBus(), SkillsSettings())
+        try:
+            apps = next(s for s in skills if s.id == "apps")
+            return build_sidecar(skills, host, NLUSettings()).project_hash(), apps.vocabulary()
+        finally:
+            host.close()
+
+    empty = tmp_path / "empty"
+    (empty / "applications").mkdir(parents=True)
+    full = tmp_path / "full"
+    (full / "applications").mkdir(parents=True)
+    (full / "applications" / "org.example.Zorblax.desktop").write_text(
+        "[Desktop Entry]\nType=Application\nName=Zorblax Studio\nExec=true\n", encoding="utf-8")
+    h1, v1 = state(empty)
+    h2, v2 = state(full)
+    assert "zorblax studio" in v2 and "zorblax studio" not in v1  # the ASR hears about it
+    assert h1 == h2  # but the model does not change
+
+
 def test_unknown_application_is_named(app):
     r = app.handle_text("open frobnicator")
     assert r.intent == "apps__open_app"
