@@ -62,23 +62,40 @@ class UtteranceFeed:
     :data:`~assistant.turn.SPECULATE` marker is queued (the worker decodes what was said so
     far); if speech resumes the held blocks are queued after all.
 
+    Semantic endpointing: when the worker finds that the speculative decode is a complete
+    command (:mod:`assistant.nlu.complete`) it calls :meth:`allow_early_end` with the
+    number of that ``SPECULATE`` marker; if the silence then reaches ``early_end_ms``
+    without speech resuming, the utterance ends there (:attr:`ended_early`) instead of at
+    the endpointer's full silence. A permission for an earlier marker is stale once speech
+    resumed and a new marker was queued.
+
     Args:
         endpointer: a reset :class:`~assistant.vad.Endpointer`.
         audio_q: the turn worker's queue.
         bus: where :class:`SpeechStarted` is published.
         interaction: the listening interaction's id.
         speculate_after_ms: trailing silence before the speculative decode, ms.
+        early_end_ms: trailing silence, ms, that ends a complete command; 0 = never early.
     """
 
     def __init__(self, endpointer, audio_q: queue.Queue, bus: EventBus, interaction: str,
-                 speculate_after_ms: float) -> None:
+                 speculate_after_ms: float, early_end_ms: float = 0.0) -> None:
         self.endpointer = endpointer
         self.audio_q = audio_q
         self.bus = bus
         self.interaction = interaction
         self.speculate_after_ms = speculate_after_ms
+        self.early_end_ms = early_end_ms
+        self.ended_early = False
         self._held: list[np.ndarray] = []
         self._speculating = False
+        self._markers = 0  # SPECULATE markers queued so far
+        self._allowed = 0  # the marker whose decode was a complete command (1-based; 0 = none)
+
+    def allow_early_end(self, marker: int) -> None:
+        """Called by the turn worker (any thread): the decode at the ``marker``-th
+        ``SPECULATE`` marker (1-based) is a complete command."""
+        self._allowed = marker
 
     def feed(self, block: np.ndarray):
         """Process one block; return the endpointer's ``speech_end`` event when the
@@ -97,8 +114,12 @@ class UtteranceFeed:
                 # now, so the final transcript is ready at the endpoint.
                 self._held.append(block)
                 if not self._speculating:
+                    self._markers += 1
                     self.audio_q.put(SPECULATE)
                     self._speculating = True
+                elif self.early_end_ms and self._allowed == self._markers and ep.silence_ms >= self.early_end_ms:
+                    self.ended_early = True
+                    return ep.end_now()[0]
             else:
                 for b in self._held:  # speech resumed: the held audio belongs to it
                     self.audio_q.put(b)

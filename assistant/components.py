@@ -130,6 +130,8 @@ class LanguageStack:
         domains: per skill, the vocabulary of its domain pass
             (:class:`~assistant.asr.domain.DomainVocabularies`); None when ``asr.hotwords``
             or ``asr.domain_pass`` is off.
+        shapes: what each intent needs to be a complete command, for semantic endpointing
+            (:class:`~assistant.nlu.complete.CommandShapes`).
     """
 
     host: object
@@ -138,6 +140,7 @@ class LanguageStack:
     hotwords: tuple[str, ...]
     nlu: object
     domains: object = None
+    shapes: object = None
 
 
 def build_language(settings: Settings, bus: EventBus,
@@ -150,6 +153,7 @@ def build_language(settings: Settings, bus: EventBus,
         NLUError: no Rasa Python, or training failed (message + hint).
     """
     from assistant.asr import DomainVocabularies, interleave_vocabularies
+    from assistant.nlu.complete import CommandShapes
     from assistant.skills import SkillHost, load_skills
 
     host = SkillHost(bus, settings.skills)
@@ -164,8 +168,9 @@ def build_language(settings: Settings, bus: EventBus,
         progress("language engine", 0.6, "Training the language engine (cached after the first time)")
     nlu.ensure_trained()
     domains = DomainVocabularies.from_skills(loaded.skills) if settings.asr.hotwords and settings.asr.domain_pass else None
+    shapes = CommandShapes.from_skills(loaded.skills)
     return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu,
-                         domains=domains)
+                         domains=domains, shapes=shapes)
 
 
 def build_sidecar(skills: list, host, nlu_settings: NLUSettings, bus: EventBus | None = None):

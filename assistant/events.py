@@ -105,12 +105,16 @@ class SpeechEnded(Event):
     """Endpoint: VAD saw ``silence_ms`` of silence after speech ending at ``audio_time``
     seconds (stream position); ``timeout`` is True if the utterance hit the maximum length
     or no speech came at all; ``by_user`` is True if the user ended it (push-to-talk key
-    released, :meth:`assistant.pipeline.Assistant.end_utterance`) before the VAD did."""
+    released, :meth:`assistant.pipeline.Assistant.end_utterance`) before the VAD did;
+    ``early`` is True if the utterance ended after ``vad.early_end_silence_ms`` because what
+    was heard was already a complete command (semantic endpointing,
+    :mod:`assistant.nlu.complete`)."""
 
     audio_time: float = 0.0
     silence_ms: float = 0.0
     timeout: bool = False
     by_user: bool = False
+    early: bool = False
 
 
 @dataclass(frozen=True)

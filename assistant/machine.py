@@ -18,6 +18,7 @@ The table (``—`` = illegal: :class:`IllegalTransition`; ``=`` = stays, no even
     FOLLOW_UP          listening      —              —              —              —
     TEXT               understanding  understanding  understanding  understanding (2) —
     ENDPOINT           —              understanding  —              —              —
+    EARLY_END          —              understanding  —              —              —
     CANCEL             —              idle           idle           —              —
     REPLY              —              —              speaking       —              —
     ANNOUNCE           speaking       = (4)          = (4)          = (4)          = (4)
@@ -74,6 +75,7 @@ class Trigger(str, Enum):
     FOLLOW_UP = "follow_up"  # the reply asked a question: listen for the answer
     TEXT = "text"  # a typed request
     ENDPOINT = "endpoint"  # end of speech (VAD silence, push-to-talk released, source ended)
+    EARLY_END = "early_end"  # a complete command and a short silence (semantic endpointing)
     CANCEL = "cancel"  # nothing was said, or the turn was cancelled
     REPLY = "reply"  # the turn has a reply to speak
     ANNOUNCE = "announce"  # a skill speaks on its own (a timer fired)
@@ -97,6 +99,7 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (_I, Trigger.FOLLOW_UP): _L,
     **{(s, Trigger.TEXT): _U for s in (_I, _L, _U, _S)},
     (_L, Trigger.ENDPOINT): _U,
+    (_L, Trigger.EARLY_END): _U,
     (_L, Trigger.CANCEL): _I,
     (_U, Trigger.CANCEL): _I,
     (_U, Trigger.REPLY): _S,

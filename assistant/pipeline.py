@@ -28,30 +28,16 @@ import numpy as np
 
 from assistant import components
 from assistant.errors import AssistantError
-from assistant.events import (
-    Announcement,
-    AudioLevel,
-    EventBus,
-    InteractionFinished,
-    InteractionStarted,
-    NLURestarting,
-    Notice,
-    PlaybackFinished,
-    Progress,
-    Reply,
-    SpeechEnded,
-    SpeechStarted,
-    State,
-    StopRequested,
-    TurnFinished,
-    WakeWordDetected,
-)
+from assistant.events import (Announcement, AudioLevel, EventBus, InteractionFinished, InteractionStarted, NLURestarting,
+                               Notice, PlaybackFinished, Progress, Reply, SpeechEnded, SpeechStarted, State,
+                               StopRequested, TurnFinished, WakeWordDetected)
 from assistant.dictation.mode import DictationMode, is_start_command
 from assistant.machine import StateMachine, Trigger
 from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
 from assistant.capture import PreRoll, UtteranceFeed
-from assistant.turn import CANCELLED, ENDPOINT, DomainRefiner, TurnResult, finish_transcript, transcribe_stream, understand
+from assistant.turn import (CANCELLED, ENDPOINT, DomainRefiner, TurnEndJudge, TurnResult, finish_transcript,
+                            transcribe_stream, understand)
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +107,7 @@ class Assistant:
         self._finished = threading.Condition()
         self._preview = components.VoicePreview()
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
-        self.nlu = self.host = self._domains = None
+        self.nlu = self.host = self._domains = self._shapes = None
         self.skills: list = []
         self._hotwords: tuple[str, ...] = ()
         self.dictation = DictationMode(self.machine, self.bus, asr=lambda: self.asr, settings=lambda: self._settings.dictation,
@@ -195,7 +181,7 @@ class Assistant:
         self._progress("skills", 0.5, "Loading skills")
         stack = components.build_language(self._settings, self.bus, self._progress)
         self.host, self.skills, self.skill_errors = stack.host, stack.skills, list(stack.errors)
-        self._hotwords, self._domains, self.nlu = stack.hotwords, stack.domains, stack.nlu
+        self._hotwords, self._domains, self._shapes, self.nlu = stack.hotwords, stack.domains, stack.shapes, stack.nlu
         self._progress("language engine", 0.8, "Starting the language engine")
         self.nlu.start()
 
@@ -407,14 +393,18 @@ class Assistant:
         return False
 
     # ------------------------------------------------------------------ the turn
-    def _run_turn(self, interaction: str, *, text: str | None = None, audio_q: queue.Queue | None = None) -> None:
+    def _run_turn(self, interaction: str, *, text: str | None = None, audio_q: queue.Queue | None = None,
+                  allow_early_end=None) -> None:
         """Final transcript (or typed text) → Rasa → reply. Runs on the turn worker thread
-        for audio, on the caller's thread for text."""
+        for audio (``allow_early_end``: its :meth:`UtteranceFeed.allow_early_end`), on the
+        caller's thread for text."""
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:
             if text is None:
                 refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
-                heard = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q, refine)
+                judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end)
+                heard = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q,
+                                          refine, judge if allow_early_end is not None else None)
                 if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)
                     return self._finish_interaction(interaction, "cancelled")
@@ -503,10 +493,11 @@ class Assistant:
         def end_of_speech(ev) -> None:  # the endpoint (VAD or user): hand the utterance over
             nonlocal utterance
             interaction, audio_q = utterance.interaction, utterance.audio_q
-            self.bus.publish(SpeechEnded(interaction=interaction, audio_time=ev.audio_time,
-                                         silence_ms=ev.silence_ms, timeout=ev.timeout, by_user=ev.forced))
+            early = utterance.ended_early
+            self.bus.publish(SpeechEnded(interaction=interaction, audio_time=ev.audio_time, silence_ms=ev.silence_ms,
+                                         timeout=ev.timeout, by_user=ev.forced and not early, early=early))
             nothing_said = ev.timeout and not utterance.had_speech
-            machine.fire(Trigger.CANCEL if nothing_said else Trigger.ENDPOINT, interaction)
+            machine.fire(Trigger.CANCEL if nothing_said else Trigger.EARLY_END if early else Trigger.ENDPOINT, interaction)
             audio_q.put(CANCELLED if nothing_said else ENDPOINT)
             utterance = None
             if self.wake is not None:
@@ -551,10 +542,11 @@ class Assistant:
                     block = pre_roll.take()
                 pre_roll.clear()
                 endpointer.reset()
-                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS)
+                early_ms = self._settings.vad.early_end_silence_ms if self._shapes is not None else 0
+                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms)
                 machine.fire(listening_trigger, interaction)
-                self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True,
-                                                     kwargs={"interaction": interaction, "audio_q": utterance.audio_q})
+                self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={
+                    "interaction": interaction, "audio_q": utterance.audio_q, "allow_early_end": utterance.allow_early_end if early_ms else None})
                 self._turn_thread.start()
             if utterance is not None:  # the block that started listening belongs to the utterance
                 ev = utterance.feed(block)

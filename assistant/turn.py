@@ -105,10 +105,11 @@ class DomainRefiner:
         return bool(self.s.domain_pass and self.domains is not None and self.nlu is not None
                     and getattr(self.nlu, "ready", False))
 
-    def __call__(self, text: str, audio: np.ndarray) -> Refined | None:
+    def __call__(self, text: str, audio: np.ndarray, parsed: dict | None = None) -> Refined | None:
         """The domain pass of ``text`` (the transcript of ``audio``: 16 kHz mono, shape
         ``(n,)``), or None when it is off or the NLU did not answer (the first transcript
-        stands; the turn's own NLU call reports the failure).
+        stands; the turn's own NLU call reports the failure). ``parsed``: Rasa's parse of
+        ``text`` when the caller has it already (:class:`TurnEndJudge`).
 
         Raises:
             ModelError: the decode failed.
@@ -118,11 +119,59 @@ class DomainRefiner:
         if not self.enabled:
             return None
         try:
-            return Refined(text, domain_pass(self.asr, audio, text, self.nlu.parse_full, self.domains,
+            def parse(t: str) -> dict:
+                return parsed if parsed is not None and t == text else self.nlu.parse_full(t)
+
+            return Refined(text, domain_pass(self.asr, audio, text, parse, self.domains,
                                              beam_size=self.s.domain_beam_size))
         except NLUError as exc:
             log.debug("domain pass skipped: %s", exc)
             return None
+
+
+class TurnEndJudge:
+    """Semantic endpointing for one turn (issue 13): parses the speculative transcript at
+    the first trailing silence (Rasa ``/model/parse``) and, when
+    :meth:`~assistant.nlu.complete.CommandShapes.judge` finds a complete command, lets the
+    audio loop end the utterance after ``vad.early_end_silence_ms`` instead of
+    ``vad.end_silence_ms`` (:meth:`assistant.capture.UtteranceFeed.allow_early_end`).
+
+    Args:
+        nlu: the Rasa sidecar (its ``ready`` and ``parse_full``), or None.
+        shapes: the skills' :class:`~assistant.nlu.complete.CommandShapes`, or None (off).
+        min_confidence: intent confidence in [0, 1] a complete command needs.
+        allow: ``allow(marker)``: the decode at the ``marker``-th SPECULATE (1-based) was complete.
+
+    Attributes:
+        verdicts: every :class:`~assistant.nlu.complete.Verdict` of this turn, in order.
+    """
+
+    def __init__(self, nlu, shapes, min_confidence: float, allow) -> None:
+        self.nlu, self.shapes, self.min_confidence, self.allow = nlu, shapes, min_confidence, allow
+        self.verdicts: list = []
+
+    @property
+    def enabled(self) -> bool:
+        """Early ends are on (shapes given) and the NLU is up."""
+        return self.shapes is not None and self.nlu is not None and bool(getattr(self.nlu, "ready", False))
+
+    def __call__(self, marker: int, text: str) -> dict | None:
+        """Judge ``text``, the decode at the ``marker``-th SPECULATE; return Rasa's parse of
+        it (reused by the domain pass), or None when off or the NLU did not answer (the
+        normal endpoint then ends the utterance)."""
+        if not self.enabled or not text.strip():
+            return None
+        try:
+            parsed = self.nlu.parse_full(text)
+        except NLUError as exc:
+            log.debug("no early end: %s", exc)
+            return None
+        verdict = self.shapes.judge(text, parsed, self.min_confidence)
+        self.verdicts.append(verdict)
+        log.debug("speculative transcript: %s (%s %.2f)", verdict.reason, verdict.intent, verdict.confidence)
+        if verdict.complete:
+            self.allow(marker)
+        return parsed
 
 
 def _drain_into(streamer, audio_q: queue.Queue, blocks: list) -> None:
@@ -140,7 +189,8 @@ def _drain_into(streamer, audio_q: queue.Queue, blocks: list) -> None:
 
 
 def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBus, interaction: str,
-                      audio_q: queue.Queue, refine: DomainRefiner | None = None) -> Heard | None:
+                      audio_q: queue.Queue, refine: DomainRefiner | None = None,
+                      judge: TurnEndJudge | None = None) -> Heard | None:
     """Consume one utterance from ``audio_q`` and return its final transcript.
 
     Items of ``audio_q``: int16 mono blocks at 16 kHz (``np.ndarray`` shape ``(n,)``),
@@ -157,6 +207,8 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
         refine: the turn's domain pass. It runs on the speculative decode at the first
             trailing silence, while the endpoint's silence is still being waited for, so
             that it costs nothing after the endpoint when the speaker had finished.
+        judge: the turn's semantic endpointing; it judges every speculative decode first
+            (its parse is handed to ``refine``).
     Returns:
         The final transcript and the utterance's audio, or None when cancelled.
     Raises:
@@ -168,6 +220,7 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
     early: Refined | None = None
     streamer = StreamingTranscriber(asr, interval_s=s.partial_interval_s, hotwords=list(hotwords) or None)
     next_partial_at = 0.0
+    markers = 0
     while True:
         try:
             item = audio_q.get(timeout=0.05)
@@ -182,12 +235,15 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
             return Heard(final.text, np.concatenate(blocks) if blocks else np.zeros(0, np.int16),
                          getattr(final, "audio_seconds", 0.0), decode_ms, early)
         if item is SPECULATE:
+            markers += 1
             partial = streamer.maybe_partial(force=True)
             if partial is not None and s.partials:
                 bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
-            if partial is not None and refine is not None and refine.enabled:
-                basis = " ".join(t for t in partial if t)
-                early = refine(basis, np.concatenate(blocks)) if basis.strip() and blocks else None
+            basis = " ".join(t for t in partial if t) if partial is not None else ""
+            if basis.strip() and blocks:
+                parsed = judge(markers, basis) if judge is not None else None
+                if refine is not None and refine.enabled:
+                    early = refine(basis, np.concatenate(blocks), parsed)
             continue
         if item is not ...:
             streamer.add(item)
