@@ -134,6 +134,12 @@ class Assistant:
         return self._hotwords
 
     @property
+    def command_shapes(self):
+        """What each intent needs to be a complete command (semantic endpointing,
+        :class:`~assistant.nlu.complete.CommandShapes`); None before :meth:`start`."""
+        return self._shapes
+
+    @property
     def awaiting_answer(self) -> bool:
         """The last reply asked a question and the next audio is heard as its answer."""
         return self.machine.pending_request is Trigger.FOLLOW_UP

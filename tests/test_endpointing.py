@@ -78,7 +78,7 @@ def test_shapes_of_the_builtin_skills():
 def test_judge_on_real_parses(app, text, complete, reason):
     """Each transcript parsed by the running Rasa server, then judged."""
     parse = app.nlu.parse_full(text)
-    verdict = app._shapes.judge(text, parse, app.settings.vad.early_end_confidence)
+    verdict = app.command_shapes.judge(text, parse, app.settings.vad.early_end_confidence)
     assert verdict.complete is complete, (text, verdict, parse["intent"])
     if reason is not None:
         assert verdict.reason == reason, (text, verdict)
