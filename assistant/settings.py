@@ -66,7 +66,7 @@ class VADSettings(_Section):
     end_silence_ms: int = Field(700, ge=100, le=5000, description="silence that ends an utterance")
     early_end_silence_ms: int = Field(300, ge=0, le=5000, description="silence that ends an utterance already "
                                       "heard as a complete command (semantic endpointing); 0 = off")
-    early_end_confidence: float = Field(0.6, ge=0, le=1, description="intent confidence a complete command "
+    early_end_confidence: float = Field(0.85, ge=0, le=1, description="intent confidence a complete command "
                                         "needs to end early")
     start_timeout_s: float = Field(6.0, ge=1, le=30, description="give up if no speech starts")
     max_utterance_s: float = Field(20.0, ge=2, le=120)

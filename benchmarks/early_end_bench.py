@@ -20,10 +20,11 @@ more often).
 
 Printed per condition:
 
-* **early**: the command's real end judged complete — the turn ends after 300 ms of silence
-  instead of 700 ms (share of commands);
-* **cut-off**: a pause *before* the command's end judged complete — the rest would arrive
-  after the cut (share of commands; issue 13's target ≤ 1 %);
+* **early**: judged complete after the command's last word (and not cut off before) — the
+  turn ends after 300 ms of silence instead of 700 ms (share of commands);
+* **cut-off**: judged complete at a moment with command speech still to come (the clean
+  speech's last word, from its level, is later) — the rest would arrive after the cut
+  (share of commands; issue 13's target ≤ 1 %);
 * the same cut-off share for the hesitation variants (``--hesitate``), and examples.
 
 Usage::
@@ -63,6 +64,7 @@ BUILTIN = [
     ("set the volume to fifty percent", "volume__set_volume"),
 ]
 BLOCK_MS = 80
+LEAD_S = 0.5  # command_bench.mix puts 0.5 s of silence or noise before the speech
 
 
 def hesitant(text: str, voice: tuple, rng: random.Random) -> tuple[np.ndarray, str] | None:
@@ -77,14 +79,23 @@ def hesitant(text: str, voice: tuple, rng: random.Random) -> tuple[np.ndarray, s
     return np.concatenate([a, gap, b]), " ".join(words[:k]) + " … " + " ".join(words[k:])
 
 
-def judge_clip(app, audio: np.ndarray, early_ms: float) -> tuple[list[tuple[str, object]], bool]:
+def speech_end_s(speech: np.ndarray) -> float:
+    """Where speech ends in a clean float32 clip, seconds: the end of the last 10 ms frame
+    within 30 dB of the loudest."""
+    n = 160
+    frames = speech[: len(speech) // n * n].reshape(-1, n)
+    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
+    loud = np.nonzero(rms >= rms.max() * 10 ** (-30 / 20))[0]
+    return float((loud[-1] + 1) * n / cb.RATE) if len(loud) else 0.0
+
+
+def judge_clip(app, audio: np.ndarray, early_ms: float) -> list[tuple[float, str, object]]:
     """Run the endpointer over ``audio`` (float32 or int16, 16 kHz mono); at each pause that
     reaches ``early_ms`` decode, parse and judge the utterance so far.
 
     Returns:
-        ``([(transcript so far, Verdict), ...] in order, ended)``: ``ended`` is True when the
-        endpointer ended the utterance (the last entry is then the command's end, the others
-        pauses inside it).
+        ``[(position s where the early end would fire, transcript so far, Verdict), ...]`` in
+        order, up to the endpointer's own end of the utterance.
     """
     from assistant import components
     from assistant.asr import StreamingTranscriber
@@ -94,11 +105,10 @@ def judge_clip(app, audio: np.ndarray, early_ms: float) -> tuple[list[tuple[str,
     audio = np.concatenate([audio, np.zeros(int(1.5 * cb.RATE), np.int16)])
     ep = components.build_endpointer(app.vad, app.settings.vad)
     n = cb.RATE * BLOCK_MS // 1000
-    out, flagged, ended = [], False, False
+    out, flagged = [], False
     for i in range(0, len(audio) - n + 1, n):
         events = ep.process(audio[i:i + n])
         if any(ev.kind == "speech_end" for ev in events):
-            ended = True
             break
         if ep.in_speech and ep.silence_ms >= early_ms and not flagged:
             flagged = True
@@ -107,10 +117,10 @@ def judge_clip(app, audio: np.ndarray, early_ms: float) -> tuple[list[tuple[str,
             partial = streamer.maybe_partial(force=True)
             text = " ".join(t for t in (partial or ()) if t)
             parse = app.nlu.parse_full(text) if text.strip() else {}
-            out.append((text, app.command_shapes.judge(text, parse, app.settings.vad.early_end_confidence)))
+            out.append(((i + n) / cb.RATE, text, app.command_shapes.judge(text, parse, app.settings.vad.early_end_confidence)))
         elif ep.in_speech and ep.silence_ms < early_ms:
             flagged = False
-    return out, ended
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,20 +159,22 @@ def main(argv: list[str] | None = None) -> int:
         for i, cmd in enumerate(cmds):
             voice = voices[i % len(voices)]
             kind = sorted(beds)[i % len(beds)] if snr is not None else "none"
-            variants = [("natural", cb.mix(cb.augment(cb.synth(cmd["text"], voice), random.Random(i))[0],
-                                           beds.get(kind), snr, random.Random(i * 7 + 1)), cmd["text"])]
+            speech = cb.augment(cb.synth(cmd["text"], voice), random.Random(i))[0]
+            variants = [("natural", speech, cmd["text"], random.Random(i * 7 + 1))]
             if args.hesitate:
                 h = hesitant(cmd["text"], voice, random.Random(1000 + i))
                 if h is not None:
-                    variants.append(("hesitant", cb.mix(h[0], beds.get(kind), snr, random.Random(i * 7 + 2)), h[1]))
-            for name, audio, said in variants:
-                verdicts, ended = judge_clip(app, audio, early_ms)
-                inside = verdicts[:-1] if ended else verdicts
-                cut = [(t, v) for t, v in inside if v.complete]
+                    variants.append(("hesitant", h[0], h[1], random.Random(i * 7 + 2)))
+            for name, clean, said, rng in variants:
+                end = LEAD_S + speech_end_s(clean)  # the command's last word in the mixed clip
+                verdicts = judge_clip(app, cb.mix(clean, beds.get(kind), snr, rng), early_ms)
+                # a cut-off: the turn would end while command speech is still to come
+                cut = [(t, v) for pos, t, v in verdicts if v.complete and pos < end]
+                inside = [pos for pos, _t, _v in verdicts if pos < end]
                 if name == "natural":
                     tally["n"] += 1
                     tally["pauses"] += len(inside)
-                    tally["early"] += bool(ended and verdicts and verdicts[-1][1].complete)
+                    tally["early"] += not cut and any(v.complete and pos >= end for pos, _t, v in verdicts)
                     tally["cut"] += bool(cut)
                 else:
                     tally["hn"] += 1

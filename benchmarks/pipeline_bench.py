@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/pipeline_bench.py [--n 24] [--asr-model base] [--realtime]
+    .venv/bin/python benchmarks/pipeline_bench.py [--n 40] [--asr-model base] [--no-early-end] [--no-domain-pass]
 
 Figures printed:
 
@@ -10,14 +10,22 @@ Figures printed:
 * over N synthetic "Hey Jarvis, <command>" recordings (Piper at three speeds + espeak-ng),
   fed through ``FileSource(realtime=True)`` so audio arrives at wall-clock speed as from a
   microphone: end of speech → final transcript / intent / first reply audio, p50 and p95 ms;
+  **last word → endpoint / final transcript / intent / first reply audio** (what the user
+  waits), p50 and p95 ms, and the share of turns ended early (semantic endpointing);
   ASR real-time factor of the final decode; TTS time to first audio (TTFA);
 * idle CPU of the wake listener: process CPU time / wall time while 30 s of speech without
   the wake word streams in real time, % of one core;
 * peak RSS of the app process and of the Rasa server (process tree), MB.
 
-"End of speech" is the endpoint event (the VAD's end-of-speech silence has elapsed), as in
-Home Assistant's assist pipeline; "first audio" is the first synthesized chunk handed to the
-audio sink.
+"End of speech" is the endpoint event (the VAD's end-of-speech silence has elapsed, or a
+complete command's shorter silence), as in Home Assistant's assist pipeline; "first audio" is
+the first synthesized chunk handed to the audio sink. "Last word" is where the command's
+speech ends in the recording (the last 10 ms frame within 30 dB of the loudest; the clips are
+synthesized, so the tail is digital silence), put on the wall clock of the real-time source:
+``FileSource`` yields block *i* at ``started_at + i·block`` where a microphone would deliver it
+one block later, so the last word is dated ``started_at − block + offset`` (the wait includes
+one block of capture, as with a microphone). The machine's load average is printed before and
+after: compare runs made under the same load.
 """
 
 from __future__ import annotations
@@ -43,7 +51,8 @@ COMMANDS = [
     "What time is it?", "What's the date today?", "What day of the week is it?", "Tell me the time.",
     "Set a timer for five minutes.", "Set a timer for ten seconds.", "Cancel the timer.",
     "What is the time right now?", "Which day is it today?", "Start a timer for two minutes.",
-    "Never mind.", "Order me a pizza.",
+    "Never mind.", "Order me a pizza.", "Set a pasta timer for eight minutes.", "What is twelve times seven?",
+    "Turn the volume up.", "Remind me to call mom in ten minutes.",
 ]
 
 
@@ -79,9 +88,21 @@ class PeakRSS:
         self._t.join()
 
 
+def last_word_s(audio: np.ndarray) -> float:
+    """Where speech ends in ``audio`` (int16 16 kHz mono), seconds: the end of the last
+    10 ms frame whose RMS is within 30 dB of the loudest frame's."""
+    n = 160
+    frames = audio[: len(audio) // n * n].astype(np.float32).reshape(-1, n)
+    rms = np.sqrt((frames ** 2).mean(axis=1))
+    loud = np.nonzero(rms >= rms.max() * 10 ** (-30 / 20))[0]
+    return float((loud[-1] + 1) * n / 16000) if len(loud) else 0.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=24, help="number of commands (≥ 20)")
+    ap.add_argument("--n", type=int, default=40, help="number of commands (≥ 20)")
+    ap.add_argument("--no-early-end", action="store_true",
+                    help="switch semantic endpointing off (vad.early_end_silence_ms = 0) to compare")
     ap.add_argument("--asr-model", default="base")
     ap.add_argument("--no-domain-pass", action="store_true",
                     help="switch the ASR's domain pass off (asr.domain_pass = false) to compare")
@@ -114,6 +135,9 @@ def main() -> int:
     settings = Settings()
     settings.asr.model = args.asr_model
     settings.asr.domain_pass = not args.no_domain_pass
+    if args.no_early_end:
+        settings.vad.early_end_silence_ms = 0
+    load0 = os.getloadavg()[0]
     settings.trace.directory = str(tmp / "traces")
     app = Assistant(settings, EventBus(), sink=BufferSink())
     t0 = time.monotonic()
@@ -123,10 +147,24 @@ def main() -> int:
     print(f"cold start to ready: {cold:.1f} s", flush=True)
 
     first_audio, final, intent, rtf, ttfa, missed = [], [], [], [], [], 0
+    from assistant.events import FinalTranscript, IntentRecognized, SpeechEnded, TTSFirstAudio
+
+    waits: dict[str, list[float]] = {"endpoint": [], "final": [], "intent": [], "first_audio": []}
+    early = 0
     for i, f in enumerate(files):
         src = FileSource(f, block_ms=settings.audio.block_ms, realtime=not args.no_realtime, pad_silence_s=1.5)
         results = app.run(src, sync_turns=True)
         src.close()
+        if results and results[0].trace is not None and not args.no_realtime:
+            tr = results[0].trace
+            t_word = src.started_at - settings.audio.block_ms / 1000 + last_word_s(src.audio)
+            for key, ev_type in (("endpoint", SpeechEnded), ("final", FinalTranscript), ("intent", IntentRecognized),
+                                 ("first_audio", TTSFirstAudio)):
+                ev = tr.first(ev_type)
+                if ev is not None:
+                    waits[key].append((ev.t - t_word) * 1000)
+            end = tr.first(SpeechEnded)
+            early += bool(end is not None and end.early)
         if not results or results[0].trace is None:
             missed += 1
             print(f"  {i:2d} no interaction (wake word missed?)", flush=True)
@@ -141,7 +179,8 @@ def main() -> int:
             intent.append(lat["intent"])
         if "tts_first_audio" in lat:
             ttfa.append(lat["tts_first_audio"])
-        print(f"  {i:2d} {r.transcript!r:45.45} {r.intent:22s} {r.trace.summary()}", flush=True)
+        lw = f"; last word → first audio {waits['first_audio'][-1]:.0f} ms" if waits["first_audio"] else ""
+        print(f"  {i:2d} {r.transcript!r:45.45} {r.intent:22s} {r.trace.summary()}{lw}", flush=True)
         if args.timeline:
             from assistant.events import SpeechEnded
 
@@ -177,7 +216,15 @@ def main() -> int:
     app.close()
 
     print()
-    print(f"ASR model: {args.asr_model}; domain pass {'on' if settings.asr.domain_pass else 'off'}; commands: {len(files)} ({missed} without an interaction)")
+    print(f"ASR model: {args.asr_model}; domain pass {'on' if settings.asr.domain_pass else 'off'}; "
+          f"early end {settings.vad.early_end_silence_ms or 'off'}"
+          f"{' ms' if settings.vad.early_end_silence_ms else ''}; commands: {len(files)} ({missed} without an interaction)")
+    print(f"load average (1 min): {load0:.2f} at start, {os.getloadavg()[0]:.2f} at the end; {os.cpu_count()} cores")
+    for key, label in (("endpoint", "endpoint"), ("final", "final transcript"), ("intent", "intent"),
+                       ("first_audio", "first reply audio")):
+        xs = waits[key]
+        print(f"last word → {label + ':':<19} p50 {pct(xs, 50):.0f} ms   p95 {pct(xs, 95):.0f} ms   (n {len(xs)})")
+    print(f"turns ended early (semantic endpointing): {early} of {len(waits['endpoint'])}")
     print(f"cold start to ready:                 {cold:.1f} s")
     print(f"end of speech → final transcript:    p50 {pct(final, 50):.0f} ms   p95 {pct(final, 95):.0f} ms")
     print(f"end of speech → intent:              p50 {pct(intent, 50):.0f} ms   p95 {pct(intent, 95):.0f} ms")

@@ -107,6 +107,7 @@ class FileSource:
         self.pad_silence_s = max(0.0, float(pad_silence_s))
         self.audio = read_audio(self.path)
         self._closed = threading.Event()
+        self.started_at: float | None = None  # time.monotonic() of the first block (blocks())
 
     @classmethod
     def for_recording(cls, path: PathLike, *, block_ms: float, end_silence_ms: float,
@@ -136,11 +137,13 @@ class FileSource:
     def blocks(self) -> Iterator[np.ndarray]:
         """Yield int16 blocks of exactly ``block_samples`` samples: the recording (the last
         block zero-padded), then ``ceil(pad_silence_s · 16000 / block_samples)`` blocks of
-        zeros. Stops early after :meth:`close`."""
+        zeros. Stops early after :meth:`close`. With ``realtime``, block ``i`` is yielded at
+        ``started_at + i · block_s`` (``time.monotonic()`` seconds; ``started_at`` is set
+        when the first block is asked for), on an absolute schedule that does not drift."""
         n = self.block_samples
         pad_blocks = int(math.ceil(self.pad_silence_s * SAMPLE_RATE / n - 1e-9))
         total = int(math.ceil(len(self.audio) / n)) + pad_blocks
-        start = time.monotonic()
+        start = self.started_at = time.monotonic()
         for i in range(total):
             if self._closed.is_set():
                 return
