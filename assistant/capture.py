@@ -118,8 +118,10 @@ class UtteranceFeed:
                     self.audio_q.put(SPECULATE)
                     self._speculating = True
                 elif self.early_end_ms and self._allowed == self._markers and ep.silence_ms >= self.early_end_ms:
-                    self.ended_early = True
-                    return ep.end_now()[0]
+                    ends = ep.end_now()
+                    if ends:
+                        self.ended_early = True
+                        return ends[0]
             else:
                 for b in self._held:  # speech resumed: the held audio belongs to it
                     self.audio_q.put(b)
