@@ -66,7 +66,7 @@ def test_endpointer_on_jfk_whole_sentence(vad, data_dir):
 def test_endpointer_default_700ms_ends_at_first_long_pause(vad, data_dir):
     # JFK pauses ~1 s after "And so, my fellow Americans": 700 ms of silence ends it there.
     x = audio.read_audio(data_dir / "jfk.flac")
-    ep = Endpointer(vad, **VADSettings().model_dump())
+    ep = Endpointer.from_settings(vad, VADSettings())  # the settings the app uses
     events = feed(ep, x)
     assert [e.kind for e in events] == ["speech_start", "speech_end"]
     assert 1.5 <= events[1].audio_time <= 3.2
