@@ -80,13 +80,11 @@ def hesitant(text: str, voice: tuple, rng: random.Random) -> tuple[np.ndarray, s
 
 
 def speech_end_s(speech: np.ndarray) -> float:
-    """Where speech ends in a clean float32 clip, seconds: the end of the last 10 ms frame
-    within 30 dB of the loudest."""
-    n = 160
-    frames = speech[: len(speech) // n * n].reshape(-1, n)
-    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
-    loud = np.nonzero(rms >= rms.max() * 10 ** (-30 / 20))[0]
-    return float((loud[-1] + 1) * n / cb.RATE) if len(loud) else 0.0
+    """Where speech ends in a clean clip (16 kHz mono), seconds — pipeline_bench's rule:
+    the end of the last 10 ms frame within 30 dB of the loudest."""
+    from pipeline_bench import last_word_s
+
+    return last_word_s(speech)
 
 
 def judge_clip(app, audio: np.ndarray, early_ms: float) -> list[tuple[float, str, object]]:
