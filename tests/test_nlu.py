@@ -403,6 +403,24 @@ def test_training_is_cached_by_hash(sidecar):
     assert other.project_hash() != again.project_hash()
 
 
+def test_logreg_server_runs_without_tensorflow(sidecar):
+    """Issue 13, item 5: Rasa 3.6 imports TensorFlow (~370 MB, ~2 s) whatever the pipeline.
+    The default logreg pipeline runs no TensorFlow code, so the boot script replaces it
+    with stand-ins: the running server has no TensorFlow library mapped and stays small,
+    and it still parses and runs the dialogue (the other tests of this module). DIET keeps
+    the real TensorFlow."""
+    from assistant.nlu.children import boot_env, tensorflow_free
+
+    assert tensorflow_free(build_config("logreg")) and not tensorflow_free(build_config("diet"))
+    assert "tensorflow" in boot_env(build_config("logreg"))["ASSISTANT_RASA_STUB"]
+    assert boot_env(build_config("diet"))["ASSISTANT_RASA_STUB"] == ""
+    maps = Path(f"/proc/{sidecar.pid}/maps").read_text()
+    assert "tensorflow" not in maps, [line for line in maps.splitlines() if "tensorflow" in line][:3]
+    rss_mb = psutil.Process(sidecar.pid).memory_info().rss / 2**20
+    assert rss_mb < 400, f"Rasa server RSS {rss_mb:.0f} MB (with TensorFlow it is ~560 MB)"
+    assert sidecar.parse_full("hello there")["intent"]["name"]
+
+
 def test_training_failure_quotes_rasa(tmp_path):
     project = tiny_project()
     project.rules.append({"rule": "broken", "steps": [{"intent": "goodbye"}, {"action": "utter_no_such_response"}]})

@@ -84,7 +84,7 @@ class RasaServer:
         rc = proc.poll() if proc is not None else None
         return None if proc is None or rc is None else (proc.pid, rc)
 
-    def spawn(self, python: Path, model: Path, workdir: Path, rundir: Path, preimport: str,
+    def spawn(self, python: Path, model: Path, workdir: Path, rundir: Path, boot: dict[str, str],
               timeout: float) -> None:
         """Start ``rasa run`` with ``model`` and wait until ``/status`` shows it loaded.
 
@@ -96,7 +96,7 @@ class RasaServer:
             model: the trained ``model.tar.gz``.
             workdir: the model's folder (``server.log`` goes there).
             rundir: the owner's private run folder (boot script, endpoints, credentials).
-            preimport: modules the boot script imports first (``children.preimports``).
+            boot: the boot script's environment entries (``children.boot_env``).
             timeout: seconds to wait until healthy.
 
         Raises:
@@ -116,7 +116,7 @@ class RasaServer:
                    "--model", str(model), "--endpoints", str(rundir / "endpoints.yml"),
                    "--credentials", str(rundir / "credentials.yml")]
             env = child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_TOKEN=self.token,
-                            ASSISTANT_RASA_PREIMPORT=preimport)
+                            **boot)
             with log_path.open("ab") as logf:
                 logf.write(f"\n===== rasa run on {host}:{port} at {time.ctime()} =====\n".encode())
                 logf.flush()

@@ -54,7 +54,7 @@ import httpx
 from assistant.errors import NLUError
 from assistant.events import EventBus, Notice, NLUReady, NLURestarting, Progress
 from assistant.nlu.action_server import ActionServer, warn_unmatched_actions
-from assistant.nlu.children import Children, RunFolder, log_excerpt, preimports
+from assistant.nlu.children import Children, RunFolder, boot_env, log_excerpt
 from assistant.nlu.client import DialogueResult, RasaClient, ResolveFn, normalize_entities
 from assistant.nlu.config import build_config, with_fallback
 from assistant.nlu.interpreter import find_rasa_python, rasa_version
@@ -300,7 +300,7 @@ class RasaSidecar:
     def _spawn(self, model: Path, timeout: float) -> None:
         """Start ``rasa run`` and wait for /status. Caller holds the lock."""
         assert self.python is not None and self.workdir is not None
-        self._server.spawn(self.python, model, self.workdir, self._rundir.get(), preimports(self.config), timeout)
+        self._server.spawn(self.python, model, self.workdir, self._rundir.get(), boot_env(self.config), timeout)
 
     def stop(self) -> None:
         """Stop the Rasa process (SIGTERM to its process group, SIGKILL after 1 s), the

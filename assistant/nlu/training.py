@@ -27,7 +27,7 @@ from assistant.nlu.children import (
     file_lock,
     log_excerpt,
     popen,
-    preimports,
+    boot_env,
     tail,
     terminate,
 )
@@ -169,7 +169,7 @@ class ModelCache:
         n_steps = max(1, len(self.config["pipeline"]) - 2 + len(self.config["policies"]))
         cmd = [str(python), str(boot_script(self._rundir())), "train", "--config", "config.yml",
                "--domain", "domain.yml", "--data", "data", "--out", str(tmp_out), "--fixed-model-name", MODEL_NAME]
-        env = child_env(ASSISTANT_PARENT_PID=str(os.getpid()), ASSISTANT_RASA_PREIMPORT=preimports(self.config),
+        env = child_env(ASSISTANT_PARENT_PID=str(os.getpid()), **boot_env(self.config),
                         RASA_CACHE_DIRECTORY=str(self.root / "training-cache"), RASA_MAX_CACHE_SIZE="300")
         self._progress("nlu-train", 0.0, "Training the language model…")
         t0 = time.monotonic()
