@@ -155,7 +155,8 @@ def main() -> int:
         src = FileSource(f, block_ms=settings.audio.block_ms, realtime=not args.no_realtime, pad_silence_s=1.5)
         results = app.run(src, sync_turns=True)
         src.close()
-        if results and results[0].trace is not None and not args.no_realtime:
+        heard = bool(results and results[0].trace is not None and results[0].transcript.strip())
+        if heard and not args.no_realtime:
             tr = results[0].trace
             t_word = src.started_at - settings.audio.block_ms / 1000 + last_word_s(src.audio)
             for key, ev_type in (("endpoint", SpeechEnded), ("final", FinalTranscript), ("intent", IntentRecognized),
@@ -165,9 +166,12 @@ def main() -> int:
                     waits[key].append((ev.t - t_word) * 1000)
             end = tr.first(SpeechEnded)
             early += bool(end is not None and end.early)
-        if not results or results[0].trace is None:
+        if not heard:  # no interaction, or one that heard nothing (the command was missed)
             missed += 1
-            print(f"  {i:2d} no interaction (wake word missed?)", flush=True)
+            print(f"  {i:2d} no interaction with a transcript (wake word or command missed)", flush=True)
+            if results and results[0].expects_answer:
+                app.handle_text("never mind")
+            app.wait_idle()
             continue
         r = results[0]
         lat = r.trace.latency_ms()
