@@ -95,6 +95,8 @@ TAIL_S = 2.0
 SNR_DB = 20.0
 #: ``--interval``: dictation.interval_s for this run (None: the setting's default).
 ASR_MODEL: str | None = None
+PAUSE_S: float | None = None
+"""``--pause``: dictation.pause_s for this run (None: the setting's default)."""
 """``--asr-model``: asr.model for this run (None: the setting's default)."""
 INTERVAL_S: float | None = None
 DELAY_P50_TARGET_MS, DELAY_P95_TARGET_MS = 1000.0, 1800.0
@@ -266,6 +268,7 @@ def run(voices: list[str], passages: list[list[str]], scripts: list, noise: bool
     settings = Settings()
     settings.dictation.interval_s = INTERVAL_S or settings.dictation.interval_s
     settings.asr.model = ASR_MODEL or settings.asr.model
+    settings.dictation.pause_s = PAUSE_S or settings.dictation.pause_s
     settings.trace.directory = str(tmp / "traces")
     bench = Bench(settings)
     rows = []
@@ -391,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run, print the table and the medians; ``--json`` writes them."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--interval", type=float, help="dictation.interval_s (default: the setting's default)")
+    ap.add_argument("--pause", type=float, help="dictation.pause_s: a pause this long types the phrase (default: the setting's)")
     ap.add_argument("--asr-model", help="asr.model for dictation (default: the setting's default, base)")
     ap.add_argument("--quick", action="store_true", help="jfk, one passage, two scripts, two voices (~1.5 min)")
     ap.add_argument("--voices", help=f"comma-separated, of {', '.join(VOICES)}")
@@ -398,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write figures and rows here")
     ap.add_argument("--show", action="store_true", help="print every typed text as it is done")
     args = ap.parse_args(argv)
-    global INTERVAL_S, ASR_MODEL
+    global INTERVAL_S, ASR_MODEL, PAUSE_S
+    PAUSE_S = args.pause
     INTERVAL_S = args.interval
     ASR_MODEL = args.asr_model
     voices = args.voices.split(",") if args.voices else (QUICK_VOICES if args.quick else list(VOICES))
@@ -433,7 +438,7 @@ def settings_line() -> str:
     from assistant.settings import Settings
 
     s = Settings()
-    return (f"Whisper {ASR_MODEL or s.asr.model} {s.asr.compute_type}, beam {s.asr.beam_size}; dictation pause {s.dictation.pause_s} s, "
+    return (f"Whisper {ASR_MODEL or s.asr.model} {s.asr.compute_type}, beam {s.asr.beam_size}; dictation pause {PAUSE_S or s.dictation.pause_s} s, "
             f"re-decode every {INTERVAL_S or s.dictation.interval_s} s, "
             f"auto_punctuation off; sentence gaps {SENTENCE_GAP_S} s, command-script gaps {SCRIPT_GAP_S} s")
 
