@@ -85,6 +85,8 @@ class ASRSettings(_Section):
     domain_pass: bool = Field(True, description="decode commands with slot values again, biased "
                               "towards only their skill's vocabulary")
     domain_beam_size: int = Field(5, ge=1, le=10, description="beam width of the domain pass")
+    domain_nbest: int = Field(1, ge=1, le=10, description="hypotheses of the domain pass rescored by the NLU "
+                              "(1 = take the best one)")
 
 
 class TTSSettings(_Section):

@@ -91,7 +91,7 @@ class DomainRefiner:
 
     Args:
         asr: the loaded :class:`~assistant.asr.WhisperASR`.
-        s: ASR settings (``domain_pass`` on/off, ``domain_beam_size``).
+        s: ASR settings (``domain_pass`` on/off, ``domain_beam_size``, ``domain_nbest``).
         nlu: the Rasa sidecar (its ``ready`` and ``parse_full``), or None.
         domains: the skills' :class:`~assistant.asr.domain.DomainVocabularies`, or None.
     """
@@ -123,7 +123,7 @@ class DomainRefiner:
                 return parsed if parsed is not None and t == text else self.nlu.parse_full(t)
 
             return Refined(text, domain_pass(self.asr, audio, text, parse, self.domains,
-                                             beam_size=self.s.domain_beam_size))
+                                             beam_size=self.s.domain_beam_size, nbest=self.s.domain_nbest))
         except NLUError as exc:
             log.debug("domain pass skipped: %s", exc)
             return None

@@ -364,7 +364,8 @@ def test_domain_vocabularies_name_the_slot_intents_of_each_skill(smarthome):
 
 @pytest.mark.rasa
 @pytest.mark.parametrize("lead", ["silence", "noise"])
-def test_domain_pass_decodes_a_slot_command_with_its_skill_vocabulary_only(domain_setup, tmp_path, lead):
+@pytest.mark.parametrize("nbest", [1, 5])
+def test_domain_pass_decodes_a_slot_command_with_its_skill_vocabulary_only(domain_setup, tmp_path, lead, nbest):
     """Real Whisper base + the real Rasa model: a smart-home command (Piper voice, after
     0.8 s of silence or of noise 20 dB below it) is decoded again with the smart-home
     vocabulary; the result holds the values said and no vocabulary phrase that was not
@@ -383,7 +384,7 @@ def test_domain_pass_decodes_a_slot_command_with_its_skill_vocabulary_only(domai
         pad = rng.normal(0, float(np.sqrt(np.mean(speech ** 2))) / 10, len(pad)).astype(np.float32)
     audio = np.concatenate([pad, speech, np.zeros(4800, np.float32)])
     first = asr.transcribe(audio).text
-    done = domain_pass(asr, audio, first, sc.parse_full, vocab)
+    done = domain_pass(asr, audio, first, sc.parse_full, vocab, nbest=nbest)
     assert done.ran and done.intent == _g("turn_on") and done.decode_ms > 0, done
     heard = normalize_text(done.text)
     assert "ceiling fan" in heard and "master bedroom" in heard, done
@@ -395,3 +396,31 @@ def test_domain_pass_decodes_a_slot_command_with_its_skill_vocabulary_only(domai
     clock = read_16k(piper_say("what time is it", tmp_path / "t.wav"))
     done = domain_pass(asr, clock, asr.transcribe(clock).text, sc.parse_full, vocab)
     assert not done.ran and done.decode_ms == 0 and "time" in normalize_text(done.text), done
+
+
+@pytest.mark.rasa
+def test_nbest_hypotheses_are_rescored_by_the_parse(domain_setup, tmp_path):
+    """Issue 9, item 3: the domain pass may keep several beam hypotheses and let the NLU
+    choose. ``WhisperASR.nbest`` gives real, distinct-scored hypotheses of one beam search
+    (real Whisper base); ``rescore`` (real Rasa parses) prefers the hypothesis whose slot
+    values are the skill's declared values over one that scored a little better
+    acoustically, and does not trade the first transcript's intent for a value."""
+    from audio_factory import piper_say, read_16k
+    from assistant.asr import normalize_text
+    from assistant.asr.domain import rescore
+
+    asr, vocab, sc = domain_setup
+    audio = read_16k(piper_say("switch off the floor lamp in the kitchen", tmp_path / "f.wav"))
+    hyps = asr.nbest(audio, list(vocab.for_intent(_g("turn_off"))), n=4)
+    assert 1 <= len(hyps) <= 4 and all(lp < 0 for _, lp in hyps), hyps
+    assert "floor lamp" in normalize_text(hyps[0][0]) and "kitchen" in normalize_text(hyps[0][0]), hyps
+    assert asr.nbest(audio[:0]) == [] and asr.nbest(audio * 0) == []
+
+    phrases = vocab.for_intent(_g("turn_off"))
+    made_up = [("switch off the flower lamp in the kitten", -0.30), ("switch off the floor lamp in the kitchen", -0.45)]
+    text, _ = rescore(made_up, _g("turn_off"), sc.parse_full, phrases)
+    assert text == "switch off the floor lamp in the kitchen"
+    other_intent = [("what time is it", -0.05), ("switch off the lamp", -0.40)]
+    text, _ = rescore(other_intent, _g("turn_off"), sc.parse_full, phrases)
+    assert text == "switch off the lamp"
+    assert rescore([], _g("turn_off"), sc.parse_full, phrases) is None

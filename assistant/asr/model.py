@@ -342,6 +342,61 @@ class WhisperASR:
         plain = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size)
         return merge_biased(biased, plain, phrases, word_timestamps=word_timestamps)
 
+    def nbest(self, audio: np.ndarray, hotwords: Hotwords = None, *, n: int = 5,
+              beam_size: int = 5) -> list[tuple[str, float]]:
+        """The ``n`` best hypotheses of one beam search over one utterance (for N-best
+        rescoring by the NLU, :func:`assistant.asr.domain.domain_pass`).
+
+        The audio is trimmed to the span Silero VAD hears as speech (faster-whisper's VAD,
+        this model's ``vad_parameters``), encoded once (one 30 s window), and decoded with
+        ``beam_size`` beams, the ``hotwords`` as the decoder's previous-text prompt (as
+        faster-whisper's ``hotwords``) and no timestamps; CTranslate2 returns the ``n``
+        best finished beams (``num_hypotheses``).
+
+        Args:
+            audio: 16 kHz mono, shape ``(n,)``, ``int16`` or ``float32`` in [-1, 1]; at
+                most 30 s (one window).
+            hotwords: phrases to bias towards (cut to Whisper's prompt like :meth:`transcribe`).
+            n: hypotheses wanted (≤ ``beam_size``).
+            beam_size: beam width.
+
+        Returns:
+            ``[(text, avg_logprob), ...]`` best first (avg_logprob: the sequence's log
+            probability per token, natural log, as faster-whisper computes it); empty for
+            silence, audio over 30 s, or no speech heard by the VAD.
+
+        Raises:
+            TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
+        """
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        x = to_float32(audio)
+        seconds = len(x) / SAMPLE_RATE
+        if len(x) == 0 or seconds > 30.0 or loudest_frame_dbfs(x) < self.guard.silence_dbfs:
+            return []
+        spans = get_speech_timestamps(x, VadOptions(**dict(self.vad_parameters or {})))
+        if not spans:
+            return []
+        x = x[spans[0]["start"]: spans[-1]["end"]]
+        hw, budget = self._fit_prompt(len(x) / SAMPLE_RATE, format_hotwords(hotwords), None)
+        m = self._model
+        with self._lock:
+            tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=self.language or "en")
+            prompt = m.get_prompt(tok, [], without_timestamps=True, hotwords=hw)
+            enc = m.encode(pad_or_trim(m.feature_extractor(x)[..., :-1]))
+            res = m.model.generate(enc, [prompt], beam_size=max(int(beam_size), int(n)), num_hypotheses=int(n),
+                                   return_scores=True, max_length=min(m.max_length, len(prompt) + budget),
+                                   suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]))[0]
+        out = []
+        for ids, score in zip(res.sequences_ids, res.scores):
+            text = " ".join(tok.decode(ids).split())
+            if text:
+                out.append((text, float(score) * len(ids) / (len(ids) + 1)))  # length_penalty 1
+        return out
+
     def _transcribe(self, x: np.ndarray, hotwords: Hotwords, initial_prompt: Optional[str],
                     word_timestamps: bool, beam_size: Optional[int] = None) -> Transcript:
         """One decode (with the hallucination guard) of float32 audio; see :meth:`transcribe`."""
