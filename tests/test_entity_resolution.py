@@ -49,6 +49,24 @@ def test_overlapping_spans_keep_one_entity_the_longest_declared_value():
     assert [(e["entity"], e["value"]) for e in ents] == [("roast", "medium roast")]
 
 
+def test_a_synonym_containing_a_declared_value_wins_over_the_value_inside_it():
+    """Found by writing a skill from docs/skills.md only: with the synonym "extra large" →
+    "family size" and "large" a declared size, the NLU tags only "large" in "an extra
+    large pizza"; the whole synonym is the longer declared span and must win."""
+    from assistant.skills.resolve import EntityResolver
+
+    r = EntityResolver.from_nlu([
+        {"intent": "order", "examples": "- order a [large](size) pizza\n"},
+        {"lookup": "size", "examples": ["small", "medium", "large", "family size"]},
+        {"synonym": "family size", "examples": ["extra large", "xl"]},
+    ])
+    text = "order an extra large pizza"
+    out = r.resolve(text, [{"entity": "size", "value": "large", "start": 15, "end": 20}], "order")
+    assert [(e["entity"], e["value"]) for e in out] == [("size", "family size")], out
+    out = r.resolve("order a large pizza", [{"entity": "size", "value": "large", "start": 8, "end": 13}], "order")
+    assert [(e["entity"], e["value"]) for e in out] == [("size", "large")], out
+
+
 def test_entities_of_other_skills_give_way_to_the_skill_of_the_intent():
     from assistant.skills.resolve import EntityResolver
 

@@ -410,10 +410,12 @@ class EntityResolver:
                     if top.score < 1.0 and runner is not None and top.score - runner.score < AMBIGUITY_MARGIN:
                         continue
                     # a declared value already found inside is only replaced by a longer declared
-                    # value containing it ("fan" → "ceiling fan"), never by itself plus noise
+                    # value (or a synonym of one) containing it ("fan" → "ceiling fan", "large"
+                    # → "extra large" = "family size"), never by itself plus noise
                     if any(k.get("resolution") in ("exact", "resolved") and not (
-                            f" {normalize(str(k.get('value')))} " in f" {normalize(top.value)} "
-                            and normalize(str(k.get("value"))) != normalize(top.value)) for k in inside):
+                            _inside(normalize(str(k.get("value"))), normalize(top.value))
+                            or (top.score >= 1.0 and _inside(normalize(str(k.get("value"))), top.variant)))
+                           for k in inside):
                         continue
                     found.append({"entity": t, "value": top.value, "start": s, "end": e, "heard": heard,
                                   "raw_value": None, "resolution": "exact" if top.score >= 1.0 else "resolved",
@@ -429,6 +431,11 @@ class EntityResolver:
                 continue
             out = others + [d]
         return sorted(out, key=lambda d: (d.get("start") if isinstance(d.get("start"), int) else 10**9))
+
+
+def _inside(small: str, big: str) -> bool:
+    """``small`` is a whole-word part of ``big`` and not all of it (both normalised)."""
+    return f" {small} " in f" {big} " and small != big
 
 
 def _key(d: Mapping[str, Any]) -> tuple:
