@@ -112,6 +112,47 @@ def test_skill_test_runs_the_example_conversations(project):
     assert "'pizza or pasta' → " in p.stdout  # the answer went to the question, whatever its intent
 
 
+def test_the_form_example_of_docs_skills_md_works_as_written(tmp_path):
+    """docs/skills.md "A form, whole": the skill.yml and __init__.py shown there, copied
+    from the page as they are (plus a manifest), pass ``assistant skill test``: the form asks
+    only for what is missing, a synonym fills a slot with its declared value ("big" →
+    large), and the next order starts empty."""
+    doc = (ROOT / "docs" / "skills.md").read_text(encoding="utf-8")
+    sec = doc[doc.index("### A form, whole"):doc.index("## Testing a skill")]
+    yml = re.search(r"```yaml\n# pizza_skill/skill.yml[^\n]*\n(.*?)```", sec, re.S).group(1)
+    code = re.search(r"```python\n# pizza_skill/__init__.py\n(.*?)```", sec, re.S).group(1)
+    pkg = tmp_path / "pizza" / "pizza_skill"
+    pkg.mkdir(parents=True)
+    manifest = ("skill:\n  id: pizza\n  name: Pizza\n  version: 0.1.0\n  description: Orders pizza.\n"
+                "  languages: [en]\n  examples:\n    - order a large thin crust pizza\n\n")
+    (pkg / "skill.yml").write_text(manifest + yml, encoding="utf-8")
+    (pkg / "__init__.py").write_text(code, encoding="utf-8")
+    (pkg / "conversations.yml").write_text(textwrap.dedent(r"""
+        conversations:
+          - name: all at once
+            turns:
+              - user: i want a small thin crust pizza
+                intent: order
+                reply: 'Ordering a small thin crust pizza\.'
+          - name: the form asks for what is missing
+            turns:
+              - user: order a pizza
+                reply: 'What size would you like\? Small, medium or large\?'
+              - user: big
+                reply: 'Which crust\? Thin crust or deep dish\?'
+              - user: deep dish
+                reply: 'Ordering a large deep dish pizza\.'
+          - name: the next order starts empty
+            turns:
+              - user: order a medium deep dish pizza
+                reply: 'Ordering a medium deep dish pizza\.'
+              - user: order a pizza
+                reply: 'What size would you like\? Small, medium or large\?'
+        """), encoding="utf-8")
+    p = run([ASSISTANT, "skill", "test", tmp_path / "pizza"])
+    assert p.returncode == 0 and "6/6 turns passed" in p.stdout, p.stdout + p.stderr
+
+
 def test_installed_wheel_answers_from_a_recording_and_uninstall_removes_it(project, tmp_path):
     whl = wheel(project, tmp_path / "dist")
     assert whl.name.startswith("assistant_skill_coin_flipper-0.1.0-")
