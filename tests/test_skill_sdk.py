@@ -112,6 +112,21 @@ def test_skill_test_runs_the_example_conversations(project):
     assert "'pizza or pasta' → " in p.stdout  # the answer went to the question, whatever its intent
 
 
+def test_skill_test_names_the_file_and_line_of_an_import_error(tmp_path):
+    """docs/skills.md promises "cannot be imported (…): SyntaxError: …" with the file and
+    line; ``assistant skill test`` on a project whose package does not import crashed as an
+    internal error (exit 70) instead."""
+    pkg = tmp_path / "broken" / "broken_skill"
+    pkg.mkdir(parents=True)
+    (pkg / "skill.yml").write_text("skill:\n  id: broken\n  name: Broken\n  version: 0.1.0\n", encoding="utf-8")
+    (pkg / "__init__.py").write_text("from assistant.skills import Skill\n\ndef oops(:\n    pass\n", encoding="utf-8")
+    (pkg / "conversations.yml").write_text("conversations:\n  - name: x\n    turns:\n      - user: hello\n",
+                                           encoding="utf-8")
+    p = run([ASSISTANT, "skill", "test", tmp_path / "broken"])
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert re.search(r"broken_skill/__init__\.py:3\): cannot be imported \(broken_skill:skill\): SyntaxError", p.stderr), p.stderr
+
+
 def test_the_form_example_of_docs_skills_md_works_as_written(tmp_path):
     """docs/skills.md "A form, whole": the skill.yml and __init__.py shown there, copied
     from the page as they are (plus a manifest), pass ``assistant skill test``: the form asks

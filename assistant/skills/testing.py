@@ -69,13 +69,20 @@ def import_skill(path: str | Path) -> tuple[Skill, importlib.metadata.EntryPoint
         ``(skill, entry point)`` — the entry point can be passed to ``load_skills``.
 
     Raises:
-        SkillError: no package, or its module has no ``skill`` object.
+        SkillError: no package, its module has no ``skill`` object, or importing it raised
+            (a :class:`~assistant.skills.sdk.SkillLoadError` naming the file and line).
     """
     pkg_dir = find_package(path)
     parent = str(pkg_dir.parent)
     if parent not in sys.path:
         sys.path.insert(0, parent)
-    module = importlib.import_module(pkg_dir.name)
+    try:
+        module = importlib.import_module(pkg_dir.name)
+    except Exception as exc:  # a skill's own bug: the loader's message (file:line), not a crash
+        from assistant.skills.loader import _import_error
+
+        ep = importlib.metadata.EntryPoint(name=pkg_dir.name, value=f"{pkg_dir.name}:skill", group=ENTRY_POINT_GROUP)
+        raise _import_error(ep, exc) from exc
     skill = getattr(module, "skill", None)
     if not isinstance(skill, Skill):
         raise SkillError(f"{pkg_dir}/__init__.py has no module-level 'skill = Skill.from_package(__name__)'")
