@@ -112,6 +112,23 @@ def test_skill_test_runs_the_example_conversations(project):
     assert "'pizza or pasta' → " in p.stdout  # the answer went to the question, whatever its intent
 
 
+def test_conversation_turns_can_expect_several_values_of_one_entity():
+    """``entities: {topping: [pepperoni, onions]}`` in conversations.yml: every value, in
+    order (it used to compare the list's text with each value and always failed)."""
+    from assistant.nlu.client import DialogueResult
+    from assistant.skills import Skill
+    from assistant.skills.testing import check_turn
+
+    skill = Skill.from_text("skill:\n  id: pizza\n  name: Pizza\n  version: 0.1.0\n")
+    ents = [{"entity": "pizza__topping", "value": "pepperoni"}, {"entity": "pizza__topping", "value": "onions"},
+            {"entity": "pizza__size", "value": "large"}]
+    result = DialogueResult("pizza__order", 0.9, ents, [], False, None, {})
+    assert check_turn(skill, {"entities": {"topping": ["pepperoni", "onions"], "size": "large"}}, result) == []
+    assert check_turn(skill, {"entities": {"topping": ["onions", "pepperoni"]}}, result)
+    assert check_turn(skill, {"entities": {"topping": ["pepperoni"]}}, result)
+    assert check_turn(skill, {"entities": {"size": "small"}}, result)
+
+
 def test_skill_test_names_the_file_and_line_of_an_import_error(tmp_path):
     """docs/skills.md promises "cannot be imported (…): SyntaxError: …" with the file and
     line; ``assistant skill test`` on a project whose package does not import crashed as an

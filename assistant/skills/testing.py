@@ -138,7 +138,12 @@ def _global(skill: Skill, kind: str, name: str) -> str:
 
 
 def check_turn(skill: Skill, turn: dict, result: Any) -> list[str]:
-    """Compare one turn's expectations with a :class:`~assistant.nlu.sidecar.DialogueResult`."""
+    """Compare one turn's expectations with a :class:`~assistant.nlu.sidecar.DialogueResult`.
+
+    ``entities: {name: value}`` passes when one entity ``name`` has that value;
+    ``{name: [v1, v2]}`` when its values are exactly those, in that order (duplicates
+    ignored). ``slots: {name: value}`` compares the slot with ``value`` (a list for a list
+    slot). Returns the problems found (empty: the turn passed)."""
     problems = []
     if "intent" in turn and result.intent != _global(skill, "intent", str(turn["intent"])):
         problems.append(f"intent {result.intent!r} ({result.confidence:.2f}), expected "
@@ -146,7 +151,10 @@ def check_turn(skill: Skill, turn: dict, result: Any) -> list[str]:
     for name, value in (turn.get("entities") or {}).items():
         g = _global(skill, "entity", name)
         got = [str(e.get("value")) for e in result.entities if e.get("entity") == g]
-        if str(value) not in got:
+        if isinstance(value, list):  # every value, in this order: [pepperoni, onions]
+            if list(dict.fromkeys(got)) != [str(v) for v in value]:
+                problems.append(f"entity {name}: {got or 'none'}, expected {[str(v) for v in value]}")
+        elif str(value) not in got:
             problems.append(f"entity {name}={value!r} not found (got {got or 'none'})")
     for name, value in (turn.get("slots") or {}).items():
         g = _global(skill, "slot", name)
