@@ -129,6 +129,18 @@ def test_conversation_turns_can_expect_several_values_of_one_entity():
     assert check_turn(skill, {"entities": {"size": "small"}}, result)
 
 
+def test_a_list_slot_gets_every_value_canonical_through_a_form(tmp_path):
+    """Found by writing a skill from docs/skills.md only (tests/data/skills/pizza_order): a
+    ``type: list`` form slot kept only the values the NLU tagged, uncanonical — "green pepper
+    and extra cheese" gave only "extra cheese". Now every value of the turn, near misses
+    resolved ("green pepper" → "green peppers"), reaches the slot, whether it came with the
+    request or as the answer to the form's question."""
+    shutil.copytree(ROOT / "tests" / "data" / "skills" / "pizza_order", tmp_path / "pizza_order")
+    p = run([ASSISTANT, "skill", "test", tmp_path / "pizza_order"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "'green pepper and extra cheese' → " in p.stdout and "turns passed" in p.stdout, p.stdout
+
+
 def test_skill_test_names_the_file_and_line_of_an_import_error(tmp_path):
     """docs/skills.md promises "cannot be imported (…): SyntaxError: …" with the file and
     line; ``assistant skill test`` on a project whose package does not import crashed as an

@@ -157,6 +157,13 @@ def _raw_of(ctx: ActionContext, entity: str, value: Any) -> bool:
                for e in (ctx.tracker.latest_message or {}).get("entities") or [] if isinstance(e, dict))
 
 
+def _canonical_values(resolved: list[dict], entity: str) -> list:
+    """The canonical values of ``entity`` among resolved entities, in text order, without
+    duplicates; uncertain ones (``ask``) left out (a list slot has no one value to ask about)."""
+    return list(dict.fromkeys(e.get("value") for e in resolved
+                              if e.get("entity") == entity and e.get("resolution") != "ask" and e.get("value") is not None))
+
+
 def slot_fixes(ctx: ActionContext) -> list[dict]:
     """``SlotSet`` events putting canonical values into the slots Rasa filled from this
     turn's raw entities (None where the entity lost its span); [] when resolution is off."""
@@ -167,6 +174,12 @@ def slot_fixes(ctx: ActionContext) -> list[dict]:
     pinned = ctx.pinned is not None
     for gslot, gent in _entity_slots(ctx).items():
         current = ctx.tracker.get_slot(gslot)
+        if isinstance(current, list):  # a list slot: every value of this turn, canonical
+            if any(_raw_of(ctx, gent, v) for v in current):
+                values = _canonical_values(resolved, gent)
+                if values and values != current:
+                    out.append(SlotSet(gslot, values))
+            continue
         if current is None or not (_raw_of(ctx, gent, current) or pinned):
             continue
         mine = [e for e in resolved if e.get("entity") == gent]
@@ -195,6 +208,12 @@ def resolve_slot_candidates(ctx: ActionContext, candidates: dict[str, Any],
     resolved = ctx.resolved_entities()
     for gslot, value in candidates.items():
         gent = slots.get(gslot)
+        if gent is not None and isinstance(value, list):  # a list slot: every value, canonical
+            if any(_raw_of(ctx, gent, v) for v in value):
+                values = _canonical_values(resolved, gent)
+                if values != value:
+                    out[gslot] = values or None
+            continue
         if gent is None or value is None or not _raw_of(ctx, gent, value):
             continue
         mine = [e for e in resolved if e.get("entity") == gent and e.get("raw_value") == value]
