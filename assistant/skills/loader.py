@@ -77,7 +77,11 @@ def _discover(group: str) -> list[importlib.metadata.EntryPoint]:
     return out
 
 
-def _import_error(ep: importlib.metadata.EntryPoint, exc: BaseException) -> SkillLoadError:
+def import_error(ep: importlib.metadata.EntryPoint, exc: BaseException) -> SkillLoadError:
+    """The :class:`SkillLoadError` for a skill whose module raised ``exc`` on import: the
+    skill's own file and line (the syntax error's, or the deepest frame in the skill's
+    package), the exception, and what to do. Used by :func:`load_skills` and by
+    ``assistant skill test`` (:func:`assistant.skills.testing.import_skill`)."""
     file, line = "", None
     if isinstance(exc, SyntaxError) and exc.filename:
         file, line = exc.filename, exc.lineno
@@ -133,7 +137,7 @@ def load_skills(disabled: Iterable[str] = (),
             result.errors.append(exc)
             continue
         except Exception as exc:  # noqa: BLE001 - any import-time failure is the skill's
-            result.errors.append(_import_error(ep, exc))
+            result.errors.append(import_error(ep, exc))
             continue
         if not isinstance(obj, Skill):
             result.errors.append(SkillLoadError.at(

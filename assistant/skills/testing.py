@@ -79,10 +79,10 @@ def import_skill(path: str | Path) -> tuple[Skill, importlib.metadata.EntryPoint
     try:
         module = importlib.import_module(pkg_dir.name)
     except Exception as exc:  # a skill's own bug: the loader's message (file:line), not a crash
-        from assistant.skills.loader import _import_error
+        from assistant.skills.loader import import_error
 
         ep = importlib.metadata.EntryPoint(name=pkg_dir.name, value=f"{pkg_dir.name}:skill", group=ENTRY_POINT_GROUP)
-        raise _import_error(ep, exc) from exc
+        raise import_error(ep, exc) from exc
     skill = getattr(module, "skill", None)
     if not isinstance(skill, Skill):
         raise SkillError(f"{pkg_dir}/__init__.py has no module-level 'skill = Skill.from_package(__name__)'")
