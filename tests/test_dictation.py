@@ -247,3 +247,23 @@ def test_committer_flush_and_input_checks(base_asr):
         Committer(base_asr, pause_s=3.0, restart_after_s=2.0)
     with pytest.raises(TypeError):
         c.add(np.zeros(10, np.int32))
+
+
+def test_replacements_bias_the_asr_towards_what_the_user_says(base_asr, tmp_path):
+    """Issue 11: the user vocabulary biases the ASR — custom words *and* the spoken side of
+    each "say X → type Y" replacement ("Zurich" for "Zürich"), in front of the command words
+    and the skills' vocabulary. Without the replacements' spoken forms, "naive cafe comma
+    Zurich" came out as "… commas or a" now and then in the live dictation tests."""
+    from assistant.dictation.session import DictationSession
+    from assistant.dictation.typing import FileTypist
+    from assistant.events import EventBus
+    from assistant.settings import DictationSettings
+
+    settings = DictationSettings(words=["Anna"], replacements={"Zurich": "Zürich", "naive": "naïve"})
+    session = DictationSession(base_asr, settings, FileTypist(tmp_path / "out.txt"), EventBus(), hotwords=["pasta"])
+    try:
+        hot = session.committer.transcriber.hotwords  # the formatted phrase list, best first
+        assert hot.index("Anna") < hot.index("Zurich") < hot.index("comma") < hot.index("pasta"), hot
+        assert "naive" in hot and "Zürich" not in hot, hot
+    finally:
+        session.close()

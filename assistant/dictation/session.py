@@ -98,8 +98,9 @@ class DictationSession:
             vocabulary, replacements, history).
         typist: where the text goes; closed by :meth:`close`.
         bus: where :class:`DictationHeard` and :class:`Notice` go.
-        hotwords: the skills' vocabulary; ``settings.words`` are added in front (the
-            user's words matter most). Biasing cannot invent words (the ASR's bias guard).
+        hotwords: the skills' vocabulary; ``settings.words`` and the spoken side of
+            ``settings.replacements`` are added in front (the user's words matter most).
+            Biasing cannot invent words (the ASR's bias guard).
         on_end: called once, on the worker thread, with the reason ("voice", "silence",
             "error") when the session ends by itself.
         focus_probe: asks whether the focused field is a password field (closed by
@@ -123,7 +124,9 @@ class DictationSession:
                  hotwords: Sequence[str] = (), on_end: Optional[Callable[[str], None]] = None,
                  focus_probe: Optional[FocusProbe] = None, probe_focus: bool = True) -> None:
         self.settings = settings.model_copy()
-        words = [w for w in settings.words if w.strip()]
+        # the user's vocabulary: custom words, then what they say for each replacement
+        # ("Zurich" for "Zürich"), so the ASR hears the spoken form the formatter looks for
+        words = list(dict.fromkeys(w.strip() for w in [*settings.words, *settings.replacements] if w.strip()))
         self.committer = Committer(asr, interval_s=settings.interval_s, pause_s=settings.pause_s,
                                    restart_after_s=settings.pause_s + RESTART_AFTER_PAUSE_S,
                                    hotwords=words + list(COMMAND_HOTWORDS) + list(hotwords))
