@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from assistant.asr.guard import merge_biased
+from assistant.asr.metrics import normalize_text
 from assistant.asr.samples import SAMPLE_RATE
 from assistant.asr.transcript import Transcript
 from assistant.asr.vocabulary import hotword_phrases
@@ -152,10 +153,6 @@ transcript's. Hypotheses of one beam differ by 0.01–0.2 in that average, so a 
 value outweighs the acoustic difference between near-identical beams."""
 
 
-def _normal(text: str) -> str:
-    return " ".join("".join(c if c.isalnum() or c in "' " else " " for c in text.lower()).split())
-
-
 def rescore(hyps: list[tuple[str, float]], intent: str, parse: Callable[[str], dict],
             phrases: Iterable[str]) -> tuple[str, float] | None:
     """Pick the hypothesis the NLU finds most plausible (N-best rescoring).
@@ -174,14 +171,14 @@ def rescore(hyps: list[tuple[str, float]], intent: str, parse: Callable[[str], d
     Raises:
         NLUError: ``parse`` failed.
     """
-    known = {_normal(p) for p in phrases}
+    known = {normalize_text(p) for p in phrases}
     seen: dict[str, float] = {}
     best: tuple[str, float] | None = None
     for text, logprob in hyps:
-        key = _normal(text)
+        key = normalize_text(text)
         if key not in seen:
             p = parse(text)
-            ents = [_normal(str(e.get("value", ""))) for e in p.get("entities") or []]
+            ents = [normalize_text(str(e.get("value", ""))) for e in p.get("entities") or []]
             good = sum(e in known for e in ents)
             seen[key] = NBEST_KNOWN_BONUS * (2 * good - len(ents)) - (0.0 if best_intent(p)[0] == intent else 1.0)
         score = logprob + seen[key]
