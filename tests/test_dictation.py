@@ -237,6 +237,62 @@ def test_committer_long_silence_restarts_buffer_and_never_decodes_silence(base_a
     assert max(w.start_s for u in updates for w in u.words) > 10.0
 
 
+def test_committer_finds_pauses_in_audio_queued_behind_a_slow_decode(base_asr):
+    """A slow decode (a loaded machine) lets seconds of audio queue up: the committer still
+    ends the phrase at the pause, where it is in the audio, and leaves the next phrase for
+    the next step (before, it checked only the last ``pause_s`` of all the queued audio, so
+    two phrases ran into one and a later "scratch that" removed both)."""
+    jfk = read_audio(DATA / "jfk.flac")
+    ref = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+    gap = np.zeros(SAMPLE_RATE, np.int16)
+    c = Committer(base_asr)
+    for x in (jfk, gap, jfk, gap):  # 24 s queued before the first step
+        for i in range(0, len(x), BLOCK):
+            c.add(x[i : i + BLOCK])
+    first = c.step()
+    assert first is not None and first.phrase_end, first
+    # the first phrase ends at a pause of the first recording (jfk pauses after "Americans")
+    assert first.words and max(w.end_s for w in first.words) < len(jfk) / SAMPLE_RATE, first
+    assert normalize_text(ref).startswith(normalize_text(c.committed_text)), c.committed_text
+    assert c.silence_seconds >= c.pause_s
+    updates = [first]
+    while (u := c.step()) is not None:
+        updates.append(u)
+    check_stable(c, updates)
+    assert c.phrases >= 2 and wer(ref + " " + ref, c.committed_text) <= 0.05, c.committed_text
+
+
+def test_dictation_session_two_seconds_behind_types_the_same_text(base_asr, tmp_path):
+    """The live dictation of tests/test_dictation_live.py (Piper, 1.5 s pauses, "scratch
+    that" after a sentence) through a :class:`DictationSession` whose worker runs 2 s
+    behind the microphone (25 blocks arrive per step, as behind slow decodes on a loaded
+    CI machine): the text is the same as on a quiet machine. A CI run once typed
+    "Scratch that I bought a blue bike." — the phrase "scratch" was closed on the clock
+    while "that I bought…" waited in the queue."""
+    from audio_factory import concat, piper_say, read_16k
+
+    from assistant.dictation.session import DictationSession
+    from assistant.dictation.typing import FileTypist
+    from assistant.events import EventBus
+    from assistant.settings import DictationSettings
+
+    phrases = ["Dear diary comma today was a good day period", "new line", "I bought a red car period",
+               "scratch that", "I bought a blue bike period", "stop dictation"]
+    x = read_16k(concat([piper_say(p, tmp_path / f"p{i}.wav") for i, p in enumerate(phrases)],
+                        tmp_path / "d.wav", gap_s=1.5, lead_s=0.5, tail_s=2.0))
+    out = tmp_path / "out.txt"
+    session = DictationSession(base_asr, DictationSettings(), FileTypist(out), EventBus(), probe_focus=False)
+    i = 0
+    while i < len(x) and not session.formatter.stop_requested:
+        for _ in range(25):  # 2 s of audio per step of the worker
+            session.add(x[i : i + BLOCK])
+            i += BLOCK
+        session.step()
+    typed = session.close(flush=False)
+    assert typed == "Dear diary, today was a good day.\nI bought a blue bike.", typed
+    assert out.read_text("utf-8") == typed
+
+
 def test_committer_flush_and_input_checks(base_asr):
     c = Committer(base_asr)
     u = c.flush()  # nothing said: an empty phrase end

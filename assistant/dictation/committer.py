@@ -128,7 +128,7 @@ class Committer:
         self.context_chars = int(context_chars)
         self.transcriber = StreamingTranscriber(asr, interval_s, hotwords, max_buffer_s=max_buffer_s,
                                                 keep_s=keep_s, skip_silent_final=False)
-        self._lock = threading.Lock()  # guards _queue, _recent, _recent_n, _total
+        self._lock = threading.Lock()  # guards _queue, _total
         self._step_lock = threading.RLock()
         self.reset()
 
@@ -137,9 +137,10 @@ class Committer:
         with self._step_lock:
             with self._lock:
                 self._queue: list[np.ndarray] = []  # added, not yet given to the transcriber
-                self._recent: deque[np.ndarray] = deque()  # the last >= pause_s of audio
-                self._recent_n = 0  # samples in _recent
                 self._total = 0  # samples added since reset
+            self._recent: deque[np.ndarray] = deque()  # the last >= pause_s of processed audio
+            self._recent_n = 0  # samples in _recent
+            self._processed = 0  # samples given to the transcriber since reset
             self.transcriber.reset()
             self.transcriber.context = ""
             self._phrase_offset = 0  # dictation sample index of the current phrase's start
@@ -148,6 +149,7 @@ class Committer:
             self._text = ""
             self._unflushed = False  # speech heard since the last flush
             self._silence_s = 0.0  # length of the current silence, seconds (0: speech)
+            self._restart_due_s = self.restart_after_s  # silence length of the next buffer drop
             self._checked_at = 0  # _phrase_n at the last pause check
             self.phrases = 0
             self.restarts = 0
@@ -176,19 +178,27 @@ class Committer:
         with self._lock:
             self._queue.append(x)
             self._total += len(x)
-            self._recent.append(x)
-            self._recent_n += len(x)
-            keep = int(self.pause_s * SAMPLE_RATE)
-            while self._recent and self._recent_n - len(self._recent[0]) >= keep:
-                self._recent_n -= len(self._recent.popleft())
+
+    def _next_block(self) -> Optional[np.ndarray]:
+        """The oldest queued block, or None (worker thread only)."""
+        with self._lock:
+            return self._queue.pop(0) if self._queue else None
+
+    def _feed(self, x: np.ndarray) -> None:
+        """Give one block to the transcriber and to the pause window (worker thread only)."""
+        self.transcriber.add(x)
+        self._phrase_n += len(x)
+        self._processed += len(x)
+        self._recent.append(x)
+        self._recent_n += len(x)
+        keep = int(self.pause_s * SAMPLE_RATE)
+        while self._recent and self._recent_n - len(self._recent[0]) >= keep:
+            self._recent_n -= len(self._recent.popleft())
 
     def _drain(self) -> None:
-        """Give the queued blocks to the transcriber (worker thread only)."""
-        with self._lock:
-            blocks, self._queue = self._queue, []
-        for b in blocks:
-            self.transcriber.add(b)
-            self._phrase_n += len(b)
+        """Give every queued block to the transcriber (worker thread only)."""
+        while (x := self._next_block()) is not None:
+            self._feed(x)
 
     def _check(self) -> None:
         """Update the pause state from the last ``pause_s`` seconds (Silero VAD, run at
@@ -196,15 +206,22 @@ class Committer:
         n = self._phrase_n
         if n - self._checked_at < int(0.15 * SAMPLE_RATE):
             return
-        with self._lock:
-            recent = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
+        recent = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
         new_s = (n - self._checked_at) / SAMPLE_RATE
         self._checked_at = n
         if hears_speech(recent):
             self._unflushed = True
             self._silence_s = 0.0
+            self._restart_due_s = self.restart_after_s
         else:
             self._silence_s = self._silence_s + new_s if self._silence_s else len(recent) / SAMPLE_RATE
+
+    @property
+    def silence_seconds(self) -> float:
+        """How long the audio processed so far has been silent (Silero VAD), seconds; 0
+        while speech goes on. Audio still queued behind a slow decode does not count, so
+        a long decode never passes for a long silence."""
+        return self._silence_s
 
     @property
     def paused(self) -> bool:
@@ -222,16 +239,18 @@ class Committer:
             word).
         """
         with self._step_lock:
-            self._drain()
-            self._check()
-            if self.paused:
-                if self._unflushed:
-                    return self.flush()
-                if self._silence_s >= self.restart_after_s:
+            # block by block, in order: a pause is found where it is in the audio even when
+            # a slow decode let seconds of audio queue up behind it (then the phrase is
+            # flushed at the pause and the audio after it waits for the next step)
+            while (x := self._next_block()) is not None:
+                self._feed(x)
+                self._check()
+                if self.paused and self._unflushed:
+                    return self._flush_now()
+                if self.paused and self._silence_s >= self._restart_due_s:
                     self._restart()
-                return None
-            if not self._unflushed:
-                return None  # no speech heard yet: nothing worth a decode
+            if self.paused or not self._unflushed:
+                return None  # silence, or no speech heard yet: nothing worth a decode
             part = self.transcriber.maybe_partial()
             if part is None:
                 return None
@@ -253,8 +272,7 @@ class Committer:
     def _restart(self) -> None:
         """Drop the buffer after a long silence, keeping its last PRE_SPEECH_KEEP_S (the
         onset of the next word); the committed text becomes the next decodes' prompt."""
-        with self._lock:
-            recent = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
+        recent = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
         keep = recent[-int(PRE_SPEECH_KEEP_S * SAMPLE_RATE) :]
         self._phrase_offset += self._phrase_n - len(keep)
         self.transcriber.reset()
@@ -262,7 +280,7 @@ class Committer:
         self.transcriber.add(keep)
         self._phrase_n = len(keep)
         self._checked_at = 0
-        self._silence_s = self.pause_s  # still in the pause; the next restart after as long again
+        self._restart_due_s += self.restart_after_s - self.pause_s  # the next one after as long again
         self._emitted = 0
         self.restarts += 1
 
@@ -275,8 +293,12 @@ class Committer:
         """
         with self._step_lock:
             self._drain()
-            self.transcriber.maybe_partial(force=True)  # None (no decode) if nothing new
-            self.transcriber.commit_pending()
-            self._unflushed = False
-            self.phrases += 1
-            return self._update(self._new_words(), "", True)
+            return self._flush_now()
+
+    def _flush_now(self) -> DictationUpdate:
+        """:meth:`flush` of the audio processed so far (the queue stays queued)."""
+        self.transcriber.maybe_partial(force=True)  # None (no decode) if nothing new
+        self.transcriber.commit_pending()
+        self._unflushed = False
+        self.phrases += 1
+        return self._update(self._new_words(), "", True)

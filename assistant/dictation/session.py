@@ -10,7 +10,7 @@ The chain, per session (:class:`DictationSession`)::
 Only committed text is typed; the unstable tail goes to the overlay (never typed, never
 backspaced and retyped). The worker also ends the session on "stop dictation" (the
 :class:`~assistant.dictation.commands.Formatter` sees it), after
-``stop_after_silence_s`` of audio without a committed word, or when typing fails; the
+``stop_after_silence_s`` of audio without speech (Silero VAD), or when typing fails; the
 mode (:mod:`assistant.dictation.mode`) is told through ``on_end``.
 
 "Scratch that" refuses when the keyboard focus moved since the text was typed (the
@@ -57,9 +57,11 @@ COMMAND_HOTWORDS = ("comma", "period", "new line", "scratch that", "question mar
 #: phrase at the end of a long buffer dropped it now and then ("scratch that" after a
 #: sentence); alone with the prompt it is kept.
 RESTART_AFTER_PAUSE_S = 1.9
-#: Silence after the last committed word, seconds, that closes the phrase: the words the
-#: formatter held back (a command's first word) are decided and "scratch that" will
-#: remove this phrase as a whole.
+#: Silence (Silero VAD, in the audio processed so far) after a phrase, seconds, that closes
+#: it: the words the formatter held back (a command's first word) are decided and "scratch
+#: that" will remove this phrase as a whole. Measured on the processed audio, not on the
+#: clock: behind a slow decode the next phrase may already be queued (a CI run closed the
+#: phrase "scratch" while "that I bought…" waited, and typed "Scratch that I bought…").
 PHRASE_CLOSE_S = 1.2
 #: How long the worker sleeps when the committer had nothing to decode, seconds.
 IDLE_POLL_S = 0.04
@@ -137,7 +139,6 @@ class DictationSession:
         self.delays_ms: list[float] = []
         self._stop = threading.Event()
         self._ended = False
-        self._last_word_end_s = 0.0
         self._phrase_open = False  # a flush ended a phrase that is not closed yet
         self._focus = typist.focus()
         self.focus_probe = focus_probe
@@ -202,16 +203,11 @@ class DictationSession:
     def _work(self) -> None:
         try:
             while not self._stop.is_set():
-                update = self.committer.step()
-                if update is None:
-                    self._close_phrase_after_silence()
-                    if self._silent_too_long():
-                        return self._end("silence")
+                result = self.step()
+                if result == "idle":
                     time.sleep(IDLE_POLL_S)
-                    continue
-                self.handle(update)
-                if self.formatter.stop_requested:
-                    return self._end("voice")
+                elif result != "busy":
+                    return self._end(result)
         except TypingError as exc:
             self._typing_failed(exc)
             self._end("error")
@@ -221,9 +217,28 @@ class DictationSession:
                                     hint="See the log for details; start dictation again."))
             self._end("error")
 
+    def step(self) -> str:
+        """One step of the worker: let the committer do what is due (at most one decode),
+        type the result, close a held phrase after silence.
+
+        Returns:
+            ``"busy"`` (something was decoded), ``"idle"`` (nothing to do yet),
+            ``"voice"`` ("stop dictation" was said) or ``"silence"``
+            (``stop_after_silence_s`` without speech): the last two end the session.
+
+        Raises:
+            TypingError: typing failed (the worker ends the session with a notice).
+        """
+        update = self.committer.step()
+        if update is None:
+            self._close_phrase_after_silence()
+            return "silence" if self._silent_too_long() else "idle"
+        self.handle(update)
+        return "voice" if self.formatter.stop_requested else "busy"
+
     def _silent_too_long(self) -> bool:
         limit = self.settings.stop_after_silence_s
-        return bool(limit) and self.committer.audio_seconds - self._last_word_end_s >= limit
+        return bool(limit) and self.committer.silence_seconds >= limit
 
     def _end(self, reason: str) -> None:
         self._ended = True
@@ -249,8 +264,6 @@ class DictationSession:
                 self._phrase_open = True
             else:
                 ops += self.formatter.end_phrase()
-        if update.words:
-            self._last_word_end_s = update.words[-1].end_s
         if ops:
             self._apply(ops)
             if update.words:
@@ -260,7 +273,7 @@ class DictationSession:
             self.bus.publish(DictationHeard(committed=update.committed, tail=update.tail))
 
     def _close_phrase_after_silence(self) -> None:
-        if self._phrase_open and self.committer.audio_seconds - self._last_word_end_s >= PHRASE_CLOSE_S:
+        if self._phrase_open and self.committer.silence_seconds >= PHRASE_CLOSE_S:
             self._phrase_open = False
             self._apply(self.formatter.end_phrase())
 
