@@ -385,6 +385,36 @@ class Tally:
                 "wall_ms_p50": statistics.median(self.wall) if self.wall else float("nan")}
 
 
+def text_level(cmds: list[dict], args, tmp: Path) -> int:
+    """``--text``: every command's exact text through ``Assistant.handle_text`` (the NLU with
+    entity resolution, as a transcript would go), scored like the audio conditions."""
+    from assistant.audio import BufferSink
+    from assistant.events import EventBus
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+
+    settings = Settings()
+    settings.trace.directory = str(tmp / "traces")
+    app = Assistant(settings, EventBus(), sink=BufferSink())
+    app.start()
+    tally, errors = Tally(), []
+    try:
+        for cmd in cmds:
+            d = app.nlu.message("bench-text", cmd["text"])
+            app.nlu.forget("bench-text")
+            got = pairs(d.entities)
+            if not tally.add(d.intent == cmd["intent"], got, expected_pairs(cmd)):
+                errors.append((cmd, d.intent, got))
+    finally:
+        app.close()
+    r = tally.row()
+    print(f"\ntext level (exact command text, no audio): n {r['n']}  accept {100 * r['acceptance']:.1f}%  "
+          f"intent {100 * r['intent']:.1f}%  slot F1 {r['slot_f1']:.3f}")
+    for cmd, intent, got in errors[: args.show_errors]:
+        print(f"  {cmd['text']!r}: want {cmd['intent']} {expected_pairs(cmd)}\n      got  {intent} {got}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- the app
 def install_skill(tmp: Path) -> None:
     """Make the smarthome skill discoverable by entry point, as an installed third-party
@@ -426,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--denoise", choices=["webrtc"], help="pass every clip through a noise suppressor first "
                     "(webrtc: webrtc-noise-gain, suppression level 2, no gain) — an experiment, not the app's path")
     ap.add_argument("--show-errors", type=int, default=8, help="print this many failed commands per condition")
+    ap.add_argument("--text", action="store_true", help="no audio: parse each command's exact text (all 400 unless "
+                    "--n is given) — the NLU and entity resolution with a perfect transcript, the ceiling of the chain")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be at least 1")
@@ -449,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="command-bench-"))
     install_skill(tmp / "site")
+    if args.text:
+        return text_level(commands()[: args.n if "--n" in " ".join(argv or sys.argv) else None], args, tmp)
     cmds = commands()[:args.n]
     voices = voice_list()
     print(f"{len(cmds)} commands per condition, {len(voices)} voices available "
