@@ -394,6 +394,20 @@ def test_settings_schema_coerces_and_reports():
     assert values == {"hour_format": "12h"} and len(problems) == 2
 
 
+def test_an_invalid_skill_setting_is_logged_once(caplog):
+    """The host reads a skill's settings on every turn; a bad value in settings.toml is
+    ignored (the default applies) and warned about once, not on every read."""
+    skill = load_skills().by_id()["clock"]
+    host = SkillHost(EventBus(), SkillsSettings(options={"clock": {"hour_format": "13h"}}))
+    try:
+        with caplog.at_level("WARNING", logger="assistant.skills.host"):
+            for _ in range(3):
+                assert host.settings_for(skill) == {"hour_format": "12h"}
+        assert len([r for r in caplog.records if "hour_format" in r.getMessage()]) == 1, caplog.text
+    finally:
+        host.close()
+
+
 # ---------------------------------------------------------------------------- host and actions
 def _tracker(slots=None, text="", intent="", entities=(), active_loop=None, events=()):
     return Tracker.from_dict({

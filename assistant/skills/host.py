@@ -58,6 +58,7 @@ class SkillHost:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._served: dict[str, Any] = {}
+        self._warned: set[str] = set()  # invalid skill settings already logged (once each)
 
     # ------------------------------------------------------------------ actions
     def actions(self, skills: Iterable[Skill]) -> list[Action]:
@@ -169,11 +170,13 @@ class SkillHost:
 
     def settings_for(self, skill: Skill) -> dict[str, Any]:
         """A skill's effective settings: manifest defaults overridden by the user's valid
-        values from ``SkillsSettings.options[skill.id]`` (invalid ones are logged and
-        ignored)."""
+        values from ``SkillsSettings.options[skill.id]`` (invalid ones are ignored and
+        logged, once each: this is called on every turn that reads a setting)."""
         values, problems = skill.manifest.resolve_settings(self._settings.options.get(skill.id))
         for p in problems:
-            log.warning("%s", p)
+            if str(p) not in self._warned:
+                self._warned.add(str(p))
+                log.warning("%s", p)
         return values
 
     # ------------------------------------------------------------------ voice and stop
