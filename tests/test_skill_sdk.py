@@ -141,6 +141,80 @@ def test_a_list_slot_gets_every_value_canonical_through_a_form(tmp_path):
     assert "'green pepper and extra cheese' → " in p.stdout and "turns passed" in p.stdout, p.stdout
 
 
+def test_an_action_reads_a_list_slot_once_per_value_and_canonical(tmp_path):
+    """Found by a second docs-only skill (train tickets): a ``type: list`` slot filled by
+    ``from_entity`` outside a form held each value twice — the CRF and the lookup-table
+    extractor both tag it and Rasa keeps both — and the action read it so ("with a senior
+    railcard and a senior railcard"); the canonical values were only set after the action.
+    Now the action reads the slot canonical: each value once, synonyms mapped."""
+    pkg = tmp_path / "extras" / "extras_skill"
+    pkg.mkdir(parents=True)
+    (pkg / "skill.yml").write_text(textwrap.dedent("""\
+        skill:
+          id: extras
+          name: Extras
+          version: 0.1.0
+          description: Orders a sandwich with extras.
+          languages: [en]
+          examples:
+            - a sandwich with pickles and cheese
+        slots:
+          extra:
+            type: list
+            influence_conversation: false
+            mappings:
+              - type: from_entity
+                entity: extra
+        nlu:
+          - intent: order
+            examples: |
+              - a sandwich with [pickles](extra)
+              - a sandwich with [cheese](extra) and [tomato](extra)
+              - i want a sandwich with [lettuce](extra) and [pickles](extra)
+              - order a sandwich with [red onion](extra)
+              - can i have a sandwich with [cheese](extra)
+              - get me a sandwich with [tomato](extra) and [red onion](extra) and [lettuce](extra)
+          - lookup: extra
+            examples: |
+              - pickles
+              - cheese
+              - tomato
+              - lettuce
+              - red onion
+          - synonym: red onion
+            examples: |
+              - red onions
+        rules:
+          - rule: order
+            steps:
+              - intent: order
+              - action: action_order
+        """), encoding="utf-8")
+    (pkg / "__init__.py").write_text(textwrap.dedent("""\
+        from rasa_sdk.events import SlotSet
+        from assistant.skills import ActionContext, Skill
+
+        skill = Skill.from_package(__name__)
+
+
+        @skill.action("order")
+        def order(ctx: ActionContext) -> list:
+            ctx.say("A sandwich with " + " and ".join(ctx.slot("extra") or []) + ".")
+            return [SlotSet("extra", None)]
+        """), encoding="utf-8")
+    (pkg / "conversations.yml").write_text(textwrap.dedent("""\
+        conversations:
+          - name: extras once each
+            turns:
+              - user: a sandwich with pickles and red onions
+                reply: 'A sandwich with pickles and red onion\\.'
+              - user: a sandwich with cheese
+                reply: 'A sandwich with cheese\\.'
+        """), encoding="utf-8")
+    p = run([ASSISTANT, "skill", "test", tmp_path / "extras"])
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_skill_test_names_the_file_and_line_of_an_import_error(tmp_path):
     """docs/skills.md promises "cannot be imported (…): SyntaxError: …" with the file and
     line; ``assistant skill test`` on a project whose package does not import crashed as an

@@ -87,8 +87,7 @@ class SkillAction(SkillTurnAction):
         asked = resolution_flow.ask_if_unsure(ctx, self.local)
         if asked is not None:
             return asked
-        events = await ctx.run(self.fn)
-        return resolution_flow.slot_fixes(ctx) + events
+        return await resolution_flow.run_with_canonical_slots(ctx, self.fn)
 
 
 class FormValidationAction(SkillTurnAction):

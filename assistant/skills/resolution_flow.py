@@ -116,8 +116,18 @@ async def _next(ctx: ActionContext, data: dict) -> list[dict]:
         return []
     run = ActionContext(skill, ctx.dispatcher, ctx.tracker, ctx.domain, ctx.host,
                         pinned=ents, text=str(data.get("text") or ""))
-    events = await run.run(fn)
-    return slot_fixes(run) + events
+    return await run_with_canonical_slots(run, fn)
+
+
+async def run_with_canonical_slots(ctx: ActionContext, fn: Any) -> list[dict]:
+    """Run a skill's action function with its slots already canonical: the
+    :func:`slot_fixes` of this turn are applied to the tracker the function reads
+    (``ctx.slot``) and returned in front of its events. (Before, the function saw Rasa's
+    raw slot — a list slot held "senior railcard" twice, once per entity extractor.)"""
+    fixes = slot_fixes(ctx)
+    for ev in fixes:
+        ctx.tracker.slots[ev["name"]] = ev["value"]
+    return fixes + await ctx.run(fn)
 
 
 #: Continuations every skill has (found by ``"<skill id>:<key>"``; see
