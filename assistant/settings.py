@@ -106,6 +106,8 @@ class NLUSettings(_Section):
     port: int = Field(0, ge=0, le=65535, description="0 = pick a free port")
     pipeline: Literal["logreg", "diet"] = "logreg"
     fallback_threshold: float = Field(0.45, ge=0, le=1)
+    entity_filter: bool = Field(True, description="an intent whose examples never carry an entity type the parse "
+                                "found gives way to one of the same skill that does")
     action_timeout_s: float = Field(5.0, gt=0, le=60)
 
 

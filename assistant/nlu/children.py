@@ -23,6 +23,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Optional
 
+from assistant.nlu.config import ENTITY_FILTER
 from assistant.nlu.project import dump_yaml
 
 log = logging.getLogger(__name__)
@@ -176,16 +177,29 @@ def boot_script(root: Path) -> Path:
     """Write :data:`BOOT` to ``root/rasa_boot.py`` (if changed) and return its path, so
     ``ps`` shows ``python …/rasa_boot.py run …`` rather than the whole script."""
     path = root / "rasa_boot.py"
+    _write_if_changed(path, BOOT)
+    # Rasa imports the project's own NLU components by module path; the boot script's
+    # folder is first on its sys.path (the app's package itself is not importable there)
+    module = ENTITY_FILTER.rsplit(".", 1)[0]
+    _write_if_changed(root / f"{module}.py", COMPONENTS_SOURCE.read_text(encoding="utf-8"))
+    return path
+
+
+#: The Rasa-side source of :data:`assistant.nlu.config.ENTITY_FILTER`.
+COMPONENTS_SOURCE = Path(__file__).with_name("rasa_entity_intents.py")
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically unless it already holds exactly that."""
     try:
-        if path.read_text(encoding="utf-8") == BOOT:
-            return path
+        if path.read_text(encoding="utf-8") == text:
+            return
     except OSError:
         pass
-    root.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(BOOT, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-    return path
 
 
 def private_dir() -> Path:
@@ -375,7 +389,7 @@ TENSORFLOW_FREE = frozenset({
     "WhitespaceTokenizer", "RegexFeaturizer", "LexicalSyntacticFeaturizer", "CountVectorsFeaturizer",
     "LogisticRegressionClassifier", "SklearnIntentClassifier", "KeywordIntentClassifier",
     "CRFEntityExtractor", "RegexEntityExtractor", "EntitySynonymMapper", "FallbackClassifier",
-    "MemoizationPolicy", "AugmentedMemoizationPolicy", "RulePolicy",
+    "MemoizationPolicy", "AugmentedMemoizationPolicy", "RulePolicy", ENTITY_FILTER,
 })
 #: The packages replaced by stand-ins for a TensorFlow-free config.
 STUBBED_PACKAGES = ("tensorflow", "tensorflow_addons", "tensorflow_hub", "tensorflow_text", "keras",

@@ -27,6 +27,9 @@ ASSISTANT_ID = "offline-assistant"
 FALLBACK_RESPONSE = "utter_default"
 FALLBACK_TEXT = "Sorry, I can't do that yet."
 FALLBACK_INTENT = "nlu_fallback"
+#: The entity–intent consistency component (``assistant/nlu/rasa_entity_intents.py``, copied
+#: next to Rasa's boot script as ``assistant_entity_intents.py``; see that module).
+ENTITY_FILTER = "assistant_entity_intents.EntityIntentFilter"
 
 Pipeline = Literal["logreg", "diet"]
 
@@ -54,6 +57,7 @@ def build_config(
     core_fallback_threshold: float = 0.3,
     ambiguity_threshold: float = 0.1,
     diet_epochs: int = 100,
+    entity_filter: bool = True,
     assistant_id: str = ASSISTANT_ID,
 ) -> dict[str, Any]:
     """Build the Rasa ``config.yml`` content.
@@ -67,6 +71,9 @@ def build_config(
         ambiguity_threshold: FallbackClassifier also falls back when the top two intent
             confidences are closer than this.
         diet_epochs: DIET training epochs (``"diet"`` only).
+        entity_filter: add :data:`ENTITY_FILTER` before the fallback: an intent whose
+            training examples never carry an entity type the parse found gives way to one
+            of the same skill that does.
         assistant_id: written as ``assistant_id``.
 
     Returns:
@@ -97,6 +104,7 @@ def build_config(
         {"name": "RegexEntityExtractor", "case_sensitive": False, "use_lookup_tables": True,
          "use_regexes": True, "use_word_boundaries": True},
         {"name": "EntitySynonymMapper"},
+        *([{"name": ENTITY_FILTER}] if entity_filter else []),
         {"name": "FallbackClassifier", "threshold": float(fallback_threshold),
          "ambiguity_threshold": float(ambiguity_threshold)},
     ]

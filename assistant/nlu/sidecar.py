@@ -140,7 +140,8 @@ class RasaSidecar:
     ) -> None:
         self.settings = settings or NLUSettings()
         self.project = with_fallback(project)
-        self.config = build_config(self.settings.pipeline, self.settings.fallback_threshold)
+        self.config = build_config(self.settings.pipeline, self.settings.fallback_threshold,
+                                   entity_filter=self.settings.entity_filter)
         self.actions = list(actions)
         self.bus = bus
         self.auto_restart = auto_restart

@@ -363,6 +363,10 @@ class EntityResolver:
                 if words and res.cut[0] + res.cut[1] < len(words):
                     d["start"] = start + words[res.cut[0]].start()
                     d["end"] = start + words[len(words) - 1 - res.cut[1]].end()
+            if span is not None and res.status != "exact":
+                wider = self._widen_to_exact(text, str(d["entity"]), start, end)
+                if wider is not None:
+                    d["start"], d["end"], res = wider
             d["raw_value"] = d.get("value")
             d["heard"] = res.heard
             if not (res.status == "exact" and normalize(res.value) == normalize(str(d.get("value")))):
@@ -377,6 +381,35 @@ class EntityResolver:
                 if t in self.tables and self.tables[t].closed and self.tables[t].variants
                 and not self.tables[t].patterned}
         return self._fill_gaps(text, kept, want) if want else kept
+
+    def _widen_to_exact(self, text: str, entity: str, start: int, end: int) -> tuple[int, int, Resolution] | None:
+        """The NLU tagged part of a declared value: "cross" of "kings cross" (a synonym of
+        "london kings cross"), said alone as a form answer. Returns ``(start, end,
+        Resolution)`` of the longest run of words around ``text[start:end]`` that is
+        exactly a declared value or synonym of ``entity`` (character offsets into
+        ``text``), or None. Only exact matches widen a span: a fuzzy one would swallow
+        neighbouring words."""
+        t = self.tables.get(entity)
+        if t is None or not t.closed or not t.variants or t.patterned:
+            return None
+        words = list(re.finditer(r"[A-Za-z0-9'-]+", text))
+        inside = [k for k, w in enumerate(words) if w.start() < end and start < w.end()]
+        if not inside:
+            return None
+        longest = max(len(v.split()) for v in t.variants)
+        first, last = inside[0], inside[-1]
+        best = None
+        for i in range(max(0, last - longest + 1), first + 1):
+            for j in range(last + 1, min(len(words), i + longest) + 1):
+                if j - i <= last - first + 1:
+                    continue  # only wider than the tagged span
+                key = normalize(text[words[i].start():words[j - 1].end()])
+                if key in t.variants and (best is None or j - i > best[1] - best[0]):
+                    best = (i, j)
+        if best is None:
+            return None
+        s, e = words[best[0]].start(), words[best[1] - 1].end()
+        return s, e, Resolution("exact", t.variants[normalize(text[s:e])], 1.0, None, text[s:e])
 
     def _fill_gaps(self, text: str, kept: list[dict], types: set[str]) -> list[dict]:
         """Add entities for runs of words that match a declared value of ``types`` with
