@@ -112,6 +112,24 @@ def test_skill_test_runs_the_example_conversations(project):
     assert "'pizza or pasta' → " in p.stdout  # the answer went to the question, whatever its intent
 
 
+def test_a_bare_yes_in_conversations_yml_is_a_clear_error(tmp_path):
+    """Found by a docs-only skill: ``- user: no`` (unquoted) is the boolean false in YAML;
+    the runner sent "False" to the NLU and reported a baffling nlu_fallback. Now it stops
+    with the conversation's name and how to quote it."""
+    from assistant.errors import SkillError
+    from assistant.skills.testing import load_conversations
+
+    (tmp_path / "conversations.yml").write_text(
+        "conversations:\n  - name: confirm\n    turns:\n      - user: book it\n      - user: no\n", encoding="utf-8")
+    with pytest.raises(SkillError) as info:
+        load_conversations(tmp_path)
+    assert "'confirm'" in info.value.message and "False" in info.value.message, info.value.message
+    assert 'user: "no"' in info.value.hint, info.value.hint
+    (tmp_path / "conversations.yml").write_text(
+        "conversations:\n  - name: confirm\n    turns:\n      - user: book it\n      - user: 'no'\n", encoding="utf-8")
+    assert [t["user"] for t in load_conversations(tmp_path)[0]["turns"]] == ["book it", "no"]
+
+
 def test_conversation_turns_can_expect_several_values_of_one_entity():
     """``entities: {topping: [pepperoni, onions]}`` in conversations.yml: every value, in
     order (it used to compare the list's text with each value and always failed)."""

@@ -182,7 +182,8 @@ rules:
       - action: action_reset
 '''
 
-INIT_PY = '''"""{title}: flips coins, rolls dice, picks between choices.
+INIT_PY = '''"""{title}: written by ``assistant skill new`` as a working example (it flips coins,
+rolls dice and picks between choices): replace it with your skill.
 
 Every helper of the skill SDK once: ``ctx.say``, entities and slots, ``ctx.settings`` and
 ``ctx.set_setting``, ``ctx.ask(..., then=...)``, ``ctx.confirm(...)`` and ``ctx.schedule``.

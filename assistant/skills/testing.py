@@ -184,6 +184,16 @@ def load_conversations(pkg_dir: Path) -> list[dict]:
     convs = data.get("conversations") if isinstance(data, dict) else None
     if not isinstance(convs, list) or not all(isinstance(c, dict) and isinstance(c.get("turns"), list) for c in convs):
         raise SkillError(f"{path}: expected 'conversations:' with items that have 'turns:'")
+    for conv in convs:
+        for turn in conv["turns"]:
+            said = turn.get("user") if isinstance(turn, dict) else None
+            if not isinstance(said, str) or not said.strip():
+                # YAML reads a bare yes/no/on/off as true/false, a bare 42 as a number
+                hint = (f"Quote it: user: \"{'yes' if said else 'no'}\" (YAML reads a bare yes/no as true/false)."
+                        if isinstance(said, bool) else "Give every turn a 'user:' line with the words said, quoted if "
+                        "they could be read as a number or yes/no.")
+                raise SkillError(f"{path}: conversation {conv.get('name') or '?'!r}: a turn's 'user' is "
+                                 f"{said!r}, not words", hint)
     return convs
 
 
