@@ -174,6 +174,21 @@ def _canonical_values(resolved: list[dict], entity: str) -> list:
                               if e.get("entity") == entity and e.get("resolution") != "ask" and e.get("value") is not None))
 
 
+def _merged_list(ctx: ActionContext, current: list, resolved: list[dict], entity: str) -> list:
+    """A list slot after this turn's resolution: its values in order, each raw value of this
+    turn replaced by its canonical value (dropped when uncertain), values from earlier turns
+    (a form's validated answer) kept, then this turn's canonical values it lacks; each once."""
+    by_raw = {e.get("raw_value"): e for e in resolved if e.get("entity") == entity}
+    out = []
+    for v in current:
+        if not _raw_of(ctx, entity, v):
+            out.append(v)
+        elif v in by_raw and by_raw[v].get("resolution") != "ask" and by_raw[v].get("value") is not None:
+            out.append(by_raw[v]["value"])
+    out += _canonical_values(resolved, entity)
+    return list(dict.fromkeys(out))
+
+
 def slot_fixes(ctx: ActionContext) -> list[dict]:
     """``SlotSet`` events putting canonical values into the slots Rasa filled from this
     turn's raw entities (None where the entity lost its span); [] when resolution is off."""
@@ -186,7 +201,7 @@ def slot_fixes(ctx: ActionContext) -> list[dict]:
         current = ctx.tracker.get_slot(gslot)
         if isinstance(current, list):  # a list slot: every value of this turn, canonical
             if any(_raw_of(ctx, gent, v) for v in current):
-                values = _canonical_values(resolved, gent)
+                values = _merged_list(ctx, current, resolved, gent)
                 if values and values != current:
                     out.append(SlotSet(gslot, values))
             continue
