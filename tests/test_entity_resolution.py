@@ -145,6 +145,28 @@ def test_a_tagged_part_of_a_declared_value_widens_to_the_whole_value(smarthome):
     assert e["start"] == s and e["value"] != "coffee maker" or e["resolution"] == "ask", e
 
 
+def test_a_role_less_copy_of_a_span_with_a_role_gives_way():
+    """Found by a docs-only skill (train tickets, ``{"entity": "station", "role": "from"}``):
+    the CRF tags "leeds" with its role and the lookup table tags it again without one; the
+    skill saw each station twice. One entity per span, with the role; two roles of one
+    type may still share a span."""
+    from assistant.skills.resolve import EntityResolver, ValueTable
+
+    t = ValueTable("trains__station", closed=True)
+    for v in ("leeds", "york"):
+        t.add(v)
+    r = EntityResolver({"trains__station": t})
+    text = "from leeds to york"
+    ents = [{"entity": "trains__station", "value": "leeds", "start": 5, "end": 10, "role": "from", "extractor": "CRF"},
+            {"entity": "trains__station", "value": "leeds", "start": 5, "end": 10, "extractor": "Regex"},
+            {"entity": "trains__station", "value": "york", "start": 14, "end": 18, "role": "to", "extractor": "CRF"},
+            {"entity": "trains__station", "value": "york", "start": 14, "end": 18, "extractor": "Regex"}]
+    out = r.resolve(text, ents)
+    assert [(e["value"], e.get("role")) for e in out] == [("leeds", "from"), ("york", "to")], out
+    both = [{**ents[0]}, {**ents[0], "role": "to"}]
+    assert sorted(e["role"] for e in r.resolve(text, both)) == ["from", "to"]
+
+
 def test_fuzzy_and_phonetic_near_misses_map_to_declared_values(smarthome):
     skill, _ = smarthome
     r = skill.resolver()

@@ -487,20 +487,27 @@ def _key(d: Mapping[str, Any]) -> tuple:
 
 def _one_per_span(items: list[dict]) -> list[dict]:
     """Keep non-overlapping entities, best first by (status, span length, confidence);
-    entities with roles/groups may share a span with a different role."""
+    entities of one type with different roles may share a span ("from"/"to" of one
+    station list); a role-less copy of a role's span (the lookup table's, beside the
+    CRF's with the role) gives way to it."""
     kept: list[dict] = []
     for d in sorted(items, key=_key, reverse=True):
         s, e = d.get("start"), d.get("end")
         clash = False
-        for k in kept:
+        for n, k in enumerate(kept):
             ks, ke = k.get("start"), k.get("end")
             if isinstance(s, int) and isinstance(ks, int) and isinstance(e, int) and isinstance(ke, int):
                 overlap = s < ke and ks < e
             else:
                 overlap = k.get("entity") == d.get("entity") and k.get("value") == d.get("value")
-            if overlap and not (k.get("entity") == d.get("entity") and k.get("role") != d.get("role")):
-                clash = True
-                break
+            if not overlap:
+                continue
+            if k.get("entity") == d.get("entity") and k.get("role") and d.get("role") and k.get("role") != d.get("role"):
+                continue
+            if k.get("entity") == d.get("entity") and d.get("role") and not k.get("role") and (s, e) == (ks, ke):
+                kept[n] = {**k, "role": d["role"]}  # the better-ranked value, with the role
+            clash = True
+            break
         if not clash:
             kept.append(d)
     return sorted(kept, key=lambda d: (d.get("start") if isinstance(d.get("start"), int) else 10**9))
