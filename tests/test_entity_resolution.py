@@ -167,6 +167,28 @@ def test_a_role_less_copy_of_a_span_with_a_role_gives_way():
     assert sorted(e["role"] for e in r.resolve(text, both)) == ["from", "to"]
 
 
+def test_an_exact_multi_word_value_takes_a_number_of_another_entity_inside_it():
+    """Found by a docs-only skill (train tickets): "… with a sixteen to twenty five railcard"
+    (a declared synonym of "16-25 railcard") gave no railcard and passengers=5, the number
+    inside it. A run of words that is exactly a declared value of several words, of an
+    entity the intent uses, takes the span from an open (undeclared) entity inside it; a
+    declared value inside (a size "large" in "extra large") is not taken that way."""
+    from assistant.skills.resolve import EntityResolver, ValueTable
+
+    card = ValueTable("t__railcard", closed=True)
+    card.add("16-25 railcard")
+    card.add("sixteen to twenty five railcard", "16-25 railcard")
+    people = ValueTable("t__passengers")  # open: numbers
+    r = EntityResolver({"t__railcard": card, "t__passengers": people},
+                       intent_entities={"t__book": {"t__railcard", "t__passengers"}})
+    text = "two tickets with a sixteen to twenty five railcard"
+    five = text.index("five")
+    ents = [{"entity": "t__passengers", "value": "two", "start": 0, "end": 3},
+            {"entity": "t__passengers", "value": "five", "start": five, "end": five + 4}]
+    out = r.resolve(text, ents, intent="t__book")
+    assert [(e["entity"], e["value"]) for e in out] == [("t__passengers", "two"), ("t__railcard", "16-25 railcard")], out
+
+
 def test_fuzzy_and_phonetic_near_misses_map_to_declared_values(smarthome):
     skill, _ = smarthome
     r = skill.resolver()

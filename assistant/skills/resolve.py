@@ -431,12 +431,19 @@ class EntityResolver:
                     continue  # crosses an entity's edge
                 heard = text[s:e]
                 for t in types:
-                    if any(k.get("entity") != t or (k.get("end") - k.get("start")) >= e - s for k in inside):
+                    if any((k.get("end") - k.get("start")) >= e - s for k in inside):
                         continue
                     ms = self.tables[t].matches(heard)
                     if not ms:
                         continue
                     top = ms[0]
+                    # inside entities of another type only give way to an exact declared value
+                    # of several words, and only when they are not declared values themselves:
+                    # "sixteen to twenty five railcard" is one railcard, not passengers=5
+                    if any(k.get("entity") != t and not (top.score >= 1.0 and len(top.variant.split()) > 1
+                                                          and k.get("resolution") in ("free", "unknown"))
+                           for k in inside):
+                        continue
                     runner = next((m for m in ms[1:] if m.value != top.value), None)
                     if top.score < self.gap or (top.score < 1.0 and len(normalize(heard)) < 4):
                         continue
