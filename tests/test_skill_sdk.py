@@ -159,6 +159,29 @@ def test_a_list_slot_gets_every_value_canonical_through_a_form(tmp_path):
     assert "'green pepper and extra cheese' → " in p.stdout and "turns passed" in p.stdout, p.stdout
 
 
+def test_a_clear_request_of_the_skill_while_its_form_waits_is_carried_out(tmp_path):
+    """A docs-only skill (train tickets) saw a clear request of the same skill swallowed while
+    its form waited. With plain slot mappings Rasa's rules carry it out — once — and the form
+    asks again and completes. (The train skill's ``@skill.extract`` returned the slot's
+    current value on every turn, which counts as an answer, so its form went on;
+    docs/skills.md now says to return None for what the turn did not give.)"""
+    shutil.copytree(ROOT / "tests" / "data" / "skills" / "pizza_order", tmp_path / "pizza_order")
+    conv = tmp_path / "pizza_order" / "pizza_order_skill" / "conversations.yml"
+    conv.write_text(textwrap.dedent("""\
+        conversations:
+          - name: the menu in the middle of an order
+            turns:
+              - user: order a large thin crust pizza
+                reply: 'Which toppings would you like\\?'
+              - user: what toppings do you have
+                reply: 'We have small, medium, large [^W]*Toppings: pepperoni[^W]*Which toppings would you like\\?'
+              - user: mushrooms
+                reply: 'Ordering a large thin crust pizza with mushrooms\\..*'
+        """), encoding="utf-8")
+    p = run([ASSISTANT, "skill", "test", tmp_path / "pizza_order"])
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_an_action_reads_a_list_slot_once_per_value_and_canonical(tmp_path):
     """Found by a second docs-only skill (train tickets): a ``type: list`` slot filled by
     ``from_entity`` outside a form held each value twice — the CRF and the lookup-table
