@@ -162,9 +162,9 @@ def test_a_list_slot_gets_every_value_canonical_through_a_form(tmp_path):
 def test_a_clear_request_of_the_skill_while_its_form_waits_is_carried_out(tmp_path):
     """A docs-only skill (train tickets) saw a clear request of the same skill swallowed while
     its form waited. With plain slot mappings Rasa's rules carry it out — once — and the form
-    asks again and completes. (The train skill's ``@skill.extract`` returned the slot's
-    current value on every turn, which counts as an answer, so its form went on;
-    docs/skills.md now says to return None for what the turn did not give.)"""
+    asks again and completes. (The train skill's form has ``@skill.extract`` slots: when its
+    extractor found nothing the form asked again and the request was lost — see
+    ``FormValidationAction._other_request``.)"""
     shutil.copytree(ROOT / "tests" / "data" / "skills" / "pizza_order", tmp_path / "pizza_order")
     conv = tmp_path / "pizza_order" / "pizza_order_skill" / "conversations.yml"
     conv.write_text(textwrap.dedent("""\
@@ -179,6 +179,119 @@ def test_a_clear_request_of_the_skill_while_its_form_waits_is_carried_out(tmp_pa
                 reply: 'Ordering a large thin crust pizza with mushrooms\\..*'
         """), encoding="utf-8")
     p = run([ASSISTANT, "skill", "test", tmp_path / "pizza_order"])
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_clear_request_is_carried_out_while_a_form_with_an_extractor_waits(tmp_path):
+    """Found by a docs-only skill (train tickets): while a form whose slot is filled by
+    ``@skill.extract`` waited, "cancel my train ticket" (0.99) was swallowed — the extractor
+    found no station, the form asked again and the cancel never ran. Now the request's rule
+    runs, then the form asks again; an answer that is no request still fills the slot."""
+    pkg = tmp_path / "trips" / "trips_skill"
+    pkg.mkdir(parents=True)
+    (pkg / "skill.yml").write_text(textwrap.dedent("""\
+        skill:
+          id: trips
+          name: Trips
+          version: 0.1.0
+          description: Books a trip to a city.
+          languages: [en]
+          examples:
+            - book a trip
+        slots:
+          city:
+            type: text
+            influence_conversation: false
+            mappings:
+              - type: custom
+        forms:
+          trip_form:
+            required_slots: [city]
+        responses:
+          utter_ask_city:
+            - text: Which city?
+        nlu:
+          - intent: book
+            examples: |
+              - book a trip
+              - i want to book a trip
+              - book me a journey
+              - plan a trip for me
+              - i'd like to travel somewhere
+          - intent: cancel_trip
+            examples: |
+              - cancel my trip
+              - cancel the trip i booked
+              - call off my journey
+              - drop my trip booking
+              - i want to cancel my trip
+          - intent: where
+            examples: |
+              - [paris](city)
+              - [rome](city) please
+              - to [berlin](city)
+              - [madrid](city)
+          - lookup: city
+            examples: |
+              - paris
+              - rome
+              - berlin
+              - madrid
+        rules:
+          - rule: book
+            steps:
+              - intent: book
+              - action: trip_form
+              - active_loop: trip_form
+          - rule: booked
+            condition:
+              - active_loop: trip_form
+            steps:
+              - action: trip_form
+              - active_loop: null
+              - slot_was_set:
+                  - requested_slot: null
+              - action: action_booked
+          - rule: cancel
+            steps:
+              - intent: cancel_trip
+              - action: action_cancel
+        """), encoding="utf-8")
+    (pkg / "__init__.py").write_text(textwrap.dedent("""\
+        from rasa_sdk.events import SlotSet
+        from assistant.skills import ActionContext, Skill
+
+        skill = Skill.from_package(__name__)
+
+
+        @skill.extract("trip_form", "city")
+        def city(ctx: ActionContext):
+            return ctx.entity("city")
+
+
+        @skill.action("booked")
+        def booked(ctx: ActionContext) -> list:
+            ctx.say(f"Booked a trip to {ctx.slot('city')}.")
+            return [SlotSet("city", None)]
+
+
+        @skill.action("cancel")
+        def cancel(ctx: ActionContext) -> list:
+            ctx.say("You have no trips to cancel.")
+            return []
+        """), encoding="utf-8")
+    (pkg / "conversations.yml").write_text(textwrap.dedent("""\
+        conversations:
+          - name: a cancel while the form waits
+            turns:
+              - user: book a trip
+                reply: 'Which city\\?'
+              - user: cancel my trip
+                reply: 'You have no trips to cancel\\. Which city\\?'
+              - user: rome
+                reply: 'Booked a trip to rome\\.'
+        """), encoding="utf-8")
+    p = run([ASSISTANT, "skill", "test", tmp_path / "trips"])
     assert p.returncode == 0, p.stdout + p.stderr
 
 

@@ -128,7 +128,7 @@ class FormValidationAction(SkillTurnAction):
                 value = await run_skill_code(fn, ctx)
                 if value is not None:
                     candidates[gslot] = value
-                elif ctx.requested_slot == local:
+                elif ctx.requested_slot == local and not self._other_request(tracker):
                     out.append(SlotSet(gslot, None))  # not understood: the form asks again
         for gslot, value in candidates.items():
             local = self.skill.local_name(gslot)
@@ -141,6 +141,21 @@ class FormValidationAction(SkillTurnAction):
                 continue
             out.append(SlotSet(gslot, await run_skill_code(fn, ctx, value)))
         return ctx.finish(None) + out
+
+
+    def _other_request(self, tracker: Any) -> bool:
+        """Whether the turn is a clear request a rule answers (a skill intent with at least
+        :data:`REDIRECT_CONFIDENCE` whose rule runs something other than this form): then
+        the form does not claim the turn, Rasa rejects it and the rule carries the request
+        out ("cancel my train ticket" while a booking form waits), and the form asks again.
+        (A docs-only skill found such requests swallowed: an ``@skill.extract`` that found
+        nothing made the form ask again instead.)"""
+        intent = (tracker.latest_message or {}).get("intent") or {}
+        name, conf = intent.get("name") or "", float(intent.get("confidence") or 0.0)
+        if "__" not in name or conf < REDIRECT_CONFIDENCE or self.host is None:
+            return False
+        action = self.host.action_for_intent(name)
+        return bool(action) and action != self.skill.global_name("form", self.form)
 
 
 class AnswerValidation(Action):
