@@ -136,11 +136,10 @@ class Committer:
         """Forget all audio and committed text; dictation time starts again at 0."""
         with self._step_lock:
             with self._lock:
-                self._queue: list[np.ndarray] = []  # added, not yet given to the transcriber
+                self._queue: deque[np.ndarray] = deque()  # added, not yet given to the transcriber
                 self._total = 0  # samples added since reset
             self._recent: deque[np.ndarray] = deque()  # the last >= pause_s of processed audio
             self._recent_n = 0  # samples in _recent
-            self._processed = 0  # samples given to the transcriber since reset
             self.transcriber.reset()
             self.transcriber.context = ""
             self._phrase_offset = 0  # dictation sample index of the current phrase's start
@@ -182,13 +181,12 @@ class Committer:
     def _next_block(self) -> Optional[np.ndarray]:
         """The oldest queued block, or None (worker thread only)."""
         with self._lock:
-            return self._queue.pop(0) if self._queue else None
+            return self._queue.popleft() if self._queue else None
 
     def _feed(self, x: np.ndarray) -> None:
         """Give one block to the transcriber and to the pause window (worker thread only)."""
         self.transcriber.add(x)
         self._phrase_n += len(x)
-        self._processed += len(x)
         self._recent.append(x)
         self._recent_n += len(x)
         keep = int(self.pause_s * SAMPLE_RATE)
