@@ -175,7 +175,12 @@ main()
 
 def boot_script(root: Path) -> Path:
     """Write :data:`BOOT` to ``root/rasa_boot.py`` (if changed) and return its path, so
-    ``ps`` shows ``python …/rasa_boot.py run …`` rather than the whole script."""
+    ``ps`` shows ``python …/rasa_boot.py run …`` rather than the whole script; beside it,
+    the project's own Rasa component (:data:`COMPONENTS_SOURCE` as
+    ``assistant_entity_intents.py``), which Rasa imports by module path from that folder.
+
+    Raises:
+        OSError: ``root`` cannot be written."""
     path = root / "rasa_boot.py"
     _write_if_changed(path, BOOT)
     # Rasa imports the project's own NLU components by module path; the boot script's
