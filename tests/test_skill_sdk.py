@@ -159,6 +159,28 @@ def test_a_list_slot_gets_every_value_canonical_through_a_form(tmp_path):
     assert "'green pepper and extra cheese' → " in p.stdout and "turns passed" in p.stdout, p.stdout
 
 
+SKILL_HEADER = """\
+from rasa_sdk.events import SlotSet
+from assistant.skills import ActionContext, Skill
+
+skill = Skill.from_package(__name__)
+
+
+"""
+
+
+def write_skill(project: Path, skill_yml: str, code: str, conversations: str) -> Path:
+    """A skill project ``project/<name>_skill/`` (``name`` = the folder's name): skill.yml,
+    ``__init__.py`` (:data:`SKILL_HEADER` + ``code``) and conversations.yml, each text
+    dedented. Returns the package folder."""
+    pkg = project / f"{project.name}_skill"
+    pkg.mkdir(parents=True)
+    (pkg / "skill.yml").write_text(textwrap.dedent(skill_yml), encoding="utf-8")
+    (pkg / "__init__.py").write_text(SKILL_HEADER + textwrap.dedent(code), encoding="utf-8")
+    (pkg / "conversations.yml").write_text(textwrap.dedent(conversations), encoding="utf-8")
+    return pkg
+
+
 def test_a_clear_request_of_the_skill_while_its_form_waits_is_carried_out(tmp_path):
     """A docs-only skill (train tickets) saw a clear request of the same skill swallowed while
     its form waited. With plain slot mappings Rasa's rules carry it out — once — and the form
@@ -187,9 +209,7 @@ def test_a_clear_request_is_carried_out_while_a_form_with_an_extractor_waits(tmp
     ``@skill.extract`` waited, "cancel my train ticket" (0.99) was swallowed — the extractor
     found no station, the form asked again and the cancel never ran. Now the request's rule
     runs, then the form asks again; an answer that is no request still fills the slot."""
-    pkg = tmp_path / "trips" / "trips_skill"
-    pkg.mkdir(parents=True)
-    (pkg / "skill.yml").write_text(textwrap.dedent("""\
+    write_skill(tmp_path / "trips", """\
         skill:
           id: trips
           name: Trips
@@ -256,14 +276,7 @@ def test_a_clear_request_is_carried_out_while_a_form_with_an_extractor_waits(tmp
             steps:
               - intent: cancel_trip
               - action: action_cancel
-        """), encoding="utf-8")
-    (pkg / "__init__.py").write_text(textwrap.dedent("""\
-        from rasa_sdk.events import SlotSet
-        from assistant.skills import ActionContext, Skill
-
-        skill = Skill.from_package(__name__)
-
-
+        """, """\
         @skill.extract("trip_form", "city")
         def city(ctx: ActionContext):
             return ctx.entity("city")
@@ -279,8 +292,7 @@ def test_a_clear_request_is_carried_out_while_a_form_with_an_extractor_waits(tmp
         def cancel(ctx: ActionContext) -> list:
             ctx.say("You have no trips to cancel.")
             return []
-        """), encoding="utf-8")
-    (pkg / "conversations.yml").write_text(textwrap.dedent("""\
+        """, """\
         conversations:
           - name: a cancel while the form waits
             turns:
@@ -290,7 +302,7 @@ def test_a_clear_request_is_carried_out_while_a_form_with_an_extractor_waits(tmp
                 reply: 'You have no trips to cancel\\. Which city\\?'
               - user: rome
                 reply: 'Booked a trip to rome\\.'
-        """), encoding="utf-8")
+        """)
     p = run([ASSISTANT, "skill", "test", tmp_path / "trips"])
     assert p.returncode == 0, p.stdout + p.stderr
 
@@ -301,9 +313,7 @@ def test_an_action_reads_a_list_slot_once_per_value_and_canonical(tmp_path):
     extractor both tag it and Rasa keeps both — and the action read it so ("with a senior
     railcard and a senior railcard"); the canonical values were only set after the action.
     Now the action reads the slot canonical: each value once, synonyms mapped."""
-    pkg = tmp_path / "extras" / "extras_skill"
-    pkg.mkdir(parents=True)
-    (pkg / "skill.yml").write_text(textwrap.dedent("""\
+    write_skill(tmp_path / "extras", """\
         skill:
           id: extras
           name: Extras
@@ -343,20 +353,12 @@ def test_an_action_reads_a_list_slot_once_per_value_and_canonical(tmp_path):
             steps:
               - intent: order
               - action: action_order
-        """), encoding="utf-8")
-    (pkg / "__init__.py").write_text(textwrap.dedent("""\
-        from rasa_sdk.events import SlotSet
-        from assistant.skills import ActionContext, Skill
-
-        skill = Skill.from_package(__name__)
-
-
+        """, """\
         @skill.action("order")
         def order(ctx: ActionContext) -> list:
             ctx.say("A sandwich with " + " and ".join(ctx.slot("extra") or []) + ".")
             return [SlotSet("extra", None)]
-        """), encoding="utf-8")
-    (pkg / "conversations.yml").write_text(textwrap.dedent("""\
+        """, """\
         conversations:
           - name: extras once each
             turns:
@@ -364,7 +366,7 @@ def test_an_action_reads_a_list_slot_once_per_value_and_canonical(tmp_path):
                 reply: 'A sandwich with pickles and red onion\\.'
               - user: a sandwich with cheese
                 reply: 'A sandwich with cheese\\.'
-        """), encoding="utf-8")
+        """)
     p = run([ASSISTANT, "skill", "test", tmp_path / "extras"])
     assert p.returncode == 0, p.stdout + p.stderr
 

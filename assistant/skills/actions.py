@@ -28,6 +28,7 @@ from assistant.skills.dialogue import (
     REDIRECT_CONFIDENCE,
     YESNO_RETRY,
     is_cancel,
+    latest_intent,
     parse_yesno,
     reset_events,
 )
@@ -142,7 +143,6 @@ class FormValidationAction(SkillTurnAction):
             out.append(SlotSet(gslot, await run_skill_code(fn, ctx, value)))
         return ctx.finish(None) + out
 
-
     def _other_request(self, tracker: Any) -> bool:
         """Whether the turn is a clear request a rule answers (a skill intent with at least
         :data:`REDIRECT_CONFIDENCE` whose rule runs something other than this form): then
@@ -150,8 +150,7 @@ class FormValidationAction(SkillTurnAction):
         out ("cancel my train ticket" while a booking form waits), and the form asks again.
         (A docs-only skill found such requests swallowed: an ``@skill.extract`` that found
         nothing made the form ask again instead.)"""
-        intent = (tracker.latest_message or {}).get("intent") or {}
-        name, conf = intent.get("name") or "", float(intent.get("confidence") or 0.0)
+        name, conf = latest_intent(tracker)
         if "__" not in name or conf < REDIRECT_CONFIDENCE or self.host is None:
             return False
         action = self.host.action_for_intent(name)
@@ -178,8 +177,7 @@ class AnswerValidation(Action):
                 return [SlotSet(ANSWER_SLOT, yes)]
             if is_cancel(tracker):
                 return []
-            intent = (tracker.latest_message or {}).get("intent") or {}
-            name, conf = intent.get("name") or "", float(intent.get("confidence") or 0.0)
+            name, conf = latest_intent(tracker)
             if "__" in name and conf >= REDIRECT_CONFIDENCE:
                 return [SlotSet(ANSWER_SLOT, {"redirect": name})]  # a new request: drop the question
             data = dict(tracker.get_slot(DATA_SLOT) or {})

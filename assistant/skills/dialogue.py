@@ -74,11 +74,17 @@ def parse_yesno(text: str) -> bool | None:
     return None
 
 
+def latest_intent(tracker: Any) -> tuple[str, float]:
+    """The last user turn's intent: ``(name, confidence in [0, 1])``, ``("", 0.0)`` if none."""
+    intent = (getattr(tracker, "latest_message", None) or {}).get("intent") or {}
+    return intent.get("name") or "", float(intent.get("confidence") or 0.0)
+
+
 def is_cancel(tracker: Any) -> bool:
     """True if the last user turn was a cancel intent (:data:`CANCEL_INTENTS`) with
     confidence of at least :data:`CANCEL_CONFIDENCE`."""
-    intent = (getattr(tracker, "latest_message", None) or {}).get("intent") or {}
-    return intent.get("name") in CANCEL_INTENTS and float(intent.get("confidence") or 0.0) >= CANCEL_CONFIDENCE
+    name, conf = latest_intent(tracker)
+    return name in CANCEL_INTENTS and conf >= CANCEL_CONFIDENCE
 
 
 def question_events(text: str, kind: str, handler: str, data: dict) -> list[dict]:

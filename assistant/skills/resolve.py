@@ -433,17 +433,19 @@ class EntityResolver:
                 for t in types:
                     if any((k.get("end") - k.get("start")) >= e - s for k in inside):
                         continue
+                    # inside entities of another type only give way to an exact declared value
+                    # of several words, and only when they are not declared values themselves:
+                    # "sixteen to twenty five railcard" is one railcard, not passengers=5
+                    key = normalize(heard)
+                    if any(k.get("entity") != t for k in inside) and (
+                            key not in self.tables[t].variants or len(key.split()) < 2
+                            or any(k.get("entity") != t and k.get("resolution") not in ("free", "unknown")
+                                   for k in inside)):
+                        continue
                     ms = self.tables[t].matches(heard)
                     if not ms:
                         continue
                     top = ms[0]
-                    # inside entities of another type only give way to an exact declared value
-                    # of several words, and only when they are not declared values themselves:
-                    # "sixteen to twenty five railcard" is one railcard, not passengers=5
-                    if any(k.get("entity") != t and not (top.score >= 1.0 and len(top.variant.split()) > 1
-                                                          and k.get("resolution") in ("free", "unknown"))
-                           for k in inside):
-                        continue
                     runner = next((m for m in ms[1:] if m.value != top.value), None)
                     if top.score < self.gap or (top.score < 1.0 and len(normalize(heard)) < 4):
                         continue
