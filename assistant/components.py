@@ -40,13 +40,14 @@ def build_asr(s: ASRSettings, *, model: str | None = None) -> "WhisperASR":
     """
     from assistant.asr import WhisperASR
 
-    return WhisperASR(model or s.model, compute_type=s.compute_type, beam_size=s.beam_size, language=s.language)
+    return WhisperASR(model or s.model, compute_type=s.compute_type, beam_size=s.beam_size, language=s.language,
+                      window_s=s.window_s)
 
 
 def asr_changed(old: ASRSettings, new: ASRSettings) -> bool:
     """True when ``new`` needs another Whisper model loaded (not just new decode options)."""
-    return (old.model, old.compute_type, old.beam_size, old.language) != (
-        new.model, new.compute_type, new.beam_size, new.language)
+    return (old.model, old.compute_type, old.beam_size, old.language, old.window_s) != (
+        new.model, new.compute_type, new.beam_size, new.language, new.window_s)
 
 
 def build_voice(s: TTSSettings) -> "PiperTTS":

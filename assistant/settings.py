@@ -85,6 +85,9 @@ class ASRSettings(_Section):
     domain_pass: bool = Field(True, description="decode commands with slot values again, biased "
                               "towards only their skill's vocabulary")
     domain_beam_size: int = Field(5, ge=1, le=10, description="beam width of the domain pass")
+    window_s: float = Field(15.0, ge=10, le=30, description="shortest Whisper encoder window (s): a short "
+                            "command is encoded in max(window_s, its length + 3 s) instead of 30 s (faster; "
+                            "30 = Whisper's own window)")
     domain_nbest: int = Field(1, ge=1, le=10, description="hypotheses of the domain pass rescored by the NLU "
                               "(1 = take the best one)")
 

@@ -39,6 +39,13 @@ PROMPT_MAX_TOKENS = 223
 """faster-whisper keeps at most this many tokens of ``hotwords`` (the first ones) and of
 ``initial_prompt`` (the last ones); WhisperASR cuts the hotword list at a phrase boundary to
 fit instead."""
+WINDOW_PAD_S = 3.0
+"""Seconds of Whisper's zero (silent) mel padding kept after the audio when the encoder
+window is shortened (``window_s``): without it the decoder, seeing no silence after
+the speech, repeats the sentence 2–3 times (measured, base int8: command acceptance 70 %
+→ 32 % with 1 s of padding)."""
+FRAMES_PER_S = 100
+"""Whisper's log-mel frames per second (hop 160 samples at 16 kHz)."""
 HOTWORD_RETRY_MIN_SPEECH_S = 0.3
 """If a hotword-biased decode yields nothing usable although Silero VAD kept at least this
 much speech, WhisperASR.transcribe decodes again without hotwords."""
@@ -73,6 +80,16 @@ class WhisperASR:
         guard: hallucination thresholds.
         bias_guard: default of :meth:`transcribe`'s ``bias_guard``: never let hotwords add
             a vocabulary phrase the audio does not support (see :func:`merge_biased`).
+        window_s: the shortest encoder window, seconds. Whisper encodes 30 s windows (a
+            short command is zero-padded to 30 s, and the encoder costs ~0.4 s of base
+            int8 on 2 threads whatever the command's length); CTranslate2 also encodes
+            shorter mel inputs. A decode of ``n`` s of audio encodes ``max(window_s,
+            n + WINDOW_PAD_S)`` s, at most 30. ``0`` or ``30`` keeps Whisper's 30 s.
+            Whisper was trained on 30 s windows only: with only the 3 s pad it repeats
+            the sentence, so the settings allow 10–30. Default 15, by measurement
+            (``benchmarks/command_bench.py --n 120 --conditions clean,6 --set
+            asr.window_s=10|15|30``: acceptance within noise of 30 s, ASR latency
+            p50 1439 → 680 ms; README "Performance").
         bias_via: how the ``hotwords`` of :meth:`transcribe` reach Whisper:
             ``"hotwords"`` (faster-whisper's ``hotwords``) or ``"prompt"`` (as
             ``initial_prompt`` text ending in a full stop). Both put the phrases after
@@ -106,9 +123,9 @@ class WhisperASR:
         guard: HallucinationGuard = HallucinationGuard(),
         bias_guard: bool = True,
         bias_via: str = "prompt",
+        window_s: float = 15.0,
     ) -> None:
         import ctranslate2
-        from faster_whisper import WhisperModel  # lazy (heavy): loads CTranslate2 and ONNX runtime
 
         t0 = time.perf_counter()
         self.model_name = model
@@ -128,7 +145,7 @@ class WhisperASR:
             )
         threads = cpu_threads if cpu_threads > 0 else auto_threads()
         try:
-            self._model = WhisperModel(
+            self._model = _windowed_model_class()(
                 str(self.model_path),
                 device="cpu",
                 compute_type=compute_type,
@@ -157,6 +174,7 @@ class WhisperASR:
         if bias_via not in ("hotwords", "prompt"):
             raise ValueError(f"bias_via must be 'hotwords' or 'prompt', not {bias_via!r}")
         self.bias_via = bias_via
+        self.window_s = float(window_s)
         self.vad_parameters: Optional[dict] = None
         """faster-whisper ``VadOptions`` fields for ``vad_filter`` (``None`` = its defaults:
         threshold 0.5, speech_pad_ms 400, min_silence_duration_ms 2000)."""
@@ -175,6 +193,7 @@ class WhisperASR:
         Raises:
             ModelError, SettingsError: as the constructor.
         """
+        extra.setdefault("window_s", settings.window_s)
         return cls(settings.model, compute_type=settings.compute_type, beam_size=settings.beam_size,
                    language=settings.language, **extra)
 
@@ -223,6 +242,13 @@ class WhisperASR:
             hotwords = ", ".join(phrases[:lo]) or None
         budget = min(want, 448 - fixed - p_len - n_tokens(hotwords))
         return hotwords, max(1, budget)
+
+    def _window_frames(self, seconds: float) -> int:
+        """Encoder window, in mel frames, for a decode of ``seconds`` of audio (see
+        ``window_s``); 3000 (Whisper's 30 s) when shortening is off or would not help."""
+        if self.window_s <= 0 or self.window_s >= 30.0:
+            return 3000
+        return int(min(3000, round(max(self.window_s, seconds + WINDOW_PAD_S) * FRAMES_PER_S)))
 
     @property
     def supported_languages(self) -> list[str]:
@@ -274,6 +300,7 @@ class WhisperASR:
             return
         _, budget = self._fit_prompt(seconds, None, None)
         with self._lock:
+            self._model.window_frames = self._window_frames(seconds)
             segments, _info = self._model.transcribe(x, **self._decode_options(word_timestamps, budget))
             window: list = []  # the segments of one 30 s window (same seek)
             for seg in segments:
@@ -287,7 +314,8 @@ class WhisperASR:
         """The segments of one decoding window that pass the hallucination guard."""
         repeats = Counter(normalize_text(seg.text) for seg in window)
         for seg in window:
-            why = self.guard.reason(seg, None, repeated=repeats[normalize_text(seg.text)] > 1)
+            why = self.guard.reason(seg, None, repeated=repeats[normalize_text(seg.text)] > 1,
+                                    short_window=self._model.window_frames < 3000)
             if why is not None:
                 log.debug("dropped an ASR segment of %d characters (%s)", len(seg.text), why)
                 continue
@@ -386,6 +414,7 @@ class WhisperASR:
         with self._lock:
             tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=self.language or "en")
             prompt = m.get_prompt(tok, [], without_timestamps=True, hotwords=hw)
+            m.window_frames = self._window_frames(len(x) / SAMPLE_RATE)
             enc = m.encode(pad_or_trim(m.feature_extractor(x)[..., :-1]))
             res = m.model.generate(enc, [prompt], beam_size=max(int(beam_size), int(n)), num_hypotheses=int(n),
                                    return_scores=True, max_length=min(m.max_length, len(prompt) + budget),
@@ -415,13 +444,15 @@ class WhisperASR:
             opts = self._decode_options(word_timestamps, budget)
             if beam_size:
                 opts["beam_size"] = int(beam_size)
+            frames = self._model.window_frames = self._window_frames(seconds)
             segments, info = self._model.transcribe(x, initial_prompt=prompt, hotwords=hw_arg, **opts)
             segs = list(segments)  # the generator decodes lazily: iterate inside the timer
             decode_ms = (time.perf_counter() - t0) * 1000.0
         repeats = Counter((seg.seek, normalize_text(seg.text)) for seg in segs)
         kept, dropped = [], []
         for seg in segs:
-            why = self.guard.reason(seg, hw, repeated=repeats[(seg.seek, normalize_text(seg.text))] > 1)
+            why = self.guard.reason(seg, hw, repeated=repeats[(seg.seek, normalize_text(seg.text))] > 1,
+                                    short_window=frames < 3000)
             if why is None:
                 kept.append(seg)
             else:
@@ -444,3 +475,36 @@ class WhisperASR:
         text = " ".join(" ".join(seg.text.split()) for seg in kept).strip()
         segments = tuple((float(seg.start), float(seg.end), " ".join(seg.text.split())) for seg in kept)
         return Transcript(text, words, info.language or lang, seconds, decode_ms, tuple(dropped), segments)
+
+
+_WINDOWED_CLASS = None
+
+
+def _windowed_model_class():
+    """faster-whisper's ``WhisperModel`` with a shortened encoder window (``window_s``).
+
+    faster-whisper pads every decoding window to 3000 mel frames (30 s) before
+    ``WhisperModel.encode``; this subclass's ``encode`` keeps only the first
+    ``window_frames`` of them (set per decode, under :class:`WhisperASR`'s lock; the
+    default 3000 changes nothing). Everything else (prompting, timestamps, word
+    alignment, VAD) is faster-whisper's own code. Created on first use because importing
+    faster-whisper loads CTranslate2 and ONNX Runtime.
+    """
+    global _WINDOWED_CLASS
+    if _WINDOWED_CLASS is None:
+        from faster_whisper import WhisperModel  # lazy (heavy)
+
+        class WindowedWhisperModel(WhisperModel):
+            """WhisperModel whose encoder sees ``window_frames`` mel frames (≤ 3000)."""
+
+            window_frames: int = 3000
+
+            def encode(self, features: np.ndarray):
+                """Encode ``features`` (float32 log-mel, ``(80|128, 3000)`` or with a batch
+                axis) cut to ``window_frames`` frames; returns CTranslate2's StorageView."""
+                if 0 < self.window_frames < features.shape[-1]:
+                    features = np.ascontiguousarray(features[..., : self.window_frames])
+                return super().encode(features)
+
+        _WINDOWED_CLASS = WindowedWhisperModel
+    return _WINDOWED_CLASS
