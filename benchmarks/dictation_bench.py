@@ -93,12 +93,14 @@ SENTENCE_GAP_S = 0.8
 SCRIPT_GAP_S = 1.0
 TAIL_S = 2.0
 SNR_DB = 20.0
-#: ``--interval``: dictation.interval_s for this run (None: the setting's default).
 ASR_MODEL: str | None = None
+"""``--asr-model``: asr.model for this run (None: the setting's default)."""
+ASR_WINDOW_S: float | None = None
+"""``--asr-window``: ``asr.window_s`` for the run (None: the setting's default)."""
 PAUSE_S: float | None = None
 """``--pause``: dictation.pause_s for this run (None: the setting's default)."""
-"""``--asr-model``: asr.model for this run (None: the setting's default)."""
 INTERVAL_S: float | None = None
+"""``--interval``: dictation.interval_s for this run (None: the setting's default)."""
 DELAY_P50_TARGET_MS, DELAY_P95_TARGET_MS = 1000.0, 1800.0
 
 
@@ -268,6 +270,7 @@ def run(voices: list[str], passages: list[list[str]], scripts: list, noise: bool
     settings = Settings()
     settings.dictation.interval_s = INTERVAL_S or settings.dictation.interval_s
     settings.asr.model = ASR_MODEL or settings.asr.model
+    settings.asr.window_s = ASR_WINDOW_S or settings.asr.window_s
     settings.dictation.pause_s = PAUSE_S or settings.dictation.pause_s
     settings.trace.directory = str(tmp / "traces")
     bench = Bench(settings)
@@ -395,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--interval", type=float, help="dictation.interval_s (default: the setting's default)")
     ap.add_argument("--pause", type=float, help="dictation.pause_s: a pause this long types the phrase (default: the setting's)")
+    ap.add_argument("--asr-window", type=float, help="asr.window_s: shortest Whisper encoder window, s (default: the setting's)")
     ap.add_argument("--asr-model", help="asr.model for dictation (default: the setting's default, base)")
     ap.add_argument("--quick", action="store_true", help="jfk, one passage, two scripts, two voices (~1.5 min)")
     ap.add_argument("--voices", help=f"comma-separated, of {', '.join(VOICES)}")
@@ -402,10 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write figures and rows here")
     ap.add_argument("--show", action="store_true", help="print every typed text as it is done")
     args = ap.parse_args(argv)
-    global INTERVAL_S, ASR_MODEL, PAUSE_S
+    global INTERVAL_S, ASR_MODEL, ASR_WINDOW_S, PAUSE_S
     PAUSE_S = args.pause
     INTERVAL_S = args.interval
     ASR_MODEL = args.asr_model
+    ASR_WINDOW_S = args.asr_window
     voices = args.voices.split(",") if args.voices else (QUICK_VOICES if args.quick else list(VOICES))
     passages = PASSAGES[:1] if args.quick else PASSAGES[:3]
     scripts = [SCRIPTS[0], SCRIPTS[2]] if args.quick else SCRIPTS

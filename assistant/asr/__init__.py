@@ -90,6 +90,26 @@ Choices, with the measurements behind them (2 shared cores, Whisper base / tiny.
   0.06 s next to a 2.5 s encoder pass for base on jfk.flac under load) are needed for
   streaming buffer trimming; with/without medians in the bench are within run-to-run
   noise.
+* **A shorter encoder window** (``asr.window_s``, default 15 s; 2026-12-06). Whisper
+  zero-pads every window to 30 s and its encoder costs the same for a 2 s command as for
+  30 s of speech (base int8, 2 threads: 408 ms for 3000 mel frames, 46 ms for 1000).
+  CTranslate2 also encodes shorter inputs, so a decode of ``n`` s now encodes
+  ``max(window_s, n + 3)`` s (:class:`WhisperASR`, a ``WhisperModel.encode`` override; the
+  rest is faster-whisper's own code). Whisper never saw short windows in training: with
+  only the 3 s pad it repeats the sentence 2–3 times (command acceptance 70 % → 32 %), at
+  10 s it invents a reply on the quiet frames of jfk.flac ("Shut up. Get lost.", caught
+  by the guard) and its intent accuracy at 6 dB dips. ``benchmarks/command_bench.py --n 120
+  --conditions clean,6 --no-real --no-compare --set asr.window_s=W`` (acceptance / intent
+  / leak / ASR latency p50):
+
+  - 30 s: clean 62.5 % / 76.7 % / 6.7 % / 1439 ms; 6 dB 33.3 % / 49.2 % / 8.3 % / 1716 ms
+  - 15 s: clean 67.5 % / 78.3 % / 4.2 % / 693 ms; 6 dB 31.7 % / 48.3 % / 9.2 % / 884 ms
+  - 10 s: clean 65.8 % / 82.5 % / 4.2 % / 597 ms; 6 dB 30.8 % / 43.3 % / 8.3 % / 748 ms
+
+  Paired per command (15 vs 30 s): clean 7 commands only the 15 s window gets right, 1
+  only the 30 s one; 6 dB 2 vs 5 — within noise. Less padding also lowers Whisper's
+  no-speech probability (0.49 → 0.29 on the quiet frames of jfk.flac), so a shortened
+  decode drops a segment at ``no_speech_prob`` > 0.2 (not 0.3) with ``avg_logprob`` < -1.0.
 * **Threads.** ``cpu_threads=0`` means ``min(4, os.cpu_count())``: CTranslate2's own
   default of 4 oversubscribes a 2-core machine.
 

@@ -87,8 +87,10 @@ class Committer:
     Args:
         asr: the loaded Whisper model (shared with the command pipeline; decodes are
             serialised by it).
-        interval_s: re-decode after this much new audio, seconds (CPU load: one decode
-            costs 0.3–1 s with base on two cores whatever the buffer length).
+        interval_s: re-decode after this much new audio, seconds (CPU load: with the
+            shortened encoder window, ``asr.window_s``, one decode of a dictation buffer
+            costs ~0.15–0.4 s with base on two cores; 0.5 s met the delay target of
+            ``benchmarks/dictation_bench.py``, README "Dictation figures").
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
         max_buffer_s, keep_s: buffer trimming of :class:`StreamingTranscriber`, seconds:
@@ -113,7 +115,7 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 1.0,
+        interval_s: float = 0.5,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
