@@ -145,7 +145,7 @@ class WhisperASR:
             )
         threads = cpu_threads if cpu_threads > 0 else auto_threads()
         try:
-            self._model = _windowed_model_class()(
+            self._model = windowed_model_class()(
                 str(self.model_path),
                 device="cpu",
                 compute_type=compute_type,
@@ -243,9 +243,10 @@ class WhisperASR:
         budget = min(want, 448 - fixed - p_len - n_tokens(hotwords))
         return hotwords, max(1, budget)
 
-    def _window_frames(self, seconds: float) -> int:
-        """Encoder window, in mel frames, for a decode of ``seconds`` of audio (see
-        ``window_s``); 3000 (Whisper's 30 s) when shortening is off or would not help."""
+    def window_frames(self, seconds: float) -> int:
+        """Encoder window, in mel frames (100 per second), for a decode of ``seconds`` of
+        audio: ``max(window_s, seconds + WINDOW_PAD_S)`` s, at most 3000 (Whisper's 30 s);
+        3000 when shortening is off (``window_s`` 0 or ≥ 30)."""
         if self.window_s <= 0 or self.window_s >= 30.0:
             return 3000
         return int(min(3000, round(max(self.window_s, seconds + WINDOW_PAD_S) * FRAMES_PER_S)))
@@ -300,7 +301,7 @@ class WhisperASR:
             return
         _, budget = self._fit_prompt(seconds, None, None)
         with self._lock:
-            self._model.window_frames = self._window_frames(seconds)
+            self._model.window_frames = self.window_frames(seconds)
             segments, _info = self._model.transcribe(x, **self._decode_options(word_timestamps, budget))
             window: list = []  # the segments of one 30 s window (same seek)
             for seg in segments:
@@ -414,7 +415,7 @@ class WhisperASR:
         with self._lock:
             tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=self.language or "en")
             prompt = m.get_prompt(tok, [], without_timestamps=True, hotwords=hw)
-            m.window_frames = self._window_frames(len(x) / SAMPLE_RATE)
+            m.window_frames = self.window_frames(len(x) / SAMPLE_RATE)
             enc = m.encode(pad_or_trim(m.feature_extractor(x)[..., :-1]))
             res = m.model.generate(enc, [prompt], beam_size=max(int(beam_size), int(n)), num_hypotheses=int(n),
                                    return_scores=True, max_length=min(m.max_length, len(prompt) + budget),
@@ -444,7 +445,7 @@ class WhisperASR:
             opts = self._decode_options(word_timestamps, budget)
             if beam_size:
                 opts["beam_size"] = int(beam_size)
-            frames = self._model.window_frames = self._window_frames(seconds)
+            frames = self._model.window_frames = self.window_frames(seconds)
             segments, info = self._model.transcribe(x, initial_prompt=prompt, hotwords=hw_arg, **opts)
             segs = list(segments)  # the generator decodes lazily: iterate inside the timer
             decode_ms = (time.perf_counter() - t0) * 1000.0
@@ -480,7 +481,7 @@ class WhisperASR:
 _WINDOWED_CLASS = None
 
 
-def _windowed_model_class():
+def windowed_model_class():
     """faster-whisper's ``WhisperModel`` with a shortened encoder window (``window_s``).
 
     faster-whisper pads every decoding window to 3000 mel frames (30 s) before

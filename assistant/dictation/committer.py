@@ -89,8 +89,10 @@ class Committer:
             serialised by it).
         interval_s: re-decode after this much new audio, seconds (CPU load: with the
             shortened encoder window, ``asr.window_s``, one decode of a dictation buffer
-            costs ~0.15–0.4 s with base on two cores; 0.5 s met the delay target of
-            ``benchmarks/dictation_bench.py``, README "Dictation figures").
+            costs ~0.15–0.4 s with base on two cores). 0.5 s types sooner (README
+            "Dictation figures": delay p50 810 ms) but loses words: LocalAgreement-2 on
+            decodes 0.5 s apart dropped "thank" from a Piper letter
+            (``tests/test_dictation.py::test_committer_with_spoken_commands_types_a_letter``).
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
         max_buffer_s, keep_s: buffer trimming of :class:`StreamingTranscriber`, seconds:
@@ -115,7 +117,7 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 0.5,
+        interval_s: float = 1.0,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
