@@ -96,7 +96,7 @@ SNR_DB = 20.0
 ASR_MODEL: str | None = None
 """``--asr-model``: asr.model for this run (None: the setting's default)."""
 ASR_WINDOW_S: float | None = None
-"""``--asr-window``: ``asr.window_s`` for the run (None: the setting's default)."""
+"""``--asr-window``: ``dictation.window_s`` for the run (None: the setting's default)."""
 PAUSE_S: float | None = None
 """``--pause``: dictation.pause_s for this run (None: the setting's default)."""
 INTERVAL_S: float | None = None
@@ -270,7 +270,7 @@ def run(voices: list[str], passages: list[list[str]], scripts: list, noise: bool
     settings = Settings()
     settings.dictation.interval_s = INTERVAL_S or settings.dictation.interval_s
     settings.asr.model = ASR_MODEL or settings.asr.model
-    settings.asr.window_s = ASR_WINDOW_S or settings.asr.window_s
+    settings.dictation.window_s = ASR_WINDOW_S or settings.dictation.window_s
     settings.dictation.pause_s = PAUSE_S or settings.dictation.pause_s
     settings.trace.directory = str(tmp / "traces")
     bench = Bench(settings)
@@ -398,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--interval", type=float, help="dictation.interval_s (default: the setting's default)")
     ap.add_argument("--pause", type=float, help="dictation.pause_s: a pause this long types the phrase (default: the setting's)")
-    ap.add_argument("--asr-window", type=float, help="asr.window_s: shortest Whisper encoder window, s (default: the setting's)")
+    ap.add_argument("--asr-window", type=float, help="dictation.window_s: shortest Whisper encoder window of "
+                    "dictation decodes, s (default: the setting's)")
     ap.add_argument("--asr-model", help="asr.model for dictation (default: the setting's default, base)")
     ap.add_argument("--quick", action="store_true", help="jfk, one passage, two scripts, two voices (~1.5 min)")
     ap.add_argument("--voices", help=f"comma-separated, of {', '.join(VOICES)}")

@@ -243,13 +243,15 @@ class WhisperASR:
         budget = min(want, 448 - fixed - p_len - n_tokens(hotwords))
         return hotwords, max(1, budget)
 
-    def window_frames(self, seconds: float) -> int:
+    def window_frames(self, seconds: float, window_s: Optional[float] = None) -> int:
         """Encoder window, in mel frames (100 per second), for a decode of ``seconds`` of
         audio: ``max(window_s, seconds + WINDOW_PAD_S)`` s, at most 3000 (Whisper's 30 s);
-        3000 when shortening is off (``window_s`` 0 or ≥ 30)."""
-        if self.window_s <= 0 or self.window_s >= 30.0:
+        3000 when shortening is off (``window_s`` 0 or ≥ 30). ``window_s``: this decode's
+        floor instead of :attr:`window_s`."""
+        floor = self.window_s if window_s is None else float(window_s)
+        if floor <= 0 or floor >= 30.0:
             return 3000
-        return int(min(3000, round(max(self.window_s, seconds + WINDOW_PAD_S) * FRAMES_PER_S)))
+        return int(min(3000, round(max(floor, seconds + WINDOW_PAD_S) * FRAMES_PER_S)))
 
     @property
     def supported_languages(self) -> list[str]:
@@ -333,6 +335,7 @@ class WhisperASR:
         word_timestamps: bool = True,
         bias_guard: Optional[bool] = None,
         beam_size: Optional[int] = None,
+        window_s: Optional[float] = None,
     ) -> Transcript:
         """Transcribe one utterance.
 
@@ -351,6 +354,8 @@ class WhisperASR:
                 latter does not support (:func:`merge_biased`); ``None`` = the model's
                 :attr:`bias_guard` setting (on by default).
             beam_size: beam width of this call's decodes (``None``: :attr:`beam_size`).
+            window_s: shortest encoder window of this call's decodes, seconds (``None``:
+                :attr:`window_s`; 30 = Whisper's own window).
 
         Returns:
             :class:`Transcript`; ``text == ""`` for silence, noise and dropped
@@ -363,12 +368,12 @@ class WhisperASR:
             TypeError, ValueError: audio of the wrong dtype or shape (see :func:`to_float32`).
         """
         x = to_float32(audio)
-        biased = self._transcribe(x, hotwords, initial_prompt, word_timestamps, beam_size)
+        biased = self._transcribe(x, hotwords, initial_prompt, word_timestamps, beam_size, window_s)
         guard = self.bias_guard if bias_guard is None else bool(bias_guard)
         phrases = hotword_phrases(hotwords)
         if not (guard and phrases and biased.text and starts_with_phrase(biased.text, phrases)):
             return biased
-        plain = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size)
+        plain = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size, window_s)
         return merge_biased(biased, plain, phrases, word_timestamps=word_timestamps)
 
     def nbest(self, audio: np.ndarray, hotwords: Hotwords = None, *, n: int = 5,
@@ -428,7 +433,8 @@ class WhisperASR:
         return out
 
     def _transcribe(self, x: np.ndarray, hotwords: Hotwords, initial_prompt: Optional[str],
-                    word_timestamps: bool, beam_size: Optional[int] = None) -> Transcript:
+                    word_timestamps: bool, beam_size: Optional[int] = None,
+                    window_s: Optional[float] = None) -> Transcript:
         """One decode (with the hallucination guard) of float32 audio; see :meth:`transcribe`."""
         seconds = len(x) / SAMPLE_RATE
         lang = self.language or ""
@@ -445,7 +451,7 @@ class WhisperASR:
             opts = self._decode_options(word_timestamps, budget)
             if beam_size:
                 opts["beam_size"] = int(beam_size)
-            frames = self._model.window_frames = self.window_frames(seconds)
+            frames = self._model.window_frames = self.window_frames(seconds, window_s)
             segments, info = self._model.transcribe(x, initial_prompt=prompt, hotwords=hw_arg, **opts)
             segs = list(segments)  # the generator decodes lazily: iterate inside the timer
             decode_ms = (time.perf_counter() - t0) * 1000.0
@@ -464,7 +470,7 @@ class WhisperASR:
             # hallucinations) for clear speech — e.g. jfk.flac with 112 single-word
             # phrases. VAD heard speech, so decode once more without the bias.
             log.debug("nothing usable with hotwords; decoding again without them")
-            retry = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size)
+            retry = self._transcribe(x, None, initial_prompt, word_timestamps, beam_size, window_s)
             return Transcript(retry.text, retry.words, retry.language, seconds,
                               decode_ms + retry.decode_ms, tuple(dropped) + retry.dropped, retry.segments)
         words = [

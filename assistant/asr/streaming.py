@@ -57,9 +57,9 @@ class StreamingTranscriber:
       the final tail (or, while the buffer holds the whole utterance, the final decode of
       it, which may correct committed words: see :meth:`finish`).
 
-    One decode costs about the same for a 1 s or an 11 s buffer (Whisper encodes a 30 s
-    window), so ``interval_s`` sets the CPU load: base needs ~0.5–1 s per decode on two
-    cores, so with 0.7 s the worker is busy most of the time; tiny.en about half of that.
+    A decode encodes at least ``window_s`` (the model's ``asr.window_s``, 15 s) whatever the
+    buffer's length, so ``interval_s`` sets the CPU load: base needs ~0.15–0.4 s per decode
+    of a command on two cores (~0.5–1 s with Whisper's 30 s window).
 
     Args:
         asr: the model to decode with (shared; decodes are serialised by it).
@@ -68,6 +68,8 @@ class StreamingTranscriber:
         max_buffer_s: trim the audio buffer when it grows beyond this, seconds.
         keep_s: audio to keep before the end of the buffer when trimming, seconds.
         prompt_chars: how much trimmed committed text to pass as the prompt.
+        window_s: shortest encoder window of the decodes, seconds (``None``: the model's
+            :attr:`WhisperASR.window_s`; dictation passes its own, 30 s by default).
         skip_silent_final: at :meth:`finish`, reuse the last hypothesis instead of decoding
             again when the audio since the last decode holds no speech (Silero VAD), and
             either the last two decodes agreed on every word and the last decode ended with
@@ -98,6 +100,7 @@ class StreamingTranscriber:
         keep_s: float = 4.0,
         prompt_chars: int = 200,
         skip_silent_final: bool = True,
+        window_s: Optional[float] = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be > 0")
@@ -110,6 +113,9 @@ class StreamingTranscriber:
         self.keep_s = float(keep_s)
         self.prompt_chars = int(prompt_chars)
         self.skip_silent_final = bool(skip_silent_final)
+        self.window_s = window_s
+        """Shortest encoder window of this stream's decodes, seconds (``None``: the model's
+        :attr:`WhisperASR.window_s`)."""
         self.final_decode_skipped = False
         self.context = ""
         """Text said before this utterance (dictation: the text committed so far), passed to
@@ -207,7 +213,8 @@ class StreamingTranscriber:
         # buffers (commands) the segment-interpolated words are enough and save the
         # alignment pass (see segment_words).
         exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
-        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=exact)
+        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=exact,
+                                  window_s=self.window_s)
         self.decodes += 1
         self.decode_ms_total += res.decode_ms
         if res.language:

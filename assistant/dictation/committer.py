@@ -87,12 +87,17 @@ class Committer:
     Args:
         asr: the loaded Whisper model (shared with the command pipeline; decodes are
             serialised by it).
-        interval_s: re-decode after this much new audio, seconds (CPU load: with the
-            shortened encoder window, ``asr.window_s``, one decode of a dictation buffer
-            costs ~0.15–0.4 s with base on two cores). 0.5 s types sooner (README
+        interval_s: re-decode after this much new audio, seconds (CPU load: one decode of
+            a dictation buffer costs ~0.5–1 s with base on two cores with the 30 s window,
+            ~0.15–0.4 s with 15 s). 0.5 s with a 15 s window types sooner (README
             "Dictation figures": delay p50 810 ms) but loses words: LocalAgreement-2 on
             decodes 0.5 s apart dropped "thank" from a Piper letter
             (``tests/test_dictation.py::test_committer_with_spoken_commands_types_a_letter``).
+        window_s: shortest Whisper encoder window of the decodes, seconds (setting
+            ``dictation.window_s``). 30 (Whisper's own) by default: with the commands' 15 s
+            the clean-clone suite once typed "I bought a blue bike." three times into xterm
+            (buffers up to ``max_buffer_s`` 12 s leave only 3 s of padding, where Whisper
+            repeats itself) — README "Dictation figures".
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
         max_buffer_s, keep_s: buffer trimming of :class:`StreamingTranscriber`, seconds:
@@ -124,6 +129,7 @@ class Committer:
         hotwords: Hotwords = None,
         restart_after_s: float = 2.5,
         context_chars: int = 200,
+        window_s: float = 30.0,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
             raise ValueError("need 0 < pause_s <= restart_after_s")
@@ -131,7 +137,7 @@ class Committer:
         self.restart_after_s = float(restart_after_s)
         self.context_chars = int(context_chars)
         self.transcriber = StreamingTranscriber(asr, interval_s, hotwords, max_buffer_s=max_buffer_s,
-                                                keep_s=keep_s, skip_silent_final=False)
+                                                keep_s=keep_s, skip_silent_final=False, window_s=window_s)
         self._lock = threading.Lock()  # guards _queue, _total
         self._step_lock = threading.RLock()
         self.reset()

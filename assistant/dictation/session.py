@@ -130,6 +130,7 @@ class DictationSession:
         # ("Zurich" for "Zürich"), so the ASR hears the spoken form the formatter looks for
         words = list(dict.fromkeys(w.strip() for w in [*settings.words, *settings.replacements] if w.strip()))
         self.committer = Committer(asr, interval_s=settings.interval_s, pause_s=settings.pause_s,
+                                   window_s=settings.window_s,
                                    restart_after_s=settings.pause_s + RESTART_AFTER_PAUSE_S,
                                    hotwords=words + list(COMMAND_HOTWORDS) + list(hotwords))
         self.formatter = Formatter(settings.replacements, auto_punctuation=settings.auto_punctuation)
