@@ -321,6 +321,15 @@ def test_intent_and_entity(sidecar):
     assert name == "greet" and conf > 0.45 and ents == []
 
 
+def test_blank_text_parses_to_no_intent(sidecar):
+    """An empty or blank transcript parses to no intent and no entities (the real server's
+    logistic-regression classifier answers HTTP 500 for it), and the server keeps answering."""
+    for blank in ("", "  "):
+        assert sidecar.parse(blank) == ("", 0.0, [])
+        assert sidecar.parse_full(blank)["intent"] == {}
+    assert sidecar.parse("hello there")[0]
+
+
 def test_greeting_custom_payload_expects_answer(sidecar):
     r = sidecar.message("greet-user", "hello")
     assert r.intent == "greet"

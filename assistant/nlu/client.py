@@ -175,12 +175,16 @@ class RasaClient:
                               custom=custom, text=text)
 
     def parse_raw(self, text: str) -> dict:
-        """Rasa's whole ``/model/parse`` answer for ``text``.
+        """Rasa's whole ``/model/parse`` answer for ``text``; for blank text (an empty
+        transcript) no intent and no entities, without asking Rasa (its logistic-regression
+        classifier fails on text without features: HTTP 500).
 
         Raises:
             NLUError: not open or an HTTP error.
             httpx.TransportError: the server is unreachable.
         """
+        if not text.strip():
+            return {"text": text, "intent": {}, "entities": [], "intent_ranking": []}
         return self._request("POST", "/model/parse", "parsing", json={"text": text}) or {}
 
     def parse(self, text: str) -> tuple[str, float, list[dict]]:
