@@ -40,8 +40,7 @@ def build_asr(s: ASRSettings, *, model: str | None = None) -> "WhisperASR":
     """
     from assistant.asr import WhisperASR
 
-    return WhisperASR(model or s.model, compute_type=s.compute_type, beam_size=s.beam_size, language=s.language,
-                      window_s=s.window_s)
+    return WhisperASR.from_settings(s.model_copy(update={"model": model}) if model else s)
 
 
 def asr_changed(old: ASRSettings, new: ASRSettings) -> bool:

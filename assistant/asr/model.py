@@ -89,7 +89,7 @@ class WhisperASR:
             the sentence, so the settings allow 10–30. Default 15, by measurement
             (``benchmarks/command_bench.py --n 120 --conditions clean,6 --set
             asr.window_s=10|15|30``: acceptance within noise of 30 s, ASR latency
-            p50 1439 → 680 ms; README "Performance").
+            p50 1439 → 693 ms; README "Performance").
         bias_via: how the ``hotwords`` of :meth:`transcribe` reach Whisper:
             ``"hotwords"`` (faster-whisper's ``hotwords``) or ``"prompt"`` (as
             ``initial_prompt`` text ending in a full stop). Both put the phrases after
