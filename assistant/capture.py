@@ -62,12 +62,12 @@ class UtteranceFeed:
     :data:`~assistant.turn.SPECULATE` marker is queued (the worker decodes what was said so
     far); if speech resumes the held blocks are queued after all.
 
-    Semantic endpointing: when the worker finds that the speculative decode is a complete
-    command (:mod:`assistant.nlu.complete`) it calls :meth:`allow_early_end` with the
-    number of that ``SPECULATE`` marker; if the silence then reaches ``early_end_ms``
-    without speech resuming, the utterance ends there (:attr:`ended_early`) instead of at
-    the endpointer's full silence. A permission for an earlier marker is stale once speech
-    resumed and a new marker was queued.
+    Semantic endpointing: when the worker finds that a decode of *everything queued so
+    far* is a complete command (:mod:`assistant.nlu.complete`) — the speculative decode, or
+    a partial decode that happened to hear the end of speech — it calls
+    :meth:`allow_early_end`. The permission holds while the VAD hears no more speech; if the
+    silence then reaches ``early_end_ms``, the utterance ends there (:attr:`ended_early`)
+    instead of at the endpointer's full silence.
 
     Args:
         endpointer: a reset :class:`~assistant.vad.Endpointer`.
@@ -76,6 +76,10 @@ class UtteranceFeed:
         interaction: the listening interaction's id.
         speculate_after_ms: trailing silence before the speculative decode, ms.
         early_end_ms: trailing silence, ms, that ends a complete command; 0 = never early.
+
+    Attributes:
+        queued_samples: samples put on ``audio_q`` so far (16 kHz), held-back silence not
+            included until it is released.
     """
 
     def __init__(self, endpointer, audio_q: queue.Queue, bus: EventBus, interaction: str,
@@ -87,15 +91,44 @@ class UtteranceFeed:
         self.speculate_after_ms = speculate_after_ms
         self.early_end_ms = early_end_ms
         self.ended_early = False
+        self.queued_samples = 0
         self._held: list[np.ndarray] = []
         self._speculating = False
-        self._markers = 0  # SPECULATE markers queued so far
-        self._allowed = 0  # the marker whose decode was a complete command (1-based; 0 = none)
+        self._allowed_at: float | None = None  # endpointer.last_speech_end_s when allowed
 
-    def allow_early_end(self, marker: int) -> None:
-        """Called by the turn worker (any thread): the decode at the ``marker``-th
-        ``SPECULATE`` marker (1-based) is a complete command."""
-        self._allowed = marker
+    def _queue(self, block: np.ndarray) -> None:
+        self.queued_samples += len(block)
+        self.audio_q.put(block)
+
+    @property
+    def in_trailing_silence(self) -> bool:
+        """The VAD hears silence after speech (any length short of the endpoint). Read by
+        the turn worker (any thread): it starts no partial decode then (the speculative
+        decode is about to be asked for and must not queue behind one), and a partial that
+        ends in this silence is judged as a possible complete command."""
+        return self.endpointer.silence_ms > 0
+
+    def allow_early_end(self, heard_samples: int) -> bool:
+        """Called by the turn worker (any thread): its decode of the first ``heard_samples``
+        queued samples, with no speech after them, is a complete command.
+
+        Granted only if nothing more was queued since (``heard_samples >=``
+        :attr:`queued_samples`: the worker has checked all the audio) and the VAD is in
+        trailing silence now; it lapses as soon as the VAD hears speech again.
+
+        Returns:
+            Whether the permission was granted.
+        """
+        ep = self.endpointer
+        if heard_samples < self.queued_samples or ep.silence_ms <= 0:
+            return False
+        self._allowed_at = ep.last_speech_end_s
+        return True
+
+    def _may_end_early(self) -> bool:
+        ep = self.endpointer
+        return bool(self.early_end_ms and self._allowed_at is not None and ep.silence_ms >= self.early_end_ms
+                    and ep.last_speech_end_s == self._allowed_at)
 
     def feed(self, block: np.ndarray):
         """Process one block; return the endpointer's ``speech_end`` event when the
@@ -105,7 +138,7 @@ class UtteranceFeed:
         for ev in ep.process(block):
             if ev.kind == "speech_start":
                 self.bus.publish(SpeechStarted(interaction=self.interaction, audio_time=ev.audio_time))
-                self.audio_q.put(ep.utterance())
+                self._queue(ep.utterance())
             elif ev.kind == "speech_end":
                 return ev
         if speech_before:
@@ -114,20 +147,19 @@ class UtteranceFeed:
                 # now, so the final transcript is ready at the endpoint.
                 self._held.append(block)
                 if not self._speculating:
-                    self._markers += 1
                     self.audio_q.put(SPECULATE)
                     self._speculating = True
-                elif self.early_end_ms and self._allowed == self._markers and ep.silence_ms >= self.early_end_ms:
-                    ends = ep.end_now()
-                    if ends:
-                        self.ended_early = True
-                        return ends[0]
             else:
                 for b in self._held:  # speech resumed: the held audio belongs to it
-                    self.audio_q.put(b)
+                    self._queue(b)
                 self._held.clear()
                 self._speculating = False
-                self.audio_q.put(block)
+                self._queue(block)
+            if self._may_end_early():
+                ends = ep.end_now()
+                if ends:
+                    self.ended_early = True
+                    return ends[0]
         return None
 
     def end_now(self) -> list:

@@ -47,9 +47,12 @@ DIDNT_CATCH = "Sorry, I didn't catch that."
 DIDNT_UNDERSTAND = "Sorry, I didn't understand that. Please ask in words."
 ONE_MOMENT = "One moment."
 CANNOT_DICTATE = "Sorry, I cannot start dictation here."
-#: Trailing silence (ms) after which the final decode starts speculatively, before the
-#: endpoint (``vad.end_silence_ms``) fires; if speech resumes the result is just a partial.
-SPECULATE_AFTER_MS = 150
+#: Trailing silence (ms, two 32 ms VAD chunks) after which the final decode starts
+#: speculatively, before the endpoint (``vad.end_silence_ms``) fires; if speech resumes the
+#: result is just a partial. Silero's probability falls ~100 ms after the last word, so the
+#: decode starts ~170 ms after it (150 ms: ~280 ms; ``benchmarks/pipeline_bench.py``, last
+#: word → endpoint p50 695 → 633 ms).
+SPECULATE_AFTER_MS = 64
 #: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
 #: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
 #: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
@@ -400,9 +403,10 @@ class Assistant:
 
     # ------------------------------------------------------------------ the turn
     def _run_turn(self, interaction: str, *, text: str | None = None, audio_q: queue.Queue | None = None,
-                  allow_early_end=None) -> None:
+                  allow_early_end=None, quiet=None) -> None:
         """Final transcript (or typed text) → Rasa → reply. Runs on the turn worker thread
-        for audio (``allow_early_end``: its :meth:`UtteranceFeed.allow_early_end`), on the
+        for audio (``allow_early_end``, ``quiet``: its :meth:`UtteranceFeed.allow_early_end`
+        and :attr:`UtteranceFeed.in_trailing_silence`), on the
         caller's thread for text."""
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:
@@ -410,7 +414,7 @@ class Assistant:
                 refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
                 judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end)
                 heard = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q,
-                                          refine, judge if allow_early_end is not None else None)
+                                          refine, judge if allow_early_end is not None else None, quiet)
                 if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)
                     return self._finish_interaction(interaction, "cancelled")
@@ -552,7 +556,8 @@ class Assistant:
                 utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms)
                 machine.fire(listening_trigger, interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={
-                    "interaction": interaction, "audio_q": utterance.audio_q, "allow_early_end": utterance.allow_early_end if early_ms else None})
+                    "interaction": interaction, "audio_q": utterance.audio_q, "allow_early_end": utterance.allow_early_end if early_ms else None,
+                    "quiet": lambda feed=utterance: feed.in_trailing_silence})
                 self._turn_thread.start()
             if utterance is not None:  # the block that started listening belongs to the utterance
                 ev = utterance.feed(block)

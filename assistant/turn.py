@@ -10,7 +10,7 @@ import logging
 import queue
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -130,8 +130,9 @@ class DomainRefiner:
 
 
 class TurnEndJudge:
-    """Semantic endpointing for one turn (issue 13): parses the speculative transcript at
-    the first trailing silence (Rasa ``/model/parse``) and, when
+    """Semantic endpointing for one turn (issue 13): parses a transcript that heard the end
+    of speech (the speculative decode at the first trailing silence, or a partial decode
+    that ended in it) with Rasa ``/model/parse`` and, when
     :meth:`~assistant.nlu.complete.CommandShapes.judge` finds a complete command, lets the
     audio loop end the utterance after ``vad.early_end_silence_ms`` instead of
     ``vad.end_silence_ms`` (:meth:`assistant.capture.UtteranceFeed.allow_early_end`).
@@ -140,7 +141,8 @@ class TurnEndJudge:
         nlu: the Rasa sidecar (its ``ready`` and ``parse_full``), or None.
         shapes: the skills' :class:`~assistant.nlu.complete.CommandShapes`, or None (off).
         min_confidence: intent confidence in [0, 1] a complete command needs.
-        allow: ``allow(marker)``: the decode at the ``marker``-th SPECULATE (1-based) was complete.
+        allow: ``allow(heard_samples) -> bool``: the decode of the first ``heard_samples``
+            queued samples (16 kHz) was complete; returns whether the permission stands.
 
     Attributes:
         verdicts: every :class:`~assistant.nlu.complete.Verdict` of this turn, in order.
@@ -155,10 +157,10 @@ class TurnEndJudge:
         """Early ends are on (shapes given) and the NLU is up."""
         return self.shapes is not None and self.nlu is not None and bool(getattr(self.nlu, "ready", False))
 
-    def __call__(self, marker: int, text: str) -> dict | None:
-        """Judge ``text``, the decode at the ``marker``-th SPECULATE; return Rasa's parse of
-        it (reused by the domain pass), or None when off or the NLU did not answer (the
-        normal endpoint then ends the utterance)."""
+    def __call__(self, heard_samples: int, text: str) -> dict | None:
+        """Judge ``text``, a decode of the first ``heard_samples`` samples of the
+        utterance; return Rasa's parse of it (reused by the domain pass), or None when off
+        or the NLU did not answer (the normal endpoint then ends the utterance)."""
         if not self.enabled or not text.strip():
             return None
         try:
@@ -168,9 +170,9 @@ class TurnEndJudge:
             return None
         verdict = self.shapes.judge(text, parsed, self.min_confidence)
         self.verdicts.append(verdict)
-        log.debug("speculative transcript: %s (%s %.2f)", verdict.reason, verdict.intent, verdict.confidence)
+        log.debug("transcript at the end of speech: %s (%s %.2f)", verdict.reason, verdict.intent, verdict.confidence)
         if verdict.complete:
-            self.allow(marker)
+            self.allow(heard_samples)
         return parsed
 
 
@@ -190,7 +192,7 @@ def _drain_into(streamer, audio_q: queue.Queue, blocks: list) -> None:
 
 def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBus, interaction: str,
                       audio_q: queue.Queue, refine: DomainRefiner | None = None,
-                      judge: TurnEndJudge | None = None) -> Heard | None:
+                      judge: TurnEndJudge | None = None, quiet: Callable[[], bool] | None = None) -> Heard | None:
     """Consume one utterance from ``audio_q`` and return its final transcript.
 
     Items of ``audio_q``: int16 mono blocks at 16 kHz (``np.ndarray`` shape ``(n,)``),
@@ -209,6 +211,9 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
             that it costs nothing after the endpoint when the speaker had finished.
         judge: the turn's semantic endpointing; it judges every speculative decode first
             (its parse is handed to ``refine``).
+        quiet: ``quiet()`` is True while the VAD hears trailing silence
+            (:attr:`assistant.capture.UtteranceFeed.in_trailing_silence`); no partial decode
+            starts then, so the speculative decode that follows never queues behind one.
     Returns:
         The final transcript and the utterance's audio, or None when cancelled.
     Raises:
@@ -220,7 +225,19 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
     early: Refined | None = None
     streamer = StreamingTranscriber(asr, interval_s=s.partial_interval_s, hotwords=list(hotwords) or None)
     next_partial_at = 0.0
-    markers = 0
+    judged = -1  # streamer.decodes when the last decode that heard the end was judged
+
+    def at_end_of_speech(partial: tuple[str, str] | None) -> None:
+        # The decode heard everything said so far: judge it (semantic endpointing) and run
+        # the domain pass now, while the endpoint's silence is still being waited for.
+        nonlocal early, judged
+        judged = streamer.decodes
+        basis = " ".join(t for t in partial if t) if partial is not None else ""
+        if basis.strip() and blocks:
+            parsed = judge(sum(len(b) for b in blocks), basis) if judge is not None else None
+            if refine is not None and refine.enabled:
+                early = refine(basis, np.concatenate(blocks), parsed)
+
     while True:
         try:
             item = audio_q.get(timeout=0.05)
@@ -235,21 +252,18 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
             return Heard(final.text, np.concatenate(blocks) if blocks else np.zeros(0, np.int16),
                          getattr(final, "audio_seconds", 0.0), decode_ms, early)
         if item is SPECULATE:
-            markers += 1
+            if judged == streamer.decodes and streamer.heard_the_end():
+                continue  # a partial heard the end of speech and was judged: nothing new to decode
             partial = streamer.maybe_partial(force=True)
             if partial is not None and s.partials:
                 bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
-            basis = " ".join(t for t in partial if t) if partial is not None else ""
-            if basis.strip() and blocks:
-                parsed = judge(markers, basis) if judge is not None else None
-                if refine is not None and refine.enabled:
-                    early = refine(basis, np.concatenate(blocks), parsed)
+            at_end_of_speech(partial)
             continue
         if item is not ...:
             streamer.add(item)
             blocks.append(item)
             _drain_into(streamer, audio_q, blocks)
-        if s.partials and time.monotonic() >= next_partial_at:
+        if s.partials and time.monotonic() >= next_partial_at and not (quiet is not None and quiet()):
             t0 = time.monotonic()
             partial = streamer.maybe_partial()
             if partial is not None:
@@ -258,6 +272,12 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
                 # at once instead of queueing behind partials.
                 next_partial_at = time.monotonic() + (time.monotonic() - t0)
                 bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
+                if quiet is not None and quiet():
+                    # the speaker stopped while it ran: if it heard the end, it is the
+                    # speculative decode already (no need to wait for the marker)
+                    _drain_into(streamer, audio_q, blocks)
+                    if streamer.heard_the_end():
+                        at_end_of_speech(partial)
 
 
 def finish_transcript(heard: Heard, refine: DomainRefiner | None, bus: EventBus, interaction: str) -> str:

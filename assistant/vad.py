@@ -258,6 +258,13 @@ class Endpointer:
         return self._silence * 1000 / SAMPLE_RATE if self._state == _SPEECH else 0.0
 
     @property
+    def last_speech_end_s(self) -> float:
+        """Where the last speech chunk of this utterance ended, seconds since
+        :meth:`reset` (0 before speech). It moves whenever the VAD hears speech again, so
+        a caller can tell whether any speech came after a moment it noted."""
+        return self._last_speech_end / SAMPLE_RATE
+
+    @property
     def done(self) -> bool:
         """True after ``speech_end`` (until :meth:`reset`)."""
         return self._state == _DONE

@@ -166,6 +166,7 @@ def main() -> int:
                     waits[key].append((ev.t - t_word) * 1000)
             end = tr.first(SpeechEnded)
             early += bool(end is not None and end.early)
+            print(f'PROBE {t_word:.4f} LASTWORD; endpoint {end.t:.4f}', flush=True)
         if not heard:  # no interaction, or one that heard nothing (the command was missed)
             missed += 1
             print(f"  {i:2d} no interaction with a transcript (wake word or command missed)", flush=True)
@@ -195,6 +196,8 @@ def main() -> int:
                       + (f" decode {extra:.0f} ms" if extra is not None else ""), flush=True)
         if r.expects_answer:  # leave no dialogue open for the next command
             app.handle_text("never mind")
+        if r.intent == "timer__set_timer":  # a 10 s timer ringing during a later command hides its wake word
+            app.handle_text("cancel all timers")
         app.wait_idle()
 
     # ASR real-time factor of the decode that becomes the final transcript: the whole

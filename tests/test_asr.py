@@ -645,3 +645,18 @@ def test_short_window_never_repeats_a_command(base_asr, tmp_path):
             want = normalize_text(text).split()
             assert len(got) <= len(want) + 2, (voice, text, got)
             assert wer(" ".join(want), " ".join(got)) <= 0.34, (voice, text, got)
+
+
+def test_second_decode_of_the_same_audio_reuses_the_encoder(base_asr, jfk):
+    """A decode of the same audio with other hotwords (the domain pass after the speculative
+    decode) reuses the encoder output and transcribes exactly as a fresh encode does; other
+    audio is encoded afresh."""
+    speech = jfk[: 4 * 16000]
+    before = base_asr.encoder_reuses
+    base_asr.transcribe(speech, hotwords=["Americans"], word_timestamps=False)
+    reused = base_asr.transcribe(speech, hotwords=["country", "ask"], word_timestamps=False)
+    assert base_asr.encoder_reuses == before + 1
+    base_asr.transcribe(jfk[4 * 16000 : 8 * 16000], word_timestamps=False)  # other audio: encoded afresh
+    fresh = base_asr.transcribe(speech, hotwords=["country", "ask"], word_timestamps=False)
+    assert base_asr.encoder_reuses == before + 1
+    assert reused.text == fresh.text and "fellow" in reused.text.lower(), (reused.text, fresh.text)

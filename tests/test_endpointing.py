@@ -109,7 +109,7 @@ def test_unfinished_command_waits_for_the_rest(app, tmp_path, caplog):
     wav = concat([first, rest], tmp_path / "cmd.wav", gap_s=0.9, tail_s=3.5)
     with caplog.at_level(logging.DEBUG, logger="assistant.turn"):
         results, ends, finals = run_recording(app, wav)
-    verdicts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("speculative transcript")]
+    verdicts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("transcript at the end of speech")]
     assert verdicts and ("dangling" in verdicts[0] or "missing" in verdicts[0]), verdicts
     assert len(results) == 1 and len(finals) == 1, (results, finals)
     assert "five" in finals[0].text.lower() or "5" in finals[0].text, finals[0].text

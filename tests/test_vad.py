@@ -189,3 +189,48 @@ def test_shipped_vad_model_is_checked_and_bad_models_raise(tmp_path):
     assert set(VAD_MODELS) == {"silero", "silero-onnx"}
     with pytest.raises(ModelError, match="Unknown VAD model"):
         resolve_vad_model("webrtc")
+
+
+def test_early_end_permission_holds_only_while_no_speech_follows(vad, data_dir):
+    """UtteranceFeed (capture) with the real endpointer on "Hey Jane, turn the lights off."
+    said twice, 0.3 s apart (0.65 s of silence with the clip's own tail): the turn worker's permission to end early is refused
+    while audio it has not checked is queued or the VAD hears speech, granted in the pause,
+    lapses when the second phrase starts, and once granted again in the final silence ends
+    the utterance after ``early_end_ms`` (0.8 s here, longer than the gap) instead of the
+    2 s endpoint."""
+    import queue
+
+    from assistant.capture import UtteranceFeed
+    from assistant.events import EventBus
+    from assistant.turn import SPECULATE
+
+    x = audio.read_audio(data_dir / "hey_jane.wav")
+    gap = np.zeros(int(0.3 * SR), np.int16)
+    stream = np.concatenate([x, gap, x, np.zeros(int(2.5 * SR), np.int16)])
+    ep = Endpointer.from_settings(vad, VADSettings(end_silence_ms=2000))
+    feed_ = UtteranceFeed(ep, queue.Queue(), EventBus(), "t", speculate_after_ms=150, early_end_ms=800)
+    first_pause = len(x) + int(0.1 * SR)  # ~0.45 s after the last word, ~0.2 s before the next
+    second_phrase = len(x) + len(gap) + int(1.5 * SR)  # in "turn the lights"
+    final_pause = 2 * len(x) + len(gap) + int(0.35 * SR)
+    end = None
+    grants = {}
+    for i in range(0, len(stream), 1280):
+        ev = feed_.feed(stream[i : i + 1280])
+        if ev is not None:
+            end = (i + 1280, ev)
+            break
+        for name, at in (("pause", first_pause), ("speech", second_phrase), ("final", final_pause)):
+            if name not in grants and i + 1280 >= at:
+                assert not feed_.allow_early_end(feed_.queued_samples - 1), name  # unseen audio queued
+                grants[name] = feed_.allow_early_end(feed_.queued_samples)
+    assert grants == {"pause": True, "speech": False, "final": True}, grants
+    markers = []
+    while not feed_.audio_q.empty():
+        item = feed_.audio_q.get()
+        if item is SPECULATE:
+            markers.append(item)
+    assert len(markers) >= 2  # a speculative decode at each pause (also after "Hey Jane,")
+    assert end is not None and feed_.ended_early, end
+    assert 800 <= end[1].silence_ms < 2000, end
+    # the pause's permission lapsed: the first phrase did not end the utterance
+    assert end[0] > 2 * len(x) + len(gap)

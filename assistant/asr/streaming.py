@@ -34,7 +34,8 @@ is 15 s). Shorter buffers use segment_words."""
 SPECULATIVE_MARGIN_S = 0.1
 """A speculative decode (forced once the VAD has heard trailing silence) may stand as the
 final transcript, without a second decode agreeing with it, if the last this-many seconds
-it heard were non-speech. The pipeline's endpointer already heard 150 ms of silence."""
+it heard were non-speech (also a partial decode that :meth:`StreamingTranscriber.heard_the_end`).
+The pipeline's endpointer has heard 64 ms of silence by then, ~160 ms after the last word."""
 
 
 class StreamingTranscriber:
@@ -247,21 +248,40 @@ class StreamingTranscriber:
                 return cand[n:]
         return cand
 
+    def _silent_after(self, margin_s: float) -> bool:
+        """Silero VAD (the model shipped in faster-whisper, max probability < 0.5) hears no
+        speech in the last ``margin_s`` seconds of the audio the last decode heard, nor in
+        the audio added since."""
+        with self._in_lock:
+            pending = list(self._pending)
+        heard = self._buf[-int(margin_s * SAMPLE_RATE) :] if len(self._buf) else np.zeros(0, np.float32)
+        tail = np.concatenate([heard, *pending]).astype(np.float32, copy=False)
+        return not hears_speech(tail)
+
     def _tail_is_silent(self) -> bool:
         """True if the last hypothesis can stand as the final one: the last two decodes
         agreed on every word (so the last did not drop or change one), or the last decode
-        was the speculative one forced at trailing silence; and Silero VAD (the model
-        shipped in faster-whisper, max probability < 0.5) hears no speech in the last
-        ``FINAL_MARGIN_S`` (speculative: ``SPECULATIVE_MARGIN_S``) of the decoded audio —
-        so that decode heard the end of the last word — nor in the audio added since."""
+        heard the end of speech (the speculative one forced at trailing silence, or one
+        :meth:`heard_the_end` accepted); and no speech in the last ``FINAL_MARGIN_S``
+        (speculative: ``SPECULATIVE_MARGIN_S``) of the decoded audio — so that decode heard
+        the end of the last word — nor in the audio added since."""
         if not (self._stable or self._speculative):
             return False
-        margin = SPECULATIVE_MARGIN_S if self._speculative else FINAL_MARGIN_S
-        with self._in_lock:
-            pending = list(self._pending)
-        heard = self._buf[-int(margin * SAMPLE_RATE) :] if len(self._buf) else np.zeros(0, np.float32)
-        tail = np.concatenate([heard, *pending]).astype(np.float32, copy=False)
-        return not hears_speech(tail)
+        return self._silent_after(SPECULATIVE_MARGIN_S if self._speculative else FINAL_MARGIN_S)
+
+    def heard_the_end(self) -> bool:
+        """Whether the last decode heard the end of what was said: no speech (Silero VAD)
+        in its last ``SPECULATIVE_MARGIN_S`` (0.1 s) nor in the audio added since. If so,
+        its hypothesis may stand as the final transcript, as a speculative decode's does
+        (:meth:`finish` reuses it while no speech follows). False before any decode and
+        after :meth:`finish`. Costs one Silero pass over the tail (< 1 ms per 32 ms)."""
+        with self._decode_lock:
+            if not self.decodes or self._finished or not len(self._buf):
+                return False
+            if self._silent_after(SPECULATIVE_MARGIN_S):
+                self._speculative = True
+                return True
+            return False
 
     def _trim(self) -> None:
         """Trim the audio buffer at a committed word end if it is longer than max_buffer_s."""
