@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/pipeline_bench.py [--n 40] [--asr-model base] [--no-early-end] [--no-domain-pass]
+    .venv/bin/python benchmarks/pipeline_bench.py [--n 40] [--asr-model base] [--no-early-end] [--no-domain-pass] [--asr-window 15]
 
 Figures printed:
 
@@ -104,6 +104,8 @@ def main() -> int:
     ap.add_argument("--no-early-end", action="store_true",
                     help="switch semantic endpointing off (vad.early_end_silence_ms = 0) to compare")
     ap.add_argument("--asr-model", default="base")
+    ap.add_argument("--asr-window", type=float, default=None,
+                    help="the commands' shortest Whisper encoder window, seconds (asr.window_s; default 15)")
     ap.add_argument("--no-domain-pass", action="store_true",
                     help="switch the ASR's domain pass off (asr.domain_pass = false) to compare")
     ap.add_argument("--no-realtime", action="store_true", help="feed recordings as fast as possible")
@@ -134,6 +136,8 @@ def main() -> int:
     rss = PeakRSS()
     settings = Settings()
     settings.asr.model = args.asr_model
+    if args.asr_window is not None:
+        settings.asr.window_s = args.asr_window
     settings.asr.domain_pass = not args.no_domain_pass
     if args.no_early_end:
         settings.vad.early_end_silence_ms = 0
@@ -224,7 +228,7 @@ def main() -> int:
 
     print()
     print(f"ASR model: {args.asr_model}; domain pass {'on' if settings.asr.domain_pass else 'off'}; "
-          f"early end {settings.vad.early_end_silence_ms or 'off'}"
+          f"encoder window {settings.asr.window_s:g} s; early end {settings.vad.early_end_silence_ms or 'off'}"
           f"{' ms' if settings.vad.early_end_silence_ms else ''}; commands: {len(files)} ({missed} without an interaction)")
     print(f"load average (1 min): {load0:.2f} at start, {os.getloadavg()[0]:.2f} at the end; {os.cpu_count()} cores")
     for key, label in (("endpoint", "endpoint"), ("final", "final transcript"), ("intent", "intent"),
