@@ -38,6 +38,32 @@ it heard were non-speech (also a partial decode that :meth:`StreamingTranscriber
 The pipeline's endpointer has heard 64 ms of silence by then, ~160 ms after the last word."""
 
 
+def _end_of_committed(committed: list[str], hyp: list[str]) -> Optional[int]:
+    """Where the committed words end in a new hypothesis that re-spelled some of them.
+
+    Aligns the normalized words (``difflib.SequenceMatcher``, Ratcliff/Obershelp) and returns
+    the index in ``hyp`` just after the last committed word, or None when they do not align
+    (fewer than half of the committed words found in order, or more than one committed word
+    unmatched at the end). A committed word left unmatched at the end counts as re-spelled:
+    one hypothesis word is skipped for it ("Kama" committed, "comma" heard again).
+
+    Why not word times (whisper_streaming's rule): a short buffer's word times are
+    interpolated inside Whisper's segments (:func:`segment_words`), so "Thank" at the start
+    of a new phrase was dated before the last committed word's end and dropped — with
+    decodes every 0.5 s, ``tests/test_dictation.py::test_committer_with_spoken_commands_types_a_letter``.
+    """
+    import difflib
+
+    blocks = [b for b in difflib.SequenceMatcher(None, committed, hyp, autojunk=False).get_matching_blocks() if b.size]
+    if not blocks or 2 * sum(b.size for b in blocks) < len(committed):
+        return None
+    last = blocks[-1]
+    unmatched = len(committed) - (last.a + last.size)
+    if unmatched > 1:
+        return None
+    return min(len(hyp), last.b + last.size + unmatched)
+
+
 class StreamingTranscriber:
     """LocalAgreement-2 streaming transcription of one utterance at a time.
 
@@ -229,8 +255,10 @@ class StreamingTranscriber:
         """Strip the words already committed from a hypothesis of the buffer.
 
         The buffer starts at a committed word's end, so a hypothesis normally begins with
-        the committed words that are still in the buffer: match them by text. If Whisper
-        re-worded them, fall back to whisper_streaming's rule: keep words starting after
+        the committed words that are still in the buffer: match them by text, exactly or,
+        when Whisper re-spelled one or two of them ("Deer Anna" → "Dear Anna"), by aligning
+        the word sequences (:func:`_end_of_committed`). If they do not align, fall back to
+        whisper_streaming's rule: keep words starting after
         the last committed word's end (−0.1 s), then remove up to 5 leading words that
         repeat the committed tail.
         """
@@ -240,6 +268,9 @@ class StreamingTranscriber:
         norm = [normalize_text(w.text) for w in hyp]
         if norm[: len(inbuf)] == inbuf:
             return hyp[len(inbuf) :]
+        cut = _end_of_committed(inbuf, norm)
+        if cut is not None:
+            return hyp[cut:]
         last_end = self._committed[-1].end_s
         cand = [w for w in hyp if w.start_s > last_end - 0.1]
         tail = [normalize_text(w.text) for w in self._committed]
