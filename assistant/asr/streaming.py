@@ -31,6 +31,10 @@ EXACT_WORD_TIMES_AFTER_S = 8.0
 """StreamingTranscriber asks Whisper for word timestamps (an extra alignment pass) only when
 its buffer is longer than this, seconds: it may then be trimmed at a word end (max_buffer_s
 is 15 s). Shorter buffers use segment_words."""
+WINDOW_PER_BUFFER = 2.0
+"""A decode's encoder window is at least this many times the buffer's length (see
+:meth:`StreamingTranscriber.window_for_buffer`): commands (≤ 7.5 s) keep the short window,
+long dictation buffers get a longer one."""
 SPECULATIVE_MARGIN_S = 0.1
 """A speculative decode (forced once the VAD has heard trailing silence) may stand as the
 final transcript, without a second decode agreeing with it, if the last this-many seconds
@@ -233,6 +237,14 @@ class StreamingTranscriber:
         text = " ".join(t for t in (self.context.strip(), join_words(self._committed[: self._n_trimmed])) if t)
         return text[-self.prompt_chars :].lstrip() or None
 
+    def window_for_buffer(self) -> float:
+        """The encoder window of the next decode, seconds: ``window_s`` (or the model's),
+        but at least ``WINDOW_PER_BUFFER`` × the buffer, so that a long buffer keeps at least
+        as much zero padding as speech (Whisper trained on 30 s windows; with a 12 s
+        dictation buffer in a 15 s window it once typed a sentence three times)."""
+        base = self.window_s if self.window_s is not None else float(getattr(self.asr, "window_s", 30.0) or 30.0)
+        return min(30.0, max(base, WINDOW_PER_BUFFER * self.buffer_seconds))
+
     def _decode(self) -> tuple[list[Word], float]:
         """Decode the buffer; return the hypothesis words beyond what is committed."""
         offset = self._buf_start / SAMPLE_RATE
@@ -241,7 +253,7 @@ class StreamingTranscriber:
         # alignment pass (see segment_words).
         exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
         res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=exact,
-                                  window_s=self.window_s)
+                                  window_s=self.window_for_buffer())
         self.decodes += 1
         self.decode_ms_total += res.decode_ms
         if res.language:

@@ -88,16 +88,16 @@ class Committer:
         asr: the loaded Whisper model (shared with the command pipeline; decodes are
             serialised by it).
         interval_s: re-decode after this much new audio, seconds (CPU load: one decode of
-            a dictation buffer costs ~0.5–1 s with base on two cores with the 30 s window,
-            ~0.15–0.4 s with 15 s). 0.5 s with a 15 s window types sooner (README
-            "Dictation figures": delay p50 810 ms) but loses words: LocalAgreement-2 on
-            decodes 0.5 s apart dropped "thank" from a Piper letter
-            (``tests/test_dictation.py::test_committer_with_spoken_commands_types_a_letter``).
+            a dictation buffer costs ~0.15–0.4 s with base on two cores with a 15 s window,
+            ~0.5–1 s with 30 s). 0.5 s (default, setting ``dictation.interval_s``) with a
+            15 s window: word end → keystroke p50 939 / p95 1600 ms (README "Dictation
+            figures"); 1.0 s with 30 s: 1359 / 2166 ms. Decodes 0.5 s apart once dropped
+            "thank" when Whisper re-spelled a committed word; committed words are now found
+            by aligning word sequences (:func:`assistant.asr.streaming._end_of_committed`).
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
-            ``dictation.window_s``). 30 (Whisper's own) by default: with the commands' 15 s
-            the clean-clone suite once typed "I bought a blue bike." three times into xterm
-            (buffers up to ``max_buffer_s`` 12 s leave only 3 s of padding, where Whisper
-            repeats itself) — README "Dictation figures".
+            ``dictation.window_s``, 15); a decode's window is also at least twice its
+            buffer (:meth:`StreamingTranscriber.window_for_buffer`): a 12 s buffer in a 15 s
+            window, 3 s of padding, once typed "I bought a blue bike." three times.
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
         max_buffer_s, keep_s: buffer trimming of :class:`StreamingTranscriber`, seconds:
@@ -122,14 +122,14 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 1.0,
+        interval_s: float = 0.5,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
         hotwords: Hotwords = None,
         restart_after_s: float = 2.5,
         context_chars: int = 200,
-        window_s: float = 30.0,
+        window_s: float = 15.0,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
             raise ValueError("need 0 < pause_s <= restart_after_s")
