@@ -47,12 +47,9 @@ DIDNT_CATCH = "Sorry, I didn't catch that."
 DIDNT_UNDERSTAND = "Sorry, I didn't understand that. Please ask in words."
 ONE_MOMENT = "One moment."
 CANNOT_DICTATE = "Sorry, I cannot start dictation here."
-#: Trailing silence (ms, two 32 ms VAD chunks) after which the final decode starts
-#: speculatively, before the endpoint (``vad.end_silence_ms``) fires; if speech resumes the
-#: result is just a partial. Silero's probability falls ~100 ms after the last word, so the
-#: decode starts ~170 ms after it (150 ms: ~280 ms; ``benchmarks/pipeline_bench.py``, last
-#: word → endpoint p50 695 → 633 ms).
-SPECULATE_AFTER_MS = 64
+#: Trailing silence (ms) that starts the final decode speculatively (a partial if speech
+#: resumes). 64 ms (endpoint ~60 ms sooner) cut jfk's "Americans" to "America.": not kept.
+SPECULATE_AFTER_MS = 150
 #: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
 #: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
 #: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
@@ -405,8 +402,7 @@ class Assistant:
     def _run_turn(self, interaction: str, *, text: str | None = None, audio_q: queue.Queue | None = None,
                   allow_early_end=None, quiet=None) -> None:
         """Final transcript (or typed text) → Rasa → reply. Runs on the turn worker thread
-        for audio (``allow_early_end``, ``quiet``: its :meth:`UtteranceFeed.allow_early_end`
-        and :attr:`UtteranceFeed.in_trailing_silence`), on the
+        for audio (``allow_early_end``, ``quiet``: its :class:`UtteranceFeed`'s), on the
         caller's thread for text."""
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:

@@ -31,6 +31,9 @@ EXACT_WORD_TIMES_AFTER_S = 8.0
 """StreamingTranscriber asks Whisper for word timestamps (an extra alignment pass) only when
 its buffer is longer than this, seconds: it may then be trimmed at a word end (max_buffer_s
 is 15 s). Shorter buffers use segment_words."""
+ECHO_MIN_WORDS = 4
+"""A hypothesis that begins by repeating at least this many committed words, with no speech
+in the audio after them, repeated its prompt (:meth:`StreamingTranscriber._drop_echo`)."""
 WINDOW_PER_BUFFER = 2.0
 """A decode's encoder window is at least this many times the buffer's length (see
 :meth:`StreamingTranscriber.window_for_buffer`): commands (≤ 7.5 s) keep the short window,
@@ -264,6 +267,33 @@ class StreamingTranscriber:
         return self._new_part(hyp), res.decode_ms
 
     def _new_part(self, hyp: list[Word]) -> list[Word]:
+        """The words of a hypothesis beyond what is committed (:meth:`_after_committed`),
+        without a leading echo of the committed text that the audio does not say again
+        (:meth:`_drop_echo`)."""
+        return self._drop_echo(self._after_committed(hyp))
+
+    def _drop_echo(self, new: list[Word]) -> list[Word]:
+        """Drop a leading run of ``new`` that repeats the last ``k`` ≥ ``ECHO_MIN_WORDS``
+        committed words when Silero VAD hears no speech in the buffer after the last
+        committed word (+0.3 s for interpolated word times): Whisper then repeated its
+        prompt — after a buffer trim with a 15 s window it typed "What your country can do
+        for you. Ask what you can do for your country." a second time (jfk.flac,
+        ``tests/test_dictation.py``). A repeat the speaker really said has speech there and
+        stays (a sentence said twice; the same phrase after a long silence)."""
+        if len(new) < ECHO_MIN_WORDS or len(self._committed) < ECHO_MIN_WORDS:
+            return new
+        tail = [normalize_text(w.text) for w in self._committed]
+        norm = [normalize_text(w.text) for w in new]
+        k = next((k for k in range(min(len(norm), len(tail)), ECHO_MIN_WORDS - 1, -1) if norm[:k] == tail[-k:]), 0)
+        if not k:
+            return new
+        start = int(round((self._committed[-1].end_s + 0.3) * SAMPLE_RATE)) - self._buf_start
+        after = self._buf[max(0, start):]
+        if len(after) and hears_speech(after):
+            return new
+        return new[k:]
+
+    def _after_committed(self, hyp: list[Word]) -> list[Word]:
         """Strip the words already committed from a hypothesis of the buffer.
 
         The buffer starts at a committed word's end, so a hypothesis normally begins with

@@ -88,18 +88,16 @@ class Committer:
         asr: the loaded Whisper model (shared with the command pipeline; decodes are
             serialised by it).
         interval_s: re-decode after this much new audio, seconds (CPU load: one decode of
-            a dictation buffer costs ~0.5–1 s with base on two cores with the 30 s window,
-            ~0.15–0.4 s with 15 s). Default 1.0 s with the 30 s window: word end →
-            keystroke p50 1359 / p95 2166 ms. 0.5 s with a 15 s window meets the delay
-            target (``dictation_bench.py``, 2026-12-06: p50 940 / p95 1767 ms, jfk WER 0) but
-            is not the default: after a buffer trim the 15 s window let Whisper repeat the
-            prompt ("What your country can do for you. Ask what …" typed twice,
-            ``tests/test_dictation.py::test_committer_jfk_commits_stable_prefix_and_flushes_at_pauses``).
-            (Decodes 0.5 s apart also dropped "thank" when Whisper re-spelled a committed
-            word; fixed: committed words are found by aligning word sequences,
-            :func:`assistant.asr.streaming._end_of_committed`.)
+            a dictation buffer costs ~0.15–0.4 s with base on two cores with a 15 s window,
+            ~0.5–1 s with 30 s). Default 0.5 s (setting ``dictation.interval_s``) with a 15 s
+            window: word end → keystroke p50 940 / p95 1767 ms (``dictation_bench.py``,
+            2026-12-06; 1.0 s with 30 s: 1359 / 2166 ms). Two faults showed at 0.5 s / 15 s
+            and are fixed in :class:`StreamingTranscriber`: "thank" dropped when Whisper
+            re-spelled a committed word (committed words are now found by aligning word
+            sequences, ``_end_of_committed``), and a prompt repeated after a buffer trim
+            ("What your country can do for you. Ask what …" twice; ``_drop_echo``).
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
-            ``dictation.window_s``, 30); a decode's window is also at least twice its buffer
+            ``dictation.window_s``, 15); a decode's window is also at least twice its buffer
             (:meth:`StreamingTranscriber.window_for_buffer`): a 12 s buffer in a 15 s window,
             3 s of padding, once typed "I bought a blue bike." three times.
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
@@ -126,14 +124,14 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 1.0,
+        interval_s: float = 0.5,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
         hotwords: Hotwords = None,
         restart_after_s: float = 2.5,
         context_chars: int = 200,
-        window_s: float = 30.0,
+        window_s: float = 15.0,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
             raise ValueError("need 0 < pause_s <= restart_after_s")
