@@ -31,6 +31,12 @@ EXACT_WORD_TIMES_AFTER_S = 8.0
 """StreamingTranscriber asks Whisper for word timestamps (an extra alignment pass) only when
 its buffer is longer than this, seconds: it may then be trimmed at a word end (max_buffer_s
 is 15 s). Shorter buffers use segment_words."""
+HEARD_END_MARGIN_S = 0.25
+"""A partial decode counts as having heard the end of speech (:meth:`StreamingTranscriber.heard_the_end`)
+only if its last this-many seconds were non-speech: as much silence as the speculative decode
+has at 150 ms of VAD silence (Silero's probability falls ~100 ms after the last word). A
+shorter tail lets a soft word ending fall outside the decode ("Americans" → "America."
+with the speculative decode at 64 ms of VAD silence, tests/test_ui.py)."""
 ECHO_MIN_WORDS = 4
 """A hypothesis that begins by repeating at least this many committed words, with no speech
 in the audio after them, repeated its prompt (:meth:`StreamingTranscriber._drop_echo`)."""
@@ -42,7 +48,7 @@ SPECULATIVE_MARGIN_S = 0.1
 """A speculative decode (forced once the VAD has heard trailing silence) may stand as the
 final transcript, without a second decode agreeing with it, if the last this-many seconds
 it heard were non-speech (also a partial decode that :meth:`StreamingTranscriber.heard_the_end`).
-The pipeline's endpointer has heard 64 ms of silence by then, ~160 ms after the last word."""
+The pipeline's endpointer has heard 150 ms of silence by then, ~250 ms after the last word."""
 
 
 def _end_of_committed(committed: list[str], hyp: list[str]) -> Optional[int]:
@@ -342,16 +348,17 @@ class StreamingTranscriber:
             return False
         return self._silent_after(SPECULATIVE_MARGIN_S if self._speculative else FINAL_MARGIN_S)
 
-    def heard_the_end(self) -> bool:
+    def heard_the_end(self, margin_s: float = HEARD_END_MARGIN_S) -> bool:
         """Whether the last decode heard the end of what was said: no speech (Silero VAD)
-        in its last ``SPECULATIVE_MARGIN_S`` (0.1 s) nor in the audio added since. If so,
-        its hypothesis may stand as the final transcript, as a speculative decode's does
-        (:meth:`finish` reuses it while no speech follows). False before any decode and
-        after :meth:`finish`. Costs one Silero pass over the tail (< 1 ms per 32 ms)."""
+        in its last ``margin_s`` seconds (default ``HEARD_END_MARGIN_S``, 0.25 s) nor in
+        the audio added since. If so, its hypothesis may stand as the final transcript, as a
+        speculative decode's does (:meth:`finish` reuses it while no speech follows). False
+        before any decode and after :meth:`finish`. Costs one Silero pass over the tail
+        (< 1 ms per 32 ms)."""
         with self._decode_lock:
             if not self.decodes or self._finished or not len(self._buf):
                 return False
-            if self._silent_after(SPECULATIVE_MARGIN_S):
+            if self._silent_after(margin_s):
                 self._speculative = True
                 return True
             return False
