@@ -88,18 +88,19 @@ class Committer:
         asr: the loaded Whisper model (shared with the command pipeline; decodes are
             serialised by it).
         interval_s: re-decode after this much new audio, seconds (CPU load: one decode of
-            a dictation buffer costs ~0.15–0.4 s with base on two cores with a 15 s window,
-            ~0.5–1 s with 30 s). Default 0.5 s (setting ``dictation.interval_s``) with a 15 s
-            window: word end → keystroke p50 940 / p95 1767 ms (``dictation_bench.py``,
-            2026-12-06; 1.0 s with 30 s: 1359 / 2166 ms). Two faults showed at 0.5 s / 15 s
-            and are fixed in :class:`StreamingTranscriber`: "thank" dropped when Whisper
-            re-spelled a committed word (committed words are now found by aligning word
-            sequences, ``_end_of_committed``), and a prompt repeated after a buffer trim
-            ("What your country can do for you. Ask what …" twice; ``_drop_echo``).
+            a dictation buffer costs ~0.5–1 s with base on two cores with the 30 s window,
+            ~0.15–0.4 s with 15 s). Default 1.0 s with the 30 s window: word end → keystroke
+            p50 1359 / p95 2166 ms. 0.5 s with a 15 s window meets the delay target
+            (``dictation_bench.py``, 2026-12-06: p50 977 / p95 1770 ms, jfk WER 0) but is not
+            the default: in a clean-clone suite run the live xterm test typed "I bought a
+            blue bike." a second time in place of "Naïve café, Zürich" (Whisper echoing its
+            prompt over real speech, which ``_drop_echo`` cannot tell from a real repeat).
+            Two faults of 0.5 s decodes are fixed in :class:`StreamingTranscriber`: "thank"
+            dropped when Whisper re-spelled a committed word (``_end_of_committed``), and a
+            prompt echoed over silence after a buffer trim (``_drop_echo``).
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
-            ``dictation.window_s``, 15); a decode's window is also at least twice its buffer
-            (:meth:`StreamingTranscriber.window_for_buffer`): a 12 s buffer in a 15 s window,
-            3 s of padding, once typed "I bought a blue bike." three times.
+            ``dictation.window_s``, 30); a decode's window is also at least twice its buffer
+            (:meth:`StreamingTranscriber.window_for_buffer`).
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
         max_buffer_s, keep_s: buffer trimming of :class:`StreamingTranscriber`, seconds:
@@ -124,14 +125,14 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 0.5,
+        interval_s: float = 1.0,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
         hotwords: Hotwords = None,
         restart_after_s: float = 2.5,
         context_chars: int = 200,
-        window_s: float = 15.0,
+        window_s: float = 30.0,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
             raise ValueError("need 0 < pause_s <= restart_after_s")
