@@ -514,7 +514,6 @@ def windowed_model_class():
             """WhisperModel whose encoder sees ``window_frames`` mel frames (≤ 3000)."""
 
             window_frames: int = 3000
-            reuse_encoder: bool = True
             _last: tuple = (None, None)  # (digest of the features encoded last, their encoding)
             encoder_reused: int = 0
 
@@ -531,8 +530,6 @@ def windowed_model_class():
                 """
                 if 0 < self.window_frames < features.shape[-1]:
                     features = np.ascontiguousarray(features[..., : self.window_frames])
-                if not self.reuse_encoder:
-                    return super().encode(features)
                 key = (features.shape, hashlib.blake2b(np.ascontiguousarray(features).tobytes(), digest_size=16).digest())
                 if self._last[0] == key:
                     self.encoder_reused += 1
