@@ -404,6 +404,9 @@ table = {"home__on": ["home__room", "home__device"], "home__scene": ["home__room
          "timer__set": ["timer__duration"]}
 rank = [{"name": "home__on", "confidence": 0.5}, {"name": "home__scene", "confidence": 0.3},
         {"name": "timer__set", "confidence": 0.2}]
+table2 = {**table, "out_of_scope": [], "help__what": []}
+oos = [{"name": "out_of_scope", "confidence": 0.5}, {"name": "home__scene", "confidence": 0.3},
+       {"name": "help__what", "confidence": 0.2}]
 out = {
   # a scene entity: "on" never takes one, "scene" does -> dropped, the rest renormalised
   "scene": filter_ranking(table, rank, ["home__scene", "home__room"]),
@@ -413,6 +416,15 @@ out = {
   "other": filter_ranking(table, rank, ["timer__duration"]),
   # contradictory evidence (no intent takes colour and level) decides nothing
   "both": sorted(inconsistent(table, ["home__colour", "home__level"])),
+  # consistent top intent but an inconsistent one ranked (scene takes no device/level):
+  # dropped, the rest renormalised, so an unsure top intent gains what it lost
+  "level": filter_ranking(table, [{"name": "home__level", "confidence": 0.4},
+                                  {"name": "home__scene", "confidence": 0.35},
+                                  {"name": "timer__set", "confidence": 0.25}],
+                          ["home__device", "home__level"]),
+  # two entity types of one skill: not out_of_scope; one type leaves it alone
+  "oos2": filter_ranking(table2, oos, ["home__scene", "home__room"]),
+  "oos1": filter_ranking(table2, oos, ["home__scene"]),
   # "bright" inside "bright white": only the longest overlapping span is evidence
   "overlap": evidence([{"entity": "home__colour", "start": 5, "end": 17},
                        {"entity": "home__level", "start": 5, "end": 11}]),
@@ -441,6 +453,11 @@ def test_entity_intent_filter_logic_in_rasas_python(tmp_path):
     assert out["scene"][0]["confidence"] == pytest.approx(0.6), out
     assert out["room"] is None and out["other"] is None and out["both"] == [], out
     assert out["overlap"] == ["home__colour"], out
+    assert [r["name"] for r in out["level"]] == ["home__level", "timer__set"], out
+    assert out["level"][0]["confidence"] == pytest.approx(0.4 / 0.65), out
+    assert [r["name"] for r in out["oos2"]] == ["home__scene", "help__what"], out
+    assert out["oos2"][0]["confidence"] == pytest.approx(0.6), out
+    assert out["oos1"] is None, out
 
 
 @pytest.mark.rasa
