@@ -37,7 +37,7 @@ _FEATURIZERS: list[dict[str, Any]] = [
     {"name": "WhitespaceTokenizer"},
     {"name": "RegexFeaturizer", "case_sensitive": False, "use_lookup_tables": True, "use_regexes": True},
     {"name": "LexicalSyntacticFeaturizer"},
-    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
 ]
 
