@@ -170,7 +170,6 @@ def main() -> int:
                     waits[key].append((ev.t - t_word) * 1000)
             end = tr.first(SpeechEnded)
             early += bool(end is not None and end.early)
-            print(f'PROBE {t_word:.4f} LASTWORD; endpoint {end.t:.4f}', flush=True)
         if not heard:  # no interaction, or one that heard nothing (the command was missed)
             missed += 1
             print(f"  {i:2d} no interaction with a transcript (wake word or command missed)", flush=True)
