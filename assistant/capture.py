@@ -58,9 +58,10 @@ class UtteranceFeed:
 
     On speech start the endpointer's pre-roll goes to the queue with
     :class:`SpeechStarted`; while speech goes on every block follows; once the trailing
-    silence reaches ``speculate_after_ms`` blocks are held back and one
-    :data:`~assistant.turn.SPECULATE` marker is queued (the worker decodes what was said so
-    far); if speech resumes the held blocks are queued after all.
+    silence reaches ``speculate_after_ms`` that block is queued with one
+    :data:`~assistant.turn.SPECULATE` marker (the worker decodes what was said so far, the
+    block included: the VAD's silence can begin inside a soft word ending) and later blocks
+    are held back; if speech resumes the held blocks are queued after all.
 
     Semantic endpointing: when the worker finds that a decode of *everything queued so
     far* is a complete command (:mod:`assistant.nlu.complete`) — the speculative decode, or
@@ -143,12 +144,16 @@ class UtteranceFeed:
                 return ev
         if speech_before:
             if ep.silence_ms >= self.speculate_after_ms:
-                # Trailing silence: hold it back and let the worker decode what was said
-                # now, so the final transcript is ready at the endpoint.
-                self._held.append(block)
+                # Trailing silence: let the worker decode what was said now, so the final
+                # transcript is ready at the endpoint. The block in which the silence
+                # reached speculate_after_ms is decoded too (a soft word ending the VAD
+                # already scores as silence lies in it); later ones are held back.
                 if not self._speculating:
+                    self._queue(block)
                     self.audio_q.put(SPECULATE)
                     self._speculating = True
+                else:
+                    self._held.append(block)
             else:
                 for b in self._held:  # speech resumed: the held audio belongs to it
                     self._queue(b)

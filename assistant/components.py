@@ -126,6 +126,9 @@ class LanguageStack:
         errors: skills that failed to load (each also published as a warning Notice).
         hotwords: the skills' vocabulary for ASR biasing, interleaved so every skill keeps
             its first phrases (issue 9); empty when ``asr.hotwords`` is off.
+        first_pass_hotwords: what biases a command's first (streaming) decode: ``hotwords``
+            when ``asr.first_pass_hotwords`` is on or there is no domain pass, else empty —
+            the domain pass then biases the command towards its own skill's vocabulary only.
         nlu: the trained, not yet started :class:`~assistant.nlu.sidecar.RasaSidecar`.
         domains: per skill, the vocabulary of its domain pass
             (:class:`~assistant.asr.domain.DomainVocabularies`); None when ``asr.hotwords``
@@ -141,6 +144,7 @@ class LanguageStack:
     nlu: object
     domains: object = None
     shapes: object = None
+    first_pass_hotwords: tuple[str, ...] = ()
 
 
 def build_language(settings: Settings, bus: EventBus,
@@ -169,8 +173,9 @@ def build_language(settings: Settings, bus: EventBus,
     nlu.ensure_trained()
     domains = DomainVocabularies.from_skills(loaded.skills) if settings.asr.hotwords and settings.asr.domain_pass else None
     shapes = CommandShapes.from_skills(loaded.skills)
+    first_pass = hotwords if settings.asr.first_pass_hotwords or domains is None else ()
     return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu,
-                         domains=domains, shapes=shapes)
+                         domains=domains, shapes=shapes, first_pass_hotwords=first_pass)
 
 
 def build_sidecar(skills: list, host, nlu_settings: NLUSettings, bus: EventBus | None = None):

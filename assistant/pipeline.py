@@ -47,9 +47,9 @@ DIDNT_CATCH = "Sorry, I didn't catch that."
 DIDNT_UNDERSTAND = "Sorry, I didn't understand that. Please ask in words."
 ONE_MOMENT = "One moment."
 CANNOT_DICTATE = "Sorry, I cannot start dictation here."
-#: Trailing silence (ms) that starts the final decode speculatively (a partial if speech
-#: resumes). 64 ms (endpoint ~60 ms sooner) cut jfk's "Americans" to "America.": not kept.
-SPECULATE_AFTER_MS = 150
+#: Trailing VAD silence (ms) that starts the final decode speculatively (a partial if speech
+#: resumes). Its block is decoded too (``UtteranceFeed``), so a soft word ending is kept.
+SPECULATE_AFTER_MS = 64
 #: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
 #: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
 #: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
@@ -109,7 +109,7 @@ class Assistant:
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
         self.nlu = self.host = self._domains = self._shapes = None
         self.skills: list = []
-        self._hotwords: tuple[str, ...] = ()
+        self._hotwords = self._command_hotwords = ()  # all vocabulary; a command's first pass's (settings)
         self.dictation = DictationMode(self.machine, self.bus, asr=lambda: self.asr, settings=lambda: self._settings.dictation,
                                        hotwords=lambda: self._hotwords, before_start=self._barge_in, after_stop=self._speak_pending)
         self.bus.subscribe(self._on_playback_finished, PlaybackFinished)
@@ -130,7 +130,8 @@ class Assistant:
 
     @property
     def hotwords(self) -> tuple[str, ...]:
-        """The skills' vocabulary biasing the ASR (interleaved; empty before :meth:`start`)."""
+        """The skills' vocabulary biasing dictation (and a command's first decode with
+        ``asr.first_pass_hotwords``): interleaved, empty before :meth:`start`."""
         return self._hotwords
 
     @property
@@ -154,12 +155,9 @@ class Assistant:
         self.bus.publish(Progress(task=task, fraction=fraction, message=message))
 
     def start(self, *, nlu: bool = True) -> None:
-        """Load every model (:mod:`assistant.components`) and start the Rasa sidecar.
-        Publishes :class:`Progress`.
-
-        Args:
-            nlu: False skips skills and Rasa (``assistant transcribe`` / ``say``).
-        """
+        """Load every model (:mod:`assistant.components`) and start the Rasa sidecar, publishing
+        :class:`Progress`. ``nlu=False`` skips skills and Rasa (``assistant transcribe`` / ``say``).
+        Raises :class:`NLUError` (no Rasa Python) or :class:`ModelError` (a model is missing)."""
         from assistant.speaker import Speaker
 
         s = self._settings
@@ -186,8 +184,9 @@ class Assistant:
     def _start_nlu(self) -> None:
         self._progress("skills", 0.5, "Loading skills")
         stack = components.build_language(self._settings, self.bus, self._progress)
-        self.host, self.skills, self.skill_errors = stack.host, stack.skills, list(stack.errors)
-        self._hotwords, self._domains, self._shapes, self.nlu = stack.hotwords, stack.domains, stack.shapes, stack.nlu
+        self.host, self.skills, self.skill_errors, self.nlu = stack.host, stack.skills, list(stack.errors), stack.nlu
+        self._hotwords, self._command_hotwords = stack.hotwords, stack.first_pass_hotwords
+        self._domains, self._shapes = stack.domains, stack.shapes
         self._progress("language engine", 0.8, "Starting the language engine")
         self.nlu.start()
 
@@ -409,7 +408,7 @@ class Assistant:
             if text is None:
                 refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
                 judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end)
-                heard = transcribe_stream(self.asr, self._settings.asr, self._hotwords, self.bus, interaction, audio_q,
+                heard = transcribe_stream(self.asr, self._settings.asr, self._command_hotwords, self.bus, interaction, audio_q,
                                           refine, judge if allow_early_end is not None else None, quiet)
                 if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)

@@ -84,6 +84,9 @@ class ASRSettings(_Section):
     hotwords: bool = Field(True, description="bias ASR with the skills' vocabulary")
     domain_pass: bool = Field(True, description="decode commands with slot values again, biased "
                               "towards only their skill's vocabulary")
+    first_pass_hotwords: bool = Field(False, description="bias a command's first decode with every skill's "
+                                      "vocabulary too (slower: a ~250-token prompt); off = only the domain pass "
+                                      "biases, towards the vocabulary of the skill the command is for")
     domain_beam_size: int = Field(5, ge=1, le=10, description="beam width of the domain pass")
     window_s: float = Field(15.0, ge=10, le=30, description="shortest Whisper encoder window (s): a short "
                             "command is encoded in max(window_s, its length + 3 s) instead of 30 s (faster; "

@@ -204,14 +204,15 @@ def main() -> int:
         app.wait_idle()
 
     # ASR real-time factor of the decode that becomes the final transcript: the whole
-    # command once, with the app's hotwords and without the word-alignment pass, as the
+    # command once, with the first pass's hotwords (none by default) and without the word-alignment pass, as the
     # speculative final decode runs it (the final event itself reports 0 ms when it reuses
     # that decode).
     from assistant.audio import read_audio
 
     for f in files:
         audio = read_audio(f)
-        res = app.asr.transcribe(audio, hotwords=list(app.hotwords) or None, word_timestamps=False)
+        res = app.asr.transcribe(audio, hotwords=(list(app.hotwords) or None) if settings.asr.first_pass_hotwords else None,
+                                 word_timestamps=False)
         rtf.append(res.decode_ms / 1000 / (len(audio) / 16000))
 
     # idle listening: speech without the wake word, streamed in real time. The RSS sampler

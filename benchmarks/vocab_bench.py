@@ -84,6 +84,11 @@ def judge(cmd: dict, intent: str, entities: list[dict], transcript: str) -> bool
     return cmd["timer"] in names and parse_duration(transcript) == cmd["seconds"]
 
 
+MODES = ("off", "on", "domain", "plain_domain")
+"""First pass without hotwords; with the whole vocabulary; with it + the domain pass; without
+it + the domain pass (the app's default since 2026-12-07: ``asr.first_pass_hotwords`` off)."""
+
+
 def run(voices: list[str]) -> dict:
     """Synthesize, decode with and without hotwords, parse, judge. Returns the figures."""
     from audio_factory import espeak_say, piper_say, read_16k
@@ -118,9 +123,10 @@ def run(voices: list[str]) -> dict:
                 else:
                     espeak_say(cmd["text"], wav, voice=arg, speed=150)
                 audio = read_16k(wav)
-                for mode, hw in (("off", None), ("on", hotwords), ("domain", hotwords)):
-                    text = asr.transcribe(audio, hotwords=hw).text
-                    if mode == "domain":  # the app's default: + the domain pass (assistant/asr/domain.py)
+                first = {"off": asr.transcribe(audio).text, "on": asr.transcribe(audio, hotwords=hotwords).text}
+                for mode in MODES:
+                    text = first["on" if mode in ("on", "domain") else "off"]
+                    if mode in ("domain", "plain_domain"):  # + the domain pass (assistant/asr/domain.py)
                         text = domain_pass(asr, audio, text, sidecar.parse_full, domains, beam_size=s.domain_beam_size).text
                     intent, _conf, ents = sidecar.parse(text)
                     rows.append({"voice": voice, "mode": mode, "command": cmd["text"], "transcript": text,
@@ -136,7 +142,7 @@ def run(voices: list[str]) -> dict:
                 "word_in_transcript": round(sum(r["word_heard"] for r in sel) / n, 4) if n else None}
 
     summary = {}
-    for mode in ("off", "on", "domain"):
+    for mode in MODES:
         summary[mode] = {"all": figures([r for r in rows if r["mode"] == mode])}
         for voice in voices:
             summary[mode][voice] = figures([r for r in rows if r["mode"] == mode and r["voice"] == voice])
@@ -147,10 +153,11 @@ def run(voices: list[str]) -> dict:
 
 def table(result: dict) -> str:
     """Markdown table: command accuracy (word in transcript) off → on → on + domain pass."""
-    lines = ["| recordings | n | hotwords off | hotwords on | + domain pass |", "|---|---:|---:|---:|---:|"]
+    lines = ["| recordings | n | hotwords off | hotwords on | on + domain pass | off + domain pass |",
+             "|---|---:|---:|---:|---:|---:|"]
     off = result["summary"]["off"]
     for key in [k for k in off if k != "all"] + ["all"]:
-        cells = [result["summary"][m][key] for m in ("off", "on", "domain")]
+        cells = [result["summary"][m][key] for m in MODES]
         lines.append(f"| {key} | {cells[0]['n']} | " + " | ".join(
             f"{100 * c['command_accuracy']:.1f} % ({100 * c['word_in_transcript']:.0f} %)" for c in cells) + " |")
     return "\n".join(lines)
