@@ -12,9 +12,12 @@ Audio produced here is mono ``np.int16`` at the voice's own rate (22,050 Hz for 
 the sink resamples to the device rate (architecture.md, "Audio conventions").
 
 Figures (DESIGN.md, 2 shared cores): joe-medium loads in 0.9-1.9 s, real-time factor ~0.03,
-first audio 19-63 ms idle for a short sentence, 300-400 ms under load for 20 words. ONNX
-Runtime is given one intra-op thread by default: with two shared cores, more threads only
-fight the ASR and wake-word threads.
+first audio 19-63 ms idle for a short sentence, 300-400 ms under load for 20 words. The
+assistant gives ONNX Runtime two intra-op threads that never spin-wait between runs
+(``session.intra_op.allow_spinning`` 0): a reply is synthesized after the turn's decodes
+are done, so the second core is free; measured 2026-12-07 on 12 uncached replies ("It's
+12:05 at night.", dates, timers), first chunk median 88 ms with 1 thread → 60 ms with 2
+(51 ms with spinning, which would take a core from the ASR between runs).
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ _PIPER_INPUTS = {"input", "input_lengths", "scales"}
 _MAX_INT16 = 32767.0
 #: Clause terminators espeak-ng leaves in a sentence's phonemes (each followed by " ").
 _CLAUSE_MARKS = (",", ";", ":")
+REPLY_THREADS = 2
+"""ONNX Runtime intra-op threads of the assistant's voice (:meth:`PiperTTS.from_settings`);
+see the module docstring for the measurement."""
 
 
 def split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
@@ -119,7 +125,8 @@ class PiperTTS:
             ``1 / speed``).
         volume: sample multiplier applied after Piper's per-sentence peak normalisation
             (1.0 = peaks at full scale; values above 1 clip).
-        threads: ONNX Runtime intra-op threads (DESIGN.md: use 1).
+        threads: ONNX Runtime intra-op threads (DESIGN.md: 1; the assistant uses
+            :data:`REPLY_THREADS`).
         warmup: synthesize one word at load so a voice whose espeak-ng language is missing
             or whose phoneme map does not fit the model fails here, not mid-conversation
             (costs ~0.06 s).
@@ -189,7 +196,7 @@ class PiperTTS:
                 ) from exc
 
     @classmethod
-    def from_settings(cls, settings: TTSSettings, threads: int = 1) -> "PiperTTS":
+    def from_settings(cls, settings: TTSSettings, threads: int = REPLY_THREADS) -> "PiperTTS":
         """Load the voice, speed and volume of ``settings`` (an
         :class:`assistant.settings.TTSSettings`).
 
@@ -362,6 +369,8 @@ def _load_piper_voice(onnx: Path, cfg: Path, threads: int) -> Any:
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # no busy-waiting between runs: a spinning pool thread takes a core from the ASR
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     try:
         session = onnxruntime.InferenceSession(str(onnx), sess_options=opts, providers=["CPUExecutionProvider"])
