@@ -12,8 +12,8 @@ pause mid-command, and that is where an early end can cut them off.
 Method — offline, so the figures do not depend on how busy this machine is: the app's own VAD
 endpointer (Silero, ``vad`` settings) runs over each clip block by block; every time the
 trailing silence inside the utterance reaches ``vad.early_end_silence_ms`` the utterance so far
-is decoded as the app's speculative decode does it (``StreamingTranscriber`` with the skills'
-hotwords, one forced decode), parsed by the running Rasa server (``/model/parse``) and judged
+is decoded as the app's speculative decode does it (``StreamingTranscriber``, one forced decode,
+with the skills' hotwords only if ``asr.first_pass_hotwords``), parsed by the running Rasa server (``/model/parse``) and judged
 (:meth:`assistant.nlu.complete.CommandShapes.judge`). This is what the app does when the
 decision comes in time (a worst case for cut-offs: on a slow machine the normal endpoint wins
 more often).
@@ -110,7 +110,8 @@ def judge_clip(app, audio: np.ndarray, early_ms: float) -> list[tuple[float, str
             break
         if ep.in_speech and ep.silence_ms >= early_ms and not flagged:
             flagged = True
-            streamer = StreamingTranscriber(app.asr, hotwords=list(app.hotwords) or None)
+            first_pass = list(app.hotwords) if app.settings.asr.first_pass_hotwords else []  # as the app's turn
+            streamer = StreamingTranscriber(app.asr, hotwords=first_pass or None)
             streamer.add(ep.utterance())
             partial = streamer.maybe_partial(force=True)
             text = " ".join(t for t in (partial or ()) if t)
