@@ -173,9 +173,17 @@ def build_language(settings: Settings, bus: EventBus,
     nlu.ensure_trained()
     domains = DomainVocabularies.from_skills(loaded.skills) if settings.asr.hotwords and settings.asr.domain_pass else None
     shapes = CommandShapes.from_skills(loaded.skills)
-    first_pass = hotwords if settings.asr.first_pass_hotwords or domains is None else ()
     return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu,
-                         domains=domains, shapes=shapes, first_pass_hotwords=first_pass)
+                         domains=domains, shapes=shapes, first_pass_hotwords=first_pass_hotwords(settings.asr, hotwords))
+
+
+def first_pass_hotwords(s: ASRSettings, hotwords) -> tuple[str, ...]:
+    """The phrases that bias a command's first (streaming) decode: all of ``hotwords`` (the
+    skills' vocabulary, as :func:`build_language` builds it) when ``s.first_pass_hotwords``
+    is on or there is no domain pass (``s.domain_pass`` off), else none — the domain pass then
+    biases a command towards its own skill's vocabulary only (README, "Real voices",
+    2026-12-07: as accurate, half the decode time, fewer invented words)."""
+    return tuple(hotwords) if s.first_pass_hotwords or not s.domain_pass else ()
 
 
 def build_sidecar(skills: list, host, nlu_settings: NLUSettings, bus: EventBus | None = None):

@@ -110,8 +110,8 @@ def judge_clip(app, audio: np.ndarray, early_ms: float) -> list[tuple[float, str
             break
         if ep.in_speech and ep.silence_ms >= early_ms and not flagged:
             flagged = True
-            first_pass = list(app.hotwords) if app.settings.asr.first_pass_hotwords else []  # as the app's turn
-            streamer = StreamingTranscriber(app.asr, hotwords=first_pass or None)
+            streamer = StreamingTranscriber(app.asr, hotwords=list(components.first_pass_hotwords(
+                app.settings.asr, app.hotwords)) or None)  # as the app's turn
             streamer.add(ep.utterance())
             partial = streamer.maybe_partial(force=True)
             text = " ".join(t for t in (partial or ()) if t)

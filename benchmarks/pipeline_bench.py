@@ -208,10 +208,11 @@ def main() -> int:
     # speculative final decode runs it (the final event itself reports 0 ms when it reuses
     # that decode).
     from assistant.audio import read_audio
+    from assistant.components import first_pass_hotwords
 
     for f in files:
         audio = read_audio(f)
-        res = app.asr.transcribe(audio, hotwords=(list(app.hotwords) or None) if settings.asr.first_pass_hotwords else None,
+        res = app.asr.transcribe(audio, hotwords=list(first_pass_hotwords(settings.asr, app.hotwords)) or None,
                                  word_timestamps=False)
         rtf.append(res.decode_ms / 1000 / (len(audio) / 16000))
 
