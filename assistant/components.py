@@ -126,9 +126,6 @@ class LanguageStack:
         errors: skills that failed to load (each also published as a warning Notice).
         hotwords: the skills' vocabulary for ASR biasing, interleaved so every skill keeps
             its first phrases (issue 9); empty when ``asr.hotwords`` is off.
-        first_pass_hotwords: what biases a command's first (streaming) decode: ``hotwords``
-            when ``asr.first_pass_hotwords`` is on or there is no domain pass, else empty —
-            the domain pass then biases the command towards its own skill's vocabulary only.
         nlu: the trained, not yet started :class:`~assistant.nlu.sidecar.RasaSidecar`.
         domains: per skill, the vocabulary of its domain pass
             (:class:`~assistant.asr.domain.DomainVocabularies`); None when ``asr.hotwords``
@@ -144,7 +141,6 @@ class LanguageStack:
     nlu: object
     domains: object = None
     shapes: object = None
-    first_pass_hotwords: tuple[str, ...] = ()
 
 
 def build_language(settings: Settings, bus: EventBus,
@@ -174,7 +170,7 @@ def build_language(settings: Settings, bus: EventBus,
     domains = DomainVocabularies.from_skills(loaded.skills) if settings.asr.hotwords and settings.asr.domain_pass else None
     shapes = CommandShapes.from_skills(loaded.skills)
     return LanguageStack(host=host, skills=list(loaded.skills), errors=tuple(loaded.errors), hotwords=hotwords, nlu=nlu,
-                         domains=domains, shapes=shapes, first_pass_hotwords=first_pass_hotwords(settings.asr, hotwords))
+                         domains=domains, shapes=shapes)
 
 
 def first_pass_hotwords(s: ASRSettings, hotwords) -> tuple[str, ...]:

@@ -109,7 +109,7 @@ class Assistant:
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
         self.nlu = self.host = self._domains = self._shapes = None
         self.skills: list = []
-        self._hotwords = self._command_hotwords = ()  # all vocabulary; a command's first pass's (settings)
+        self._hotwords: tuple[str, ...] = ()
         self.dictation = DictationMode(self.machine, self.bus, asr=lambda: self.asr, settings=lambda: self._settings.dictation,
                                        hotwords=lambda: self._hotwords, before_start=self._barge_in, after_stop=self._speak_pending)
         self.bus.subscribe(self._on_playback_finished, PlaybackFinished)
@@ -185,8 +185,7 @@ class Assistant:
         self._progress("skills", 0.5, "Loading skills")
         stack = components.build_language(self._settings, self.bus, self._progress)
         self.host, self.skills, self.skill_errors, self.nlu = stack.host, stack.skills, list(stack.errors), stack.nlu
-        self._hotwords, self._command_hotwords = stack.hotwords, stack.first_pass_hotwords
-        self._domains, self._shapes = stack.domains, stack.shapes
+        self._hotwords, self._domains, self._shapes = stack.hotwords, stack.domains, stack.shapes
         self._progress("language engine", 0.8, "Starting the language engine")
         self.nlu.start()
 
@@ -408,7 +407,8 @@ class Assistant:
             if text is None:
                 refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
                 judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end)
-                heard = transcribe_stream(self.asr, self._settings.asr, self._command_hotwords, self.bus, interaction, audio_q,
+                hotwords = components.first_pass_hotwords(self._settings.asr, self._hotwords)
+                heard = transcribe_stream(self.asr, self._settings.asr, hotwords, self.bus, interaction, audio_q,
                                           refine, judge if allow_early_end is not None else None, quiet)
                 if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)

@@ -10,9 +10,10 @@ Set-up, all offline:
 * timer names come from the timer skill's lookup table (quinoa, gnocchi, focaccia, …);
 * every command is synthesized with Piper (joe) and two espeak-ng voices (en-us, en-gb);
 * each recording is decoded by the app's ASR (Whisper base, int8, beam 1) with and without
-  ``vocabulary(skills)`` as hotwords, and with them followed by the domain pass (the app's
-  default: decoded again, beam 5, with only the vocabulary of the skill the first transcript
-  is for; :mod:`assistant.asr.domain`); each transcript goes through the app's Rasa model.
+  ``vocabulary(skills)`` as hotwords, and each of those followed by the domain pass (decoded
+  again, beam 5, with only the vocabulary of the skill the first transcript is for;
+  :mod:`assistant.asr.domain`; the app's default is the unbiased first decode + the domain
+  pass); each transcript goes through the app's Rasa model.
 
 A command counts as **correct** when the skill would do the right thing: the intent is
 right and, for ``open X``, the requested name (the ``app`` entity, else the words after
@@ -152,7 +153,7 @@ def run(voices: list[str]) -> dict:
 
 
 def table(result: dict) -> str:
-    """Markdown table: command accuracy (word in transcript) off → on → on + domain pass."""
+    """Markdown table: command accuracy (word in transcript) for each of :data:`MODES`."""
     lines = ["| recordings | n | hotwords off | hotwords on | on + domain pass | off + domain pass |",
              "|---|---:|---:|---:|---:|---:|"]
     off = result["summary"]["off"]
