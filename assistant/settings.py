@@ -81,6 +81,9 @@ class ASRSettings(_Section):
     compute_type: str = "int8"
     partial_interval_s: float = Field(0.7, ge=0.2, le=5, description="re-decode period for partials")
     partials: bool = True
+    partial_after_s: float = Field(1.5, ge=0, le=10, description="no partial transcript before this much of an "
+                                   "utterance (s): a shorter command is shown once final, and its final decode "
+                                   "never waits for a partial one")
     hotwords: bool = Field(True, description="bias ASR with the skills' vocabulary")
     domain_pass: bool = Field(True, description="decode commands with slot values again, biased "
                               "towards only their skill's vocabulary")
@@ -93,6 +96,8 @@ class ASRSettings(_Section):
                             "30 = Whisper's own window)")
     domain_nbest: int = Field(1, ge=1, le=10, description="hypotheses of the domain pass rescored by the NLU "
                               "(1 = take the best one)")
+    cpu_threads: int = Field(0, ge=0, le=64, description="CTranslate2 intra-op threads of the Whisper decodes "
+                             "(0 = automatic: min(4, the machine's cores))")
 
 
 class TTSSettings(_Section):

@@ -198,9 +198,10 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
     Items of ``audio_q``: int16 mono blocks at 16 kHz (``np.ndarray`` shape ``(n,)``),
     :data:`SPECULATE` (decode now), :data:`ENDPOINT` (decode the final) or
     :data:`CANCELLED`. Publishes :class:`PartialTranscript` every
-    ``s.partial_interval_s`` seconds of audio when ``s.partials`` (at most a 50 % CPU duty
-    cycle, so the final decode never queues behind a partial); :func:`finish_transcript`
-    publishes the final one.
+    ``s.partial_interval_s`` seconds of audio when ``s.partials``, once the utterance is
+    ``s.partial_after_s`` long (at most a 50 % CPU duty cycle; a command shorter than that
+    gets none, so its speculative decode never queues behind a partial one);
+    :func:`finish_transcript` publishes the final one.
 
     Args:
         asr: a loaded :class:`~assistant.asr.WhisperASR`.
@@ -263,7 +264,8 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
             streamer.add(item)
             blocks.append(item)
             _drain_into(streamer, audio_q, blocks)
-        if s.partials and time.monotonic() >= next_partial_at and not (quiet is not None and quiet()):
+        if (s.partials and time.monotonic() >= next_partial_at and streamer.audio_seconds >= s.partial_after_s
+                and not (quiet is not None and quiet())):
             t0 = time.monotonic()
             partial = streamer.maybe_partial()
             if partial is not None:

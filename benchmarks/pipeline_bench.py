@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/pipeline_bench.py [--n 40] [--asr-model base] [--no-early-end] [--no-domain-pass] [--asr-window 15]
+    .venv/bin/python benchmarks/pipeline_bench.py --n 30 --ab asr.partial_after_s=0   # paired: defaults vs one change
 
 Figures printed:
 
@@ -25,7 +26,10 @@ synthesized, so the tail is digital silence), put on the wall clock of the real-
 ``FileSource`` yields block *i* at ``started_at + i·block`` where a microphone would deliver it
 one block later, so the last word is dated ``started_at − block + offset`` (the wait includes
 one block of capture, as with a microphone). The machine's load average is printed before and
-after: compare runs made under the same load.
+after: compare runs made under the same load. Two separate runs of the same code here differ by
+up to ~150 ms at p50 (the shared VM's speed drifts: the ASR real-time factor printed at the end
+moved 0.080 → 0.117 between two runs), so compare settings with ``--ab``: every recording is
+run with both, in alternating order, and the median of the per-recording differences is printed.
 """
 
 from __future__ import annotations
@@ -106,9 +110,17 @@ def main() -> int:
     ap.add_argument("--asr-model", default="base")
     ap.add_argument("--asr-window", type=float, default=None,
                     help="the commands' shortest Whisper encoder window, seconds (asr.window_s; default 15)")
+    ap.add_argument("--asr-threads", type=int, default=None,
+                    help="CTranslate2 intra-op threads of the Whisper decodes (asr.cpu_threads; default 0 = automatic)")
+    ap.add_argument("--no-partials", action="store_true",
+                    help="no partial transcripts while the user speaks (asr.partials = false) to compare")
     ap.add_argument("--no-domain-pass", action="store_true",
                     help="switch the ASR's domain pass off (asr.domain_pass = false) to compare")
     ap.add_argument("--no-realtime", action="store_true", help="feed recordings as fast as possible")
+    ap.add_argument("--ab", metavar="SECTION.KEY=VALUE", default=None,
+                    help="paired comparison: run every recording twice, with the settings as given (A) and with "
+                         "this one setting changed (B), in alternating order; the main figures are A's, then B's "
+                         "and the per-recording differences B − A are printed (robust to the machine's drift)")
     ap.add_argument("--timeline", action="store_true",
                     help="print each interaction's events in ms relative to the endpoint")
     args = ap.parse_args()
@@ -139,6 +151,9 @@ def main() -> int:
     if args.asr_window is not None:
         settings.asr.window_s = args.asr_window
     settings.asr.domain_pass = not args.no_domain_pass
+    settings.asr.partials = not args.no_partials
+    if args.asr_threads is not None:
+        settings.asr.cpu_threads = args.asr_threads
     if args.no_early_end:
         settings.vad.early_end_silence_ms = 0
     load0 = os.getloadavg()[0]
@@ -155,11 +170,35 @@ def main() -> int:
 
     waits: dict[str, list[float]] = {"endpoint": [], "final": [], "intent": [], "first_audio": []}
     early = 0
-    for i, f in enumerate(files):
+    jobs = [(i, f, "A") for i, f in enumerate(files)]
+    if args.ab:  # each recording twice, A then B or B then A, so drift hits both arms alike
+        key, _, value = args.ab.partition("=")
+        section, _, field = key.partition(".")
+        target = getattr(app.settings, section)
+        a_value = getattr(target, field)
+        b_value = type(a_value)(value) if not isinstance(a_value, bool) else value.lower() in ("1", "true", "on")
+        jobs = [(i, f, arm) for i, f in enumerate(files) for arm in (("A", "B") if i % 2 == 0 else ("B", "A"))]
+    paired: dict[tuple[int, str], dict[str, float]] = {}
+    for i, f, arm in jobs:
+        if args.ab:
+            setattr(target, field, b_value if arm == "B" else a_value)
         src = FileSource(f, block_ms=settings.audio.block_ms, realtime=not args.no_realtime, pad_silence_s=1.5)
         results = app.run(src, sync_turns=True)
         src.close()
         heard = bool(results and results[0].trace is not None and results[0].transcript.strip())
+        if heard and not args.no_realtime and arm == "B":
+            tr = results[0].trace
+            t_word = src.started_at - settings.audio.block_ms / 1000 + last_word_s(src.audio)
+            paired[(i, "B")] = {k: (ev.t - t_word) * 1000 for k, t in (("endpoint", SpeechEnded), ("first_audio", TTSFirstAudio))
+                                if (ev := tr.first(t)) is not None}
+            print(f"  {i:2d} B {results[0].transcript!r:43.43} last word → first audio "
+                  f"{paired[(i, 'B')].get('first_audio', float('nan')):.0f} ms", flush=True)
+            if results[0].expects_answer:
+                app.handle_text("never mind")
+            if results[0].intent == "timer__set_timer":
+                app.handle_text("cancel all timers")
+            app.wait_idle()
+            continue
         if heard and not args.no_realtime:
             tr = results[0].trace
             t_word = src.started_at - settings.audio.block_ms / 1000 + last_word_s(src.audio)
@@ -170,6 +209,7 @@ def main() -> int:
                     waits[key].append((ev.t - t_word) * 1000)
             end = tr.first(SpeechEnded)
             early += bool(end is not None and end.early)
+            paired[(i, "A")] = {"endpoint": waits["endpoint"][-1], "first_audio": waits["first_audio"][-1]}
         if not heard:  # no interaction, or one that heard nothing (the command was missed)
             missed += 1
             print(f"  {i:2d} no interaction with a transcript (wake word or command missed)", flush=True)
@@ -229,7 +269,7 @@ def main() -> int:
 
     print()
     print(f"ASR model: {args.asr_model}; domain pass {'on' if settings.asr.domain_pass else 'off'}; "
-          f"encoder window {settings.asr.window_s:g} s; early end {settings.vad.early_end_silence_ms or 'off'}"
+          f"encoder window {settings.asr.window_s:g} s; partials {'on' if settings.asr.partials else 'off'}; ASR threads {app.asr.cpu_threads}; early end {settings.vad.early_end_silence_ms or 'off'}"
           f"{' ms' if settings.vad.early_end_silence_ms else ''}; commands: {len(files)} ({missed} without an interaction)")
     print(f"load average (1 min): {load0:.2f} at start, {os.getloadavg()[0]:.2f} at the end; {os.cpu_count()} cores")
     for key, label in (("endpoint", "endpoint"), ("final", "final transcript"), ("intent", "intent"),
@@ -245,6 +285,18 @@ def main() -> int:
     print(f"TTS time to first audio:             p50 {pct(ttfa, 50):.0f} ms   p95 {pct(ttfa, 95):.0f} ms")
     print(f"idle wake listening CPU:             {cpu:.1f} % of one core")
     print(f"peak RSS: app {rss.app / 2**20:.0f} MB, Rasa {rss.rasa / 2**20:.0f} MB")
+    if args.ab:
+        both = [i for i in range(len(files)) if "first_audio" in paired.get((i, "A"), {})
+                and "first_audio" in paired.get((i, "B"), {})]
+        print(f"\npaired comparison: A = {args.ab.partition('=')[0]} {a_value!r}, B = {b_value!r}; "
+              f"{len(both)} recordings heard in both arms")
+        for k, label in (("endpoint", "endpoint"), ("first_audio", "first reply audio")):
+            a = [paired[(i, "A")][k] for i in both]
+            b = [paired[(i, "B")][k] for i in both]
+            d = [y - x for x, y in zip(a, b)]
+            print(f"last word → {label + ':':<19} A p50 {pct(a, 50):.0f} / p95 {pct(a, 95):.0f} ms, "
+                  f"B p50 {pct(b, 50):.0f} / p95 {pct(b, 95):.0f} ms; B − A median {pct(d, 50):+.0f} ms "
+                  f"(B faster in {sum(x < 0 for x in d)} of {len(d)})")
     return 0
 
 

@@ -508,9 +508,25 @@ def test_clock_answers_with_digits():
 
     actions = {a.name(): a for a in SkillHost(EventBus()).actions([load_skills().by_id()["clock"]])}
     (said,), _ = _run(actions["action_clock__tell_time"], _tracker())
-    assert re.fullmatch(r"It's (1[0-2]|[1-9]):[0-5]\d (in the morning|in the afternoon|in the evening|at night)\.", said)
+    assert re.fullmatch(r"It's (1[0-2]|[1-9])(:[0-5]\d| o'clock) (in the morning|in the afternoon|in the evening|at night)\.",
+                        said)
     (said,), _ = _run(actions["action_clock__tell_date"], _tracker())
     assert re.fullmatch(r"Today is \w+day, \w+ \d{1,2}, \d{4}\.", said)
+
+
+def test_clock_says_the_hour_as_people_do():
+    """On the hour the answer says "o'clock" (the voice read "10:00" as "ten zero zero", and
+    Whisper wrote it back as "10-0-0" / "12000"); other minutes keep their digits."""
+    from datetime import datetime
+
+    from skills.clock import spoken_time
+
+    assert spoken_time(datetime(2026, 12, 7, 0, 0)) == "12 o'clock at night"
+    assert spoken_time(datetime(2026, 12, 7, 12, 0)) == "12 o'clock in the afternoon"
+    assert spoken_time(datetime(2026, 12, 7, 10, 0)) == "10 o'clock in the morning"
+    assert spoken_time(datetime(2026, 12, 7, 0, 5)) == "12:05 at night"
+    assert spoken_time(datetime(2026, 12, 7, 17, 9)) == "5:09 in the afternoon"
+    assert spoken_time(datetime(2026, 12, 7, 17, 0), "24h") == "17:00"
 
 
 def test_local_names_in_returned_events_are_namespaced(skill_dir):

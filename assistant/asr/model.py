@@ -196,6 +196,7 @@ class WhisperASR:
             ModelError, SettingsError: as the constructor.
         """
         extra.setdefault("window_s", settings.window_s)
+        extra.setdefault("cpu_threads", settings.cpu_threads)
         return cls(settings.model, compute_type=settings.compute_type, beam_size=settings.beam_size,
                    language=settings.language, **extra)
 

@@ -32,11 +32,17 @@ def day_period(hour: int) -> str:
 
 
 def spoken_time(now: datetime, hour_format: str = "12h") -> str:
-    """``now`` as said aloud with digits: ``"5:10 in the afternoon"`` (12h) or ``"17:10"``
-    (24h)."""
+    """``now`` as said aloud with digits: ``"5:10 in the afternoon"`` and, on the hour,
+    ``"5 o'clock in the afternoon"`` (12h), or ``"17:10"`` (24h).
+
+    On the hour the shipped voice reads "10:00" digit by digit ("ten zero zero"), which
+    nobody says and Whisper writes back as "10-0-0" or "12000"; "o'clock" is how people
+    say it and comes back intact (measured on Piper joe → Whisper base, 2026-12-07)."""
     if hour_format == "24h":
         return f"{now.hour}:{now.minute:02d}"
     hour = now.hour % 12 or 12
+    if now.minute == 0:
+        return f"{hour} o'clock {day_period(now.hour)}"
     return f"{hour}:{now.minute:02d} {day_period(now.hour)}"
 
 
