@@ -60,6 +60,11 @@ COMMANDS = [
 ]
 
 
+#: Settings applied when the models load: ``--ab`` cannot switch them between two turns.
+LOAD_TIME_SETTINGS = frozenset({"asr.model", "asr.window_s", "asr.cpu_threads", "asr.compute_type", "asr.language",
+                                "tts.voice"})
+
+
 def pct(xs: list[float], q: float) -> float:
     """The q-th percentile (0–100) of xs (linear interpolation)."""
     return float(np.percentile(np.asarray(xs, dtype=float), q)) if xs else float("nan")
@@ -120,10 +125,16 @@ def main() -> int:
     ap.add_argument("--ab", metavar="SECTION.KEY=VALUE", default=None,
                     help="paired comparison: run every recording twice, with the settings as given (A) and with "
                          "this one setting changed (B), in alternating order; the main figures are A's, then B's "
-                         "and the per-recording differences B − A are printed (robust to the machine's drift)")
+                         "and the per-recording differences B − A are printed (robust to the machine's drift). "
+                         "Only settings read per turn (asr.partials, asr.partial_after_s, asr.domain_pass, "
+                         "asr.domain_beam_size, asr.first_pass_hotwords, vad.*), not those applied when the "
+                         "models load (asr.model, asr.window_s, asr.cpu_threads, asr.compute_type)")
     ap.add_argument("--timeline", action="store_true",
                     help="print each interaction's events in ms relative to the endpoint")
     args = ap.parse_args()
+    if args.ab and (args.ab.partition("=")[0] in LOAD_TIME_SETTINGS or "=" not in args.ab):
+        ap.error(f"--ab {args.ab}: give SECTION.KEY=VALUE of a setting read per turn (not one applied when the "
+                 "models load); compare two runs for those")
 
     from audio_factory import concat, espeak_say, piper_say
 
