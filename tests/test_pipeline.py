@@ -123,27 +123,24 @@ def test_partials_before_final(app, tmp_path):
     one), so its only partial is that speculative decode's, the final text. (``process_file``
     feeds a recording as fast as it can be read, so there the number of partials depends on
     thread timing.)"""
-    seen: list[str] = []
-    unsub = app.bus.subscribe(lambda e: seen.append(e.text), PartialTranscript)
     wake = piper_say("Hey Jarvis", tmp_path / "w.wav")
-    short = FileSource(concat([wake, piper_say("What time is it?", tmp_path / "s.wav")], tmp_path / "short.wav",
-                              gap_s=0.3), realtime=True, pad_silence_s=1.5)
-    try:
-        results = app.run(short, sync_turns=True)
-    finally:
-        short.close()
+
+    def partials_of(text: str, **say) -> tuple[list, list[str]]:
+        seen: list[str] = []
+        unsub = app.bus.subscribe(lambda e: seen.append(e.text), PartialTranscript)
+        src = FileSource(concat([wake, piper_say(text, tmp_path / f"c{len(text)}.wav", **say)],
+                                tmp_path / f"w{len(text)}.wav", gap_s=0.3), realtime=True, pad_silence_s=1.5)
+        try:
+            return app.run(src, sync_turns=True), seen
+        finally:
+            src.close()
+            unsub()
+
+    results, seen = partials_of("What time is it?")
     assert results and results[0].intent == "clock__ask_time", results
     # no decode while speaking: the only "partial" is the speculative decode at the first trailing silence
     assert set(seen) <= {results[0].transcript}, seen
-    seen.clear()
-    cmd = piper_say("Please could you tell me what time it is right now in this place", tmp_path / "c.wav",
-                    length_scale=1.2)
-    src = FileSource(concat([wake, cmd], tmp_path / "long.wav", gap_s=0.3), realtime=True, pad_silence_s=1.5)
-    try:
-        results = app.run(src, sync_turns=True)
-    finally:
-        src.close()
-        unsub()
+    results, seen = partials_of("Please could you tell me what time it is right now in this place", length_scale=1.2)
     assert results and results[0].intent == "clock__ask_time"
     assert len(seen) >= 2, seen
     from assistant.asr import normalize_text
