@@ -97,6 +97,15 @@ class PeakRSS:
         self._t.join()
 
 
+def leave_idle(app, r) -> None:
+    """After turn ``r``: close an open dialogue and cancel timers, then wait until idle."""
+    if r.expects_answer:  # leave no dialogue open for the next command
+        app.handle_text("never mind")
+    if r.intent == "timer__set_timer":  # a 10 s timer ringing during a later command hides its wake word
+        app.handle_text("cancel all timers")
+    app.wait_idle()
+
+
 def last_word_s(audio: np.ndarray) -> float:
     """Where speech ends in ``audio`` (int16 16 kHz mono), seconds: the end of the last
     10 ms frame whose RMS is within 30 dB of the loudest frame's."""
@@ -197,30 +206,23 @@ def main() -> int:
         results = app.run(src, sync_turns=True)
         src.close()
         heard = bool(results and results[0].trace is not None and results[0].transcript.strip())
-        if heard and not args.no_realtime and arm == "B":
-            tr = results[0].trace
-            t_word = src.started_at - settings.audio.block_ms / 1000 + last_word_s(src.audio)
-            paired[(i, "B")] = {k: (ev.t - t_word) * 1000 for k, t in (("endpoint", SpeechEnded), ("first_audio", TTSFirstAudio))
-                                if (ev := tr.first(t)) is not None}
-            print(f"  {i:2d} B {results[0].transcript!r:43.43} last word → first audio "
-                  f"{paired[(i, 'B')].get('first_audio', float('nan')):.0f} ms", flush=True)
-            if results[0].expects_answer:
-                app.handle_text("never mind")
-            if results[0].intent == "timer__set_timer":
-                app.handle_text("cancel all timers")
-            app.wait_idle()
-            continue
+        turn: dict[str, float] = {}  # last word → each stage, ms
         if heard and not args.no_realtime:
             tr = results[0].trace
             t_word = src.started_at - settings.audio.block_ms / 1000 + last_word_s(src.audio)
-            for key, ev_type in (("endpoint", SpeechEnded), ("final", FinalTranscript), ("intent", IntentRecognized),
-                                 ("first_audio", TTSFirstAudio)):
-                ev = tr.first(ev_type)
-                if ev is not None:
-                    waits[key].append((ev.t - t_word) * 1000)
+            turn = {key: (ev.t - t_word) * 1000 for key, ev_type in (
+                ("endpoint", SpeechEnded), ("final", FinalTranscript), ("intent", IntentRecognized),
+                ("first_audio", TTSFirstAudio)) if (ev := tr.first(ev_type)) is not None}
+            paired[(i, arm)] = turn
+            if arm == "B":  # only A's turns go into the main figures
+                print(f"  {i:2d} B {results[0].transcript!r:43.43} last word → first audio "
+                      f"{turn.get('first_audio', float('nan')):.0f} ms", flush=True)
+                leave_idle(app, results[0])
+                continue
+            for key, ms in turn.items():
+                waits[key].append(ms)
             end = tr.first(SpeechEnded)
             early += bool(end is not None and end.early)
-            paired[(i, "A")] = {"endpoint": waits["endpoint"][-1], "first_audio": waits["first_audio"][-1]}
         if not heard:  # no interaction, or one that heard nothing (the command was missed)
             missed += 1
             print(f"  {i:2d} no interaction with a transcript (wake word or command missed)", flush=True)
@@ -238,7 +240,7 @@ def main() -> int:
             intent.append(lat["intent"])
         if "tts_first_audio" in lat:
             ttfa.append(lat["tts_first_audio"])
-        lw = f"; last word → first audio {waits['first_audio'][-1]:.0f} ms" if waits["first_audio"] else ""
+        lw = f"; last word → first audio {turn['first_audio']:.0f} ms" if "first_audio" in turn else ""
         print(f"  {i:2d} {r.transcript!r:45.45} {r.intent:22s} {r.trace.summary()}{lw}", flush=True)
         if args.timeline:
             from assistant.events import SpeechEnded
@@ -248,11 +250,7 @@ def main() -> int:
                 extra = getattr(ev, "decode_ms", None)
                 print(f"       {(ev.t - end.t) * 1000 if end else 0:+8.0f} ms  {type(ev).__name__}"
                       + (f" decode {extra:.0f} ms" if extra is not None else ""), flush=True)
-        if r.expects_answer:  # leave no dialogue open for the next command
-            app.handle_text("never mind")
-        if r.intent == "timer__set_timer":  # a 10 s timer ringing during a later command hides its wake word
-            app.handle_text("cancel all timers")
-        app.wait_idle()
+        leave_idle(app, r)
 
     # ASR real-time factor of the decode that becomes the final transcript: the whole
     # command once, with the first pass's hotwords (none by default) and without the word-alignment pass, as the
