@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from expected import CLOCK_REPLY
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -266,8 +267,7 @@ def test_hanging_skill_does_not_delay_exit(faulty, tmp_path):
     r = _ask(faulty, "hang", tmp_path, "misbehave for me", "what time is it")
     out = "\n".join(ln for _, ln in r["lines"])
     assert r["replies"][:1] == ["Sorry, the faulty skill ran into a problem."], out + r["stderr"]
-    assert re.fullmatch(r"It's \d{1,2}:\d\d (in the morning|in the afternoon|in the evening|at night)\.",
-                        r["replies"][1]), out  # the process kept working after the hang
+    assert CLOCK_REPLY.fullmatch(r["replies"][1]), out  # the process kept working after the hang
     # the reply comes at the 5 s budget (the turn's "intent" latency includes the action call)
     latency = next(ln for _, ln in r["lines"] if ln.startswith("latency:"))
     intent_ms = float(re.search(r"intent (\d+) ms", latency).group(1))
