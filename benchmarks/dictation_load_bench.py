@@ -17,6 +17,7 @@ then how many schedules typed it. Before the committer fed queued audio block by
 Usage::
 
     .venv/bin/python benchmarks/dictation_load_bench.py [--lags 1,3,6,10,15,20,25]
+        [--interval S] [--asr-window S] [--seeds N]
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ REPLACEMENTS = {"naive": "naïve", "cafe": "café", "Zurich": "Zürich"}
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lags", default="1,3,6,10,15,20,25", help="blocks of 80 ms per step, comma-separated")
+    ap.add_argument("--interval", type=float, help="dictation.interval_s (default: the setting's default)")
+    ap.add_argument("--asr-window", type=float, help="dictation.window_s (default: the setting's default)")
+    ap.add_argument("--seeds", type=int, default=1, help="jittered schedules per lag (default 1; at most 9)")
     args = ap.parse_args(argv)
     lags = [int(x) for x in args.lags.split(",") if x.strip()]
+    if not 1 <= args.seeds <= 9:
+        ap.error("--seeds must be 1..9")
     if not lags or min(lags) < 1:
         ap.error("--lags must be positive integers")
 
@@ -61,12 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     clips = [piper_say(p, tmp / f"p{i}.wav") for i, p in enumerate(PHRASES)]
     audio = read_16k(concat(clips, tmp / "dictation.wav", gap_s=1.5, lead_s=0.5, tail_s=2.0))
     asr = WhisperASR("base")
+    changed = {k: v for k, v in (("interval_s", args.interval), ("window_s", args.asr_window)) if v is not None}
+    settings = DictationSettings(replacements=REPLACEMENTS, **changed)
+    print(f"dictation.interval_s {settings.interval_s} s, dictation.window_s {settings.window_s} s", flush=True)
     good = total = 0
     for k in lags:
-        for jitter in (False, True):
+        for jitter in [0, *range(1, args.seeds + 1)]:
             rng = np.random.default_rng(k * 10 + jitter)
-            out = tmp / f"typed-{k}-{int(jitter)}.txt"
-            session = DictationSession(asr, DictationSettings(replacements=REPLACEMENTS), FileTypist(out),
+            out = tmp / f"typed-{k}-{jitter}.txt"
+            session = DictationSession(asr, settings, FileTypist(out),
                                        EventBus(), probe_focus=False)
             i = 0
             while i < len(audio) and not session.formatter.stop_requested:
@@ -78,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = typed == EXPECTED
             good += ok
             total += 1
-            print(f"lag {k:>2} blocks ({k * 80:>4} ms){' jittered' if jitter else '         '}  "
+            print(f"lag {k:>2} blocks ({k * 80:>4} ms){f' jittered #{jitter}' if jitter else '           '}  "
                   f"{'exact' if ok else 'WRONG ' + repr(typed)}", flush=True)
     print(f"\n{good} of {total} schedules typed the exact text")
     return 0 if good == total else 1

@@ -293,6 +293,80 @@ def test_dictation_session_two_seconds_behind_types_the_same_text(base_asr, tmp_
     assert out.read_text("utf-8") == typed
 
 
+LIVE_PHRASES = ["Dear diary comma today was a good day period", "new line", "I bought a red car period",
+                "scratch that", "I bought a blue bike period", "naive cafe comma Zurich period", "stop dictation"]
+LIVE_EXPECTED = "Dear diary, today was a good day.\nI bought a blue bike. Naïve café, Zürich."
+LIVE_REPLACEMENTS = {"naive": "naïve", "cafe": "café", "Zurich": "Zürich"}
+
+
+@pytest.mark.parametrize("lag", [1, 3])
+def test_dictation_with_half_second_decodes_types_the_live_text(base_asr, tmp_path, lag):
+    """The live test's dictation (tests/test_dictation_live.py: Piper, 1.5 s pauses, "scratch
+    that", user replacements as hotwords, "stop dictation") with a decode every 0.5 s of
+    audio and a 15 s encoder window, the worker stepping every ``lag`` blocks of 80 ms. Three
+    faults typed something else (``benchmarks/dictation_load_bench.py --interval 0.5
+    --asr-window 15``, 13 of 20 schedules wrong on an Intel AVX-512 machine): the buffer was
+    trimmed only after a commit, so when Whisper stopped short of a 12 s buffer's end it grew
+    to 22 s and every later phrase was lost; with the replacements as hotwords Whisper looped
+    ("I bought a blue bike, period. I bought a blue bike, period."), and two decodes agreed on
+    the loop; and "Stopdictation." glued to the committed "Stop" lost "dictation", so
+    dictation never stopped. The buffer now stays near ``max_buffer_s``."""
+    from audio_factory import concat, piper_say, read_16k
+
+    from assistant.dictation.session import DictationSession
+    from assistant.dictation.typing import FileTypist
+    from assistant.events import EventBus
+    from assistant.settings import DictationSettings
+
+    x = read_16k(concat([piper_say(p, tmp_path / f"p{i}.wav") for i, p in enumerate(LIVE_PHRASES)],
+                        tmp_path / "d.wav", gap_s=1.5, lead_s=0.5, tail_s=2.0))
+    settings = DictationSettings(replacements=LIVE_REPLACEMENTS, interval_s=0.5, window_s=15.0)
+    session = DictationSession(base_asr, settings, FileTypist(tmp_path / "out.txt"), EventBus(), probe_focus=False)
+    longest, i = 0.0, 0
+    while i < len(x) and not session.formatter.stop_requested:
+        for _ in range(lag):
+            session.add(x[i : i + BLOCK])
+            i += BLOCK
+        session.step()
+        longest = max(longest, session.committer.transcriber.buffer_seconds)
+    assert session.formatter.stop_requested, "'stop dictation' was not heard"
+    typed = session.close(flush=False)
+    assert typed == LIVE_EXPECTED, typed
+    assert longest <= session.committer.transcriber.max_buffer_s + 2.0, longest
+
+
+def test_committed_words_found_when_whisper_glues_or_splits_them():
+    """``_after_glued``: the committed words matched letter by letter when a decode put the
+    spaces elsewhere; a word glued across the boundary keeps its new rest."""
+    from assistant.asr.streaming import _after_glued
+    from assistant.asr.transcript import Word
+
+    def words(*t):
+        return [Word(float(i), i + 0.5, x, 0.9) for i, x in enumerate(t)]
+
+    rest = _after_glued(["zurich", "period", "stop"], words("Zurich", "period.", "Stopdictation."))
+    assert [(w.text, w.start_s) for w in rest] == [("dictation.", 2.0)]
+    assert [w.text for w in _after_glued(["stop", "dictation"], words("Stopdictation.", "Hello"))] == ["Hello"]
+    assert [w.text for w in _after_glued(["stopdictation"], words("Stop", "dictation.", "Hi"))] == ["Hi"]
+    assert _after_glued(["stop", "dictation"], words("Stopdictation.")) == []
+    assert _after_glued(["good", "day"], words("Good", "night")) is None
+    assert _after_glued(["good", "day"], words("Good")) is None
+
+
+def test_repetition_loops_are_recognised():
+    """``_repeats``: a group of ≥ 4 words said twice in a row, the second copy in the new
+    words (the first may be committed); shorter repeats ("no no") are speech."""
+    from assistant.asr.streaming import _repeats
+
+    assert _repeats("i bought a blue bike period i bought a blue bike period".split(), [])
+    assert _repeats("i bought a blue bike period".split(), "so i bought a blue bike period".split())
+    assert _repeats("period i bought a blue bike period".split(), "scratch that i bought a blue bike".split())
+    assert not _repeats("i bought a blue bike period".split(), "so i bought a red car".split())
+    assert not _repeats("naive cafe".split(), "a blue bike period a blue bike period".split())  # old, not new
+    assert not _repeats("no no no no".split(), [])
+    assert not _repeats("ask not what your country can do for you ask what you can do".split(), [])
+
+
 def test_committer_flush_and_input_checks(base_asr):
     c = Committer(base_asr)
     u = c.flush()  # nothing said: an empty phrase end

@@ -40,6 +40,11 @@ with the speculative decode at 64 ms of VAD silence, tests/test_ui.py)."""
 ECHO_MIN_WORDS = 4
 """A hypothesis that begins by repeating at least this many committed words, with no speech
 in the audio after them, repeated its prompt (:meth:`StreamingTranscriber._drop_echo`)."""
+REPEAT_MIN_WORDS = 4
+"""A new part of a hypothesis that says a group of at least this many words twice in a row
+("I bought a blue bike, period. I bought a blue bike, period."), or begins by repeating as
+many committed words over speech, is checked by a decode without prompt and hotwords
+(:meth:`StreamingTranscriber._decode`)."""
 WINDOW_PER_BUFFER = 2.0
 """A decode's encoder window is at least this many times the buffer's length (see
 :meth:`StreamingTranscriber.window_for_buffer`): commands (≤ 7.5 s) keep the short window,
@@ -75,6 +80,61 @@ def _end_of_committed(committed: list[str], hyp: list[str]) -> Optional[int]:
     if unmatched > 1:
         return None
     return min(len(hyp), last.b + last.size + unmatched)
+
+
+def _after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
+    """The words of ``hyp`` after the committed words when they match letter for letter but
+    Whisper put the spaces elsewhere: a hypothesis that glued the last committed word to the
+    next one ("Stop" committed, "Stopdictation." heard) yields the glued word's rest
+    (``Word("dictation.")``, same times); one that split or glued committed words yields
+    what follows them.
+
+    Args:
+        committed: the committed words still in the buffer, normalized
+            (:func:`~assistant.asr.metrics.normalize_text`).
+        hyp: the new hypothesis.
+
+    Returns:
+        The words after the committed ones (possibly empty), or None when the letters do
+        not match.
+    """
+    target = "".join(committed).replace(" ", "")
+    got = ""
+    for j, w in enumerate(hyp):
+        n = normalize_text(w.text).replace(" ", "")
+        if target.startswith(got + n):
+            got += n
+            if len(got) == len(target):
+                return hyp[j + 1 :]
+            continue
+        need = len(target) - len(got)
+        if not (n.startswith(target[len(got) :]) and need > 0):
+            return None
+        # the word runs past the committed letters: keep its rest, original spelling
+        seen, cut = 0, len(w.text)
+        for i, ch in enumerate(w.text):
+            if normalize_text(ch).strip():
+                seen += 1
+                if seen == need:
+                    cut = i + 1
+                    break
+        rest = w.text[cut:].lstrip("-‐ ")
+        return ([Word(w.start_s, w.end_s, rest, w.probability)] if normalize_text(rest) else []) + hyp[j + 1 :]
+    return None
+
+
+def _repeats(words: list[str], committed: list[str], n_min: int = REPEAT_MIN_WORDS) -> bool:
+    """Whether the normalized new ``words`` say a group of ≥ ``n_min`` words twice in a row,
+    counting the ``committed`` words before them: the second copy must reach into ``words``
+    — Whisper's repetition loop, inside a new part ("i bought a blue bike period i bought a
+    blue bike period"), repeating the committed end ("… a blue bike" committed, "period i
+    bought a blue bike period" new) or echoing it ("… a blue bike period" committed, "i
+    bought a blue bike period" new)."""
+    ctx = committed[-2 * len(words) :] if words else []
+    seq = ctx + words
+    return any(seq[i : i + n] == seq[i + n : i + 2 * n]
+               for n in range(n_min, len(seq) // 2 + 1)
+               for i in range(max(0, len(ctx) - 2 * n + 1), len(seq) - 2 * n + 1))
 
 
 class StreamingTranscriber:
@@ -127,6 +187,8 @@ class StreamingTranscriber:
         decodes: decodes run for the current utterance.
         decode_ms_total: their summed wall time, ms.
         trims: buffer trims in the current utterance.
+        plain_redecodes: decodes repeated without prompt and hotwords because the first
+            repeated itself (:meth:`_decode`), in the current utterance.
         final_decode_skipped: whether the last :meth:`finish` reused the last hypothesis.
     """
 
@@ -186,6 +248,7 @@ class StreamingTranscriber:
             self.decodes = 0
             self.decode_ms_total = 0.0
             self.trims = 0
+            self.plain_redecodes = 0
 
     def add(self, block: np.ndarray) -> None:
         """Append audio.
@@ -255,22 +318,48 @@ class StreamingTranscriber:
         return min(30.0, max(base, WINDOW_PER_BUFFER * self.buffer_seconds))
 
     def _decode(self) -> tuple[list[Word], float]:
-        """Decode the buffer; return the hypothesis words beyond what is committed."""
+        """Decode the buffer; return the hypothesis words beyond what is committed, and the
+        decode time in ms.
+
+        A new part that repeats itself or the committed text over speech
+        (:func:`_repeats`: a group of ≥ ``REPEAT_MIN_WORDS`` words twice in a row) is checked
+        by decoding the buffer again without the prompt and hotwords, and that decode's new
+        part is taken when it does not repeat: Whisper's repetition loops come from its
+        context (with the user vocabulary as hotwords, dictation typed "I bought a blue
+        bike. I bought a blue bike." and lost the next sentence, ``dictation_load_bench.py``
+        with a 0.5 s period); a sentence really said twice is decoded twice without context
+        too and stays. Counted in :attr:`plain_redecodes`. The same idea as the bias guard
+        (:func:`~assistant.asr.guard.merge_biased`): the unbiased decode has the last word.
+        """
+        hyp, ms = self._decode_once(self.hotwords, self._prompt())
+        new = self._new_part(hyp)
+        committed = [normalize_text(w.text) for w in self._committed]
+        if (self.hotwords or self._prompt()) and _repeats([normalize_text(w.text) for w in new], committed):
+            plain, plain_ms = self._decode_once(None, None)
+            ms += plain_ms
+            plain_new = self._new_part(plain)
+            self.plain_redecodes += 1
+            if not _repeats([normalize_text(w.text) for w in plain_new], committed):
+                hyp, new = plain, plain_new
+        self._last_raw = hyp
+        return new, ms
+
+    def _decode_once(self, hotwords: Hotwords, prompt: Optional[str]) -> tuple[list[Word], float]:
+        """One decode of the buffer: all its words (stream times, seconds) and the decode
+        time, ms."""
         offset = self._buf_start / SAMPLE_RATE
         # Exact word times matter once the buffer may be trimmed at a word end; for short
         # buffers (commands) the segment-interpolated words are enough and save the
         # alignment pass (see segment_words).
         exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
-        res = self.asr.transcribe(self._buf, hotwords=self.hotwords, initial_prompt=self._prompt(), word_timestamps=exact,
+        res = self.asr.transcribe(self._buf, hotwords=hotwords, initial_prompt=prompt, word_timestamps=exact,
                                   window_s=self.window_for_buffer())
         self.decodes += 1
         self.decode_ms_total += res.decode_ms
         if res.language:
             self._language = res.language
         words = res.words if exact else segment_words(res.segments)
-        hyp = [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in words]
-        self._last_raw = hyp
-        return self._new_part(hyp), res.decode_ms
+        return [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in words], res.decode_ms
 
     def _new_part(self, hyp: list[Word]) -> list[Word]:
         """The words of a hypothesis beyond what is committed (:meth:`_after_committed`),
@@ -305,7 +394,8 @@ class StreamingTranscriber:
         The buffer starts at a committed word's end, so a hypothesis normally begins with
         the committed words that are still in the buffer: match them by text, exactly or,
         when Whisper re-spelled one or two of them ("Deer Anna" → "Dear Anna"), by aligning
-        the word sequences (:func:`_end_of_committed`). If they do not align, fall back to
+        the word sequences (:func:`_end_of_committed`); when it glued or split words
+        ("Stopdictation."), letter by letter (:func:`_after_glued`). If they do not align, fall back to
         whisper_streaming's rule: keep words starting after
         the last committed word's end (−0.1 s), then remove up to 5 leading words that
         repeat the committed tail.
@@ -316,6 +406,9 @@ class StreamingTranscriber:
         norm = [normalize_text(w.text) for w in hyp]
         if norm[: len(inbuf)] == inbuf:
             return hyp[len(inbuf) :]
+        glued = _after_glued(inbuf, hyp)
+        if glued is not None:
+            return glued
         cut = _end_of_committed(inbuf, norm)
         if cut is not None:
             return hyp[cut:]
@@ -406,6 +499,12 @@ class StreamingTranscriber:
             if self._finished or new <= 0 or (not force and new < self.interval_s * SAMPLE_RATE):
                 return None
             self._take_pending()
+            # trim before decoding too, not only after a commit: when Whisper stops short of
+            # the buffer's end (it does on 12–20 s buffers: "… I bought a red car period,
+            # scratch"), nothing new agrees, nothing is committed, and an untrimmed buffer
+            # grew to 22 s with every later phrase lost until the end (dictation_load_bench,
+            # 0.5 s period, 12 of 20 schedules)
+            self._trim()
             hyp, _ = self._decode()
             k = 0
             while k < min(len(hyp), len(self._hyp)) and normalize_text(hyp[k].text) == normalize_text(self._hyp[k].text):
