@@ -96,7 +96,8 @@ def _after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
 
     Returns:
         The words after the committed ones (possibly empty), or None when the letters do
-        not match.
+        not match or the word running past them does so by a contraction or a single
+        letter ("that" committed, "That's" heard: not a glued word).
     """
     target = "".join(committed).replace(" ", "")
     got = ""
@@ -119,7 +120,9 @@ def _after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
                     cut = i + 1
                     break
         rest = w.text[cut:].lstrip("-‐ ")
-        return ([Word(w.start_s, w.end_s, rest, w.probability)] if normalize_text(rest) else []) + hyp[j + 1 :]
+        if not rest[:2].isalpha():
+            return None  # a contraction ("that" committed, "That's" heard), not a glued word
+        return [Word(w.start_s, w.end_s, rest, w.probability)] + hyp[j + 1 :]
     return None
 
 
