@@ -459,10 +459,11 @@ class StreamingTranscriber:
                 return True
             return False
 
-    def _trim(self) -> None:
-        """Trim the audio buffer at a committed word end if it is longer than max_buffer_s."""
+    def _trim(self, over_s: Optional[float] = None) -> None:
+        """Trim the audio buffer at a committed word end if it is longer than ``over_s``
+        seconds (default ``max_buffer_s``)."""
         end_s = self._total / SAMPLE_RATE
-        if self.buffer_seconds <= self.max_buffer_s:
+        if self.buffer_seconds <= (self.max_buffer_s if over_s is None else over_s):
             return
         limit = end_s - self.keep_s
         cands = [
@@ -502,12 +503,14 @@ class StreamingTranscriber:
             if self._finished or new <= 0 or (not force and new < self.interval_s * SAMPLE_RATE):
                 return None
             self._take_pending()
-            # trim before decoding too, not only after a commit: when Whisper stops short of
-            # the buffer's end (it does on 12–20 s buffers: "… I bought a red car period,
-            # scratch"), nothing new agrees, nothing is committed, and an untrimmed buffer
-            # grew to 22 s with every later phrase lost until the end (dictation_load_bench,
-            # 0.5 s period, 12 of 20 schedules)
-            self._trim()
+            # trim before decoding too once the buffer is well past max_buffer_s: when Whisper
+            # stops short of the buffer's end (it does on 12–20 s buffers: "… I bought a red
+            # car period, scratch"), nothing new agrees, nothing is committed, no trim follows
+            # a commit, and the buffer grew to 22 s with every later phrase lost until the end
+            # (dictation_load_bench, 0.5 s period, 12 of 20 schedules). Not at max_buffer_s
+            # itself: trimming there before every decode moved the prompt and lost words of
+            # jfk.flac with other CPU kernels (tests/test_dictation.py, AVX2 and GENERIC).
+            self._trim(over_s=self.max_buffer_s + self.keep_s)
             hyp, _ = self._decode()
             k = 0
             while k < min(len(hyp), len(self._hyp)) and normalize_text(hyp[k].text) == normalize_text(self._hyp[k].text):

@@ -89,20 +89,24 @@ class Committer:
             serialised by it).
         interval_s: re-decode after this much new audio, seconds (CPU load: one decode of
             a dictation buffer costs ~0.15–0.4 s with base on two cores with the 15 s window,
-            ~0.5–1 s with 30 s). Default 0.5 s with the 15 s window: word end → keystroke
-            p50 984 / p95 1810 ms where 1.0 s with 30 s gave 2010 / 2986 ms on the same
-            machine (``dictation_bench.py``, 2026-12-07, Intel Xeon, 2 cores), passage WER
-            mean 0.105 vs 0.121, jfk WER 0 both. It became the default once the faults it
-            showed were fixed in :class:`StreamingTranscriber`: "thank" dropped when Whisper
+            ~0.5–1 s with 30 s). Default 1.0 s with the 30 s window. 0.5 s with 15 s types
+            sooner — word end → keystroke p50 984 / p95 1810 ms where the default gave 2010 /
+            2986 ms on the same machine (``dictation_bench.py``, 2026-12-07, Intel Xeon, 2
+            cores), passage WER mean 0.105 vs 0.121, jfk WER 0 both — but is not the default:
+            with CTranslate2's GENERIC kernels (``CT2_FORCE_CPU_ISA=GENERIC``) Whisper then
+            misheard three of ``tests/test_dictation.py``'s dictations ("scratch That's that",
+            "Stopd dictation", words of jfk.flac lost) that the default hears on every kernel.
+            Faults of 0.5 s decodes fixed in :class:`StreamingTranscriber`: "thank" dropped when Whisper
             re-spelled a committed word (``_end_of_committed``); a prompt echoed over silence
             after a buffer trim (``_drop_echo``); a buffer never trimmed when nothing new was
             committed (every later phrase lost); a repetition loop two decodes agreed on ("I
             bought a blue bike." typed twice, ``_decode`` re-decodes without context); a word
             glued to a committed one ("Stopdictation.", ``_after_glued``).
             ``dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``: 8 of 20
-            schedules typed the exact text before these fixes, 20 of 20 after.
+            schedules typed the exact text before the last three fixes, 20 of 20 after
+            (the default: 20 of 20 before and after).
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
-            ``dictation.window_s``, 15); a decode's window is also at least twice its buffer
+            ``dictation.window_s``, 30); a decode's window is also at least twice its buffer
             (:meth:`StreamingTranscriber.window_for_buffer`).
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
@@ -128,14 +132,14 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 0.5,
+        interval_s: float = 1.0,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
         hotwords: Hotwords = None,
         restart_after_s: float = 2.5,
         context_chars: int = 200,
-        window_s: float = 15.0,
+        window_s: float = 30.0,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
             raise ValueError("need 0 < pause_s <= restart_after_s")
