@@ -303,9 +303,9 @@ def test_dictation_with_half_second_decodes_types_the_live_text(base_asr, tmp_pa
     """The live test's dictation (tests/test_dictation_live.py: Piper, 1.5 s pauses, "scratch
     that", user replacements as hotwords, "stop dictation") with a decode every 0.5 s of
     audio and a 15 s encoder window (not the default: an opt-in that types sooner), the worker
-    stepping after every block of 80 ms. Three
-    faults typed something else (``benchmarks/dictation_load_bench.py --interval 0.5
-    --asr-window 15``, 13 of 20 schedules wrong on an Intel AVX-512 machine): the buffer was
+    stepping after every block of 80 ms. Three faults typed something else
+    (``benchmarks/dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``, 12 of 20
+    schedules wrong on an Intel AVX-512 machine, this one among them): the buffer was
     trimmed only after a commit, so when Whisper stopped short of a 12 s buffer's end it grew
     to 22 s and every later phrase was lost; with the replacements as hotwords Whisper looped
     ("I bought a blue bike, period. I bought a blue bike, period."), and two decodes agreed on

@@ -42,9 +42,9 @@ ECHO_MIN_WORDS = 4
 in the audio after them, repeated its prompt (:meth:`StreamingTranscriber._drop_echo`)."""
 REPEAT_MIN_WORDS = 4
 """A new part of a hypothesis that says a group of at least this many words twice in a row
-("I bought a blue bike, period. I bought a blue bike, period."), or begins by repeating as
-many committed words over speech, is checked by a decode without prompt and hotwords
-(:meth:`StreamingTranscriber._decode`)."""
+("I bought a blue bike, period. I bought a blue bike, period."; the first copy may be
+committed) is checked by a decode without prompt and hotwords
+(:meth:`StreamingTranscriber._decode`, :func:`_repeats`)."""
 WINDOW_PER_BUFFER = 2.0
 """A decode's encoder window is at least this many times the buffer's length (see
 :meth:`StreamingTranscriber.window_for_buffer`): commands (≤ 7.5 s) keep the short window,
@@ -96,8 +96,8 @@ def _after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
 
     Returns:
         The words after the committed ones (possibly empty), or None when the letters do
-        not match or the word running past them does so by a contraction or a single
-        letter ("that" committed, "That's" heard: not a glued word).
+        not match or the word running past them does so by a contraction ("that"
+        committed, "That's" heard: not a glued word).
     """
     target = "".join(committed).replace(" ", "")
     got = ""
