@@ -310,9 +310,12 @@ def test_dictation_with_half_second_decodes_types_the_live_text(base_asr, tmp_pa
     to 22 s and every later phrase was lost; with the replacements as hotwords Whisper looped
     ("I bought a blue bike, period. I bought a blue bike, period."), and two decodes agreed on
     the loop; and "Stopdictation." glued to the committed "Stop" lost "dictation", so
-    dictation never stopped. The buffer now stays under ``max_buffer_s + keep_s`` (+ one step)."""
+    dictation never stopped. A buffer that commits nothing for ``STALLED_DECODES`` decodes is
+    now trimmed before the next one, so it stays within ``max_buffer_s + keep_s`` plus a few
+    decode periods."""
     from audio_factory import concat, piper_say, read_16k
 
+    from assistant.asr.streaming import STALLED_DECODES
     from assistant.dictation.session import DictationSession
     from assistant.dictation.typing import FileTypist
     from assistant.events import EventBus
@@ -332,40 +335,41 @@ def test_dictation_with_half_second_decodes_types_the_live_text(base_asr, tmp_pa
     typed = session.close(flush=False)
     assert typed == LIVE_EXPECTED, typed
     st = session.committer.transcriber
-    assert longest <= st.max_buffer_s + st.keep_s + 1.0, longest
+    # trimmed before a decode once stalled: at most STALLED_DECODES + 1 decode periods past the bound
+    assert longest <= st.max_buffer_s + st.keep_s + (STALLED_DECODES + 1) * st.interval_s, longest
 
 
 def test_committed_words_found_when_whisper_glues_or_splits_them():
-    """``_after_glued``: the committed words matched letter by letter when a decode put the
+    """``after_glued``: the committed words matched letter by letter when a decode put the
     spaces elsewhere; a word glued across the boundary keeps its new rest."""
-    from assistant.asr.streaming import _after_glued
+    from assistant.asr.alignment import after_glued
     from assistant.asr.transcript import Word
 
     def words(*t):
         return [Word(float(i), i + 0.5, x, 0.9) for i, x in enumerate(t)]
 
-    rest = _after_glued(["zurich", "period", "stop"], words("Zurich", "period.", "Stopdictation."))
+    rest = after_glued(["zurich", "period", "stop"], words("Zurich", "period.", "Stopdictation."))
     assert [(w.text, w.start_s) for w in rest] == [("dictation.", 2.0)]
-    assert [w.text for w in _after_glued(["stop", "dictation"], words("Stopdictation.", "Hello"))] == ["Hello"]
-    assert [w.text for w in _after_glued(["stopdictation"], words("Stop", "dictation.", "Hi"))] == ["Hi"]
-    assert _after_glued(["stop", "dictation"], words("Stopdictation.")) == []
-    assert _after_glued(["good", "day"], words("Good", "night")) is None
-    assert _after_glued(["good", "day"], words("Good")) is None
-    assert _after_glued(["scratch", "that"], words("scratch", "That's", "that.", "Best")) is None  # a contraction
+    assert [w.text for w in after_glued(["stop", "dictation"], words("Stopdictation.", "Hello"))] == ["Hello"]
+    assert [w.text for w in after_glued(["stopdictation"], words("Stop", "dictation.", "Hi"))] == ["Hi"]
+    assert after_glued(["stop", "dictation"], words("Stopdictation.")) == []
+    assert after_glued(["good", "day"], words("Good", "night")) is None
+    assert after_glued(["good", "day"], words("Good")) is None
+    assert after_glued(["scratch", "that"], words("scratch", "That's", "that.", "Best")) is None  # a contraction
 
 
 def test_repetition_loops_are_recognised():
-    """``_repeats``: a group of ≥ 4 words said twice in a row, the second copy in the new
+    """``repeats``: a group of ≥ 4 words said twice in a row, the second copy in the new
     words (the first may be committed); shorter repeats ("no no") are speech."""
-    from assistant.asr.streaming import _repeats
+    from assistant.asr.alignment import repeats
 
-    assert _repeats("i bought a blue bike period i bought a blue bike period".split(), [])
-    assert _repeats("i bought a blue bike period".split(), "so i bought a blue bike period".split())
-    assert _repeats("period i bought a blue bike period".split(), "scratch that i bought a blue bike".split())
-    assert not _repeats("i bought a blue bike period".split(), "so i bought a red car".split())
-    assert not _repeats("naive cafe".split(), "a blue bike period a blue bike period".split())  # old, not new
-    assert not _repeats("no no no no".split(), [])
-    assert not _repeats("ask not what your country can do for you ask what you can do".split(), [])
+    assert repeats("i bought a blue bike period i bought a blue bike period".split(), [])
+    assert repeats("i bought a blue bike period".split(), "so i bought a blue bike period".split())
+    assert repeats("period i bought a blue bike period".split(), "scratch that i bought a blue bike".split())
+    assert not repeats("i bought a blue bike period".split(), "so i bought a red car".split())
+    assert not repeats("naive cafe".split(), "a blue bike period a blue bike period".split())  # old, not new
+    assert not repeats("no no no no".split(), [])
+    assert not repeats("ask not what your country can do for you ask what you can do".split(), [])
 
 
 def test_committer_flush_and_input_checks(base_asr):

@@ -135,6 +135,8 @@ keeps working):
   :func:`hears_speech`;
 * :mod:`assistant.asr.model`: :class:`WhisperASR` (loading, decoding options, one decode);
 * :mod:`assistant.asr.streaming`: :class:`StreamingTranscriber` (partials and the final);
+* :mod:`assistant.asr.alignment`: where a new hypothesis continues the committed words
+  (:func:`end_of_committed`, :func:`after_glued`, :func:`repeats`);
 * :mod:`assistant.asr.domain`: the domain pass (:func:`domain_pass`): a command decoded
   again with only the vocabulary of the skill its first transcript is for;
 * :mod:`assistant.asr.cache`: :class:`ModelCache` (loaded models shared by name) and

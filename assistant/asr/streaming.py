@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from assistant.asr.alignment import after_glued, end_of_committed, repeats
 from assistant.asr.guard import hears_speech
 from assistant.asr.metrics import normalize_text
 from assistant.asr.model import WhisperASR
@@ -40,11 +41,10 @@ with the speculative decode at 64 ms of VAD silence, tests/test_ui.py)."""
 ECHO_MIN_WORDS = 4
 """A hypothesis that begins by repeating at least this many committed words, with no speech
 in the audio after them, repeated its prompt (:meth:`StreamingTranscriber._drop_echo`)."""
-REPEAT_MIN_WORDS = 4
-"""A new part of a hypothesis that says a group of at least this many words twice in a row
-("I bought a blue bike, period. I bought a blue bike, period."; the first copy may be
-committed) is checked by a decode without prompt and hotwords
-(:meth:`StreamingTranscriber._decode`, :func:`_repeats`)."""
+STALLED_DECODES = 3
+"""After this many decodes in a row that committed nothing, a buffer longer than
+``max_buffer_s + keep_s`` is trimmed before the next decode (see
+:meth:`StreamingTranscriber.maybe_partial`)."""
 WINDOW_PER_BUFFER = 2.0
 """A decode's encoder window is at least this many times the buffer's length (see
 :meth:`StreamingTranscriber.window_for_buffer`): commands (≤ 7.5 s) keep the short window,
@@ -54,90 +54,6 @@ SPECULATIVE_MARGIN_S = 0.1
 final transcript, without a second decode agreeing with it, if the last this-many seconds
 it heard were non-speech (also a partial decode that :meth:`StreamingTranscriber.heard_the_end`).
 The pipeline's endpointer has heard 150 ms of silence by then, ~250 ms after the last word."""
-
-
-def _end_of_committed(committed: list[str], hyp: list[str]) -> Optional[int]:
-    """Where the committed words end in a new hypothesis that re-spelled some of them.
-
-    Aligns the normalized words (``difflib.SequenceMatcher``, Ratcliff/Obershelp) and returns
-    the index in ``hyp`` just after the last committed word, or None when they do not align
-    (fewer than half of the committed words found in order, or more than one committed word
-    unmatched at the end). A committed word left unmatched at the end counts as re-spelled:
-    one hypothesis word is skipped for it ("Kama" committed, "comma" heard again).
-
-    Why not word times (whisper_streaming's rule): a short buffer's word times are
-    interpolated inside Whisper's segments (:func:`segment_words`), so "Thank" at the start
-    of a new phrase was dated before the last committed word's end and dropped — with
-    decodes every 0.5 s, ``tests/test_dictation.py::test_committer_with_spoken_commands_types_a_letter``.
-    """
-    import difflib
-
-    blocks = [b for b in difflib.SequenceMatcher(None, committed, hyp, autojunk=False).get_matching_blocks() if b.size]
-    if not blocks or 2 * sum(b.size for b in blocks) < len(committed):
-        return None
-    last = blocks[-1]
-    unmatched = len(committed) - (last.a + last.size)
-    if unmatched > 1:
-        return None
-    return min(len(hyp), last.b + last.size + unmatched)
-
-
-def _after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
-    """The words of ``hyp`` after the committed words when they match letter for letter but
-    Whisper put the spaces elsewhere: a hypothesis that glued the last committed word to the
-    next one ("Stop" committed, "Stopdictation." heard) yields the glued word's rest
-    (``Word("dictation.")``, same times); one that split or glued committed words yields
-    what follows them.
-
-    Args:
-        committed: the committed words still in the buffer, normalized
-            (:func:`~assistant.asr.metrics.normalize_text`).
-        hyp: the new hypothesis.
-
-    Returns:
-        The words after the committed ones (possibly empty), or None when the letters do
-        not match or the word running past them does so by a contraction ("that"
-        committed, "That's" heard: not a glued word).
-    """
-    target = "".join(committed).replace(" ", "")
-    got = ""
-    for j, w in enumerate(hyp):
-        n = normalize_text(w.text).replace(" ", "")
-        if target.startswith(got + n):
-            got += n
-            if len(got) == len(target):
-                return hyp[j + 1 :]
-            continue
-        need = len(target) - len(got)
-        if not (n.startswith(target[len(got) :]) and need > 0):
-            return None
-        # the word runs past the committed letters: keep its rest, original spelling
-        seen, cut = 0, len(w.text)
-        for i, ch in enumerate(w.text):
-            if normalize_text(ch).strip():
-                seen += 1
-                if seen == need:
-                    cut = i + 1
-                    break
-        rest = w.text[cut:].lstrip("-‐ ")
-        if not rest[:2].isalpha():
-            return None  # a contraction ("that" committed, "That's" heard), not a glued word
-        return [Word(w.start_s, w.end_s, rest, w.probability)] + hyp[j + 1 :]
-    return None
-
-
-def _repeats(words: list[str], committed: list[str], n_min: int = REPEAT_MIN_WORDS) -> bool:
-    """Whether the normalized new ``words`` say a group of ≥ ``n_min`` words twice in a row,
-    counting the ``committed`` words before them: the second copy must reach into ``words``
-    — Whisper's repetition loop, inside a new part ("i bought a blue bike period i bought a
-    blue bike period"), repeating the committed end ("… a blue bike" committed, "period i
-    bought a blue bike period" new) or echoing it ("… a blue bike period" committed, "i
-    bought a blue bike period" new)."""
-    ctx = committed[-2 * len(words) :] if words else []
-    seq = ctx + words
-    return any(seq[i : i + n] == seq[i + n : i + 2 * n]
-               for n in range(n_min, len(seq) // 2 + 1)
-               for i in range(max(0, len(ctx) - 2 * n + 1), len(seq) - 2 * n + 1))
 
 
 class StreamingTranscriber:
@@ -252,6 +168,7 @@ class StreamingTranscriber:
             self.decode_ms_total = 0.0
             self.trims = 0
             self.plain_redecodes = 0
+            self._decodes_since_commit = 0  # decodes in a row that committed nothing
 
     def add(self, block: np.ndarray) -> None:
         """Append audio.
@@ -325,7 +242,7 @@ class StreamingTranscriber:
         decode time in ms.
 
         A new part that repeats itself or the committed text over speech
-        (:func:`_repeats`: a group of ≥ ``REPEAT_MIN_WORDS`` words twice in a row) is checked
+        (:func:`repeats`: a group of ≥ ``REPEAT_MIN_WORDS`` words twice in a row) is checked
         by decoding the buffer again without the prompt and hotwords, and that decode's new
         part is taken when it does not repeat: Whisper's repetition loops come from its
         context (with the user vocabulary as hotwords, dictation typed "I bought a blue
@@ -337,12 +254,12 @@ class StreamingTranscriber:
         hyp, ms = self._decode_once(self.hotwords, self._prompt())
         new = self._new_part(hyp)
         committed = [normalize_text(w.text) for w in self._committed]
-        if (self.hotwords or self._prompt()) and _repeats([normalize_text(w.text) for w in new], committed):
+        if (self.hotwords or self._prompt()) and repeats([normalize_text(w.text) for w in new], committed):
             plain, plain_ms = self._decode_once(None, None)
             ms += plain_ms
             plain_new = self._new_part(plain)
             self.plain_redecodes += 1
-            if not _repeats([normalize_text(w.text) for w in plain_new], committed):
+            if not repeats([normalize_text(w.text) for w in plain_new], committed):
                 hyp, new = plain, plain_new
         self._last_raw = hyp
         return new, ms
@@ -397,8 +314,8 @@ class StreamingTranscriber:
         The buffer starts at a committed word's end, so a hypothesis normally begins with
         the committed words that are still in the buffer: match them by text, exactly or,
         when Whisper re-spelled one or two of them ("Deer Anna" → "Dear Anna"), by aligning
-        the word sequences (:func:`_end_of_committed`); when it glued or split words
-        ("Stopdictation."), letter by letter (:func:`_after_glued`). If they do not align, fall back to
+        the word sequences (:func:`end_of_committed`); when it glued or split words
+        ("Stopdictation."), letter by letter (:func:`after_glued`). If they do not align, fall back to
         whisper_streaming's rule: keep words starting after
         the last committed word's end (−0.1 s), then remove up to 5 leading words that
         repeat the committed tail.
@@ -409,10 +326,10 @@ class StreamingTranscriber:
         norm = [normalize_text(w.text) for w in hyp]
         if norm[: len(inbuf)] == inbuf:
             return hyp[len(inbuf) :]
-        glued = _after_glued(inbuf, hyp)
+        glued = after_glued(inbuf, hyp)
         if glued is not None:
             return glued
-        cut = _end_of_committed(inbuf, norm)
+        cut = end_of_committed(inbuf, norm)
         if cut is not None:
             return hyp[cut:]
         last_end = self._committed[-1].end_s
@@ -503,14 +420,15 @@ class StreamingTranscriber:
             if self._finished or new <= 0 or (not force and new < self.interval_s * SAMPLE_RATE):
                 return None
             self._take_pending()
-            # trim before decoding too once the buffer is well past max_buffer_s: when Whisper
-            # stops short of the buffer's end (it does on 12–20 s buffers: "… I bought a red
-            # car period, scratch"), nothing new agrees, nothing is committed, no trim follows
-            # a commit, and the buffer grew to 22 s with every later phrase lost until the end
-            # (dictation_load_bench, 0.5 s period, 12 of 20 schedules). Not at max_buffer_s
-            # itself: trimming there before every decode moved the prompt and lost words of
-            # jfk.flac with other CPU kernels (tests/test_dictation.py, AVX2 and GENERIC).
-            self._trim(over_s=self.max_buffer_s + self.keep_s)
+            # a stalled buffer is trimmed before decoding too: when Whisper stops short of the
+            # buffer's end (it does on 12–20 s buffers: "… I bought a red car period,
+            # scratch"), nothing new agrees, nothing is committed, no trim follows a commit,
+            # and the buffer grew to 22 s with every later phrase lost until the end
+            # (dictation_load_bench, 0.5 s period, 12 of 20 schedules). Only when stalled:
+            # trimming before every decode moves the prompt, so decodes stop agreeing (a 34 s
+            # recording's buffer grew to 21 s; jfk.flac lost words with AVX2/GENERIC kernels).
+            if self._decodes_since_commit >= STALLED_DECODES:
+                self._trim(over_s=self.max_buffer_s + self.keep_s)
             hyp, _ = self._decode()
             k = 0
             while k < min(len(hyp), len(self._hyp)) and normalize_text(hyp[k].text) == normalize_text(self._hyp[k].text):
@@ -520,6 +438,7 @@ class StreamingTranscriber:
             self._speculative = force
             self._committed.extend(hyp[:k])
             self._hyp = hyp[k:]
+            self._decodes_since_commit = 0 if k else self._decodes_since_commit + 1
             if k:
                 self._trim()
             return self.committed_text, join_words(self._hyp)
@@ -537,6 +456,7 @@ class StreamingTranscriber:
             self._committed.extend(words)
             self._stable = False
             if words:
+                self._decodes_since_commit = 0
                 self._trim()
             return words
 

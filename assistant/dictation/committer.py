@@ -97,11 +97,11 @@ class Committer:
             misheard three of ``tests/test_dictation.py``'s dictations ("scratch That's that",
             "Stopd dictation", words of jfk.flac lost) that the default hears on every kernel.
             Faults of 0.5 s decodes fixed in :class:`StreamingTranscriber`: "thank" dropped when Whisper
-            re-spelled a committed word (``_end_of_committed``); a prompt echoed over silence
+            re-spelled a committed word (``end_of_committed``); a prompt echoed over silence
             after a buffer trim (``_drop_echo``); a buffer never trimmed when nothing new was
-            committed (every later phrase lost); a repetition loop two decodes agreed on ("I
+            committed (every later phrase lost; now trimmed once stalled, ``STALLED_DECODES``); a repetition loop two decodes agreed on ("I
             bought a blue bike." typed twice, ``_decode`` re-decodes without context); a word
-            glued to a committed one ("Stopdictation.", ``_after_glued``).
+            glued to a committed one ("Stopdictation.", ``after_glued``).
             ``dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``: 8 of 20
             schedules typed the exact text before the last three fixes, 20 of 20 after
             (the default: 20 of 20 before and after).
