@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from assistant.asr.guard import drop_repeated_words
 from assistant.errors import NLUError
 from assistant.events import EventBus, FinalTranscript, IntentRecognized, PartialTranscript
 from assistant.settings import ASRSettings
@@ -285,7 +286,8 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
 def finish_transcript(heard: Heard, refine: DomainRefiner | None, bus: EventBus, interaction: str) -> str:
     """The final transcript of an utterance: the streaming one, or its domain pass when
     that ran (:class:`DomainRefiner`). The pass already run at the first trailing silence
-    is used when it was of this same transcript; otherwise it runs now. Publishes
+    is used when it was of this same transcript; otherwise it runs now. A word group said
+    twice in a row is kept once (:func:`~assistant.asr.guard.drop_repeated_words`). Publishes
     :class:`FinalTranscript` (``domain_ms``: the pass's decode time, ms).
 
     Returns:
@@ -298,6 +300,10 @@ def finish_transcript(heard: Heard, refine: DomainRefiner | None, bus: EventBus,
     text, domain_ms = heard.text, 0.0
     if refined is not None:
         text, domain_ms = refined.done.text, refined.done.decode_ms
+    once = drop_repeated_words(text)
+    if once is not text:
+        log.info("final transcript said a word group twice in a row: second copy dropped")
+        text = once
     bus.publish(FinalTranscript(interaction=interaction, text=text, audio_seconds=heard.audio_seconds,
                                 decode_ms=heard.decode_ms + domain_ms, domain_ms=domain_ms))
     return text

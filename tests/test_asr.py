@@ -193,6 +193,20 @@ def test_echoes_hotwords():
     assert not echoes_hotwords("", hw)
 
 
+def test_drop_repeated_words_keeps_a_command_once():
+    """Whisper's loop over a whole command (command_bench: "switch the lamp strip on, switch
+    the lamp strip on,") is said once; short repeats people say are kept."""
+    from assistant.asr.guard import drop_repeated_words
+
+    assert drop_repeated_words("Switch the lamp strip on, switch the lamp strip on,") == "Switch the lamp strip on,"
+    assert drop_repeated_words("Turn it off. Turn it off!") == "Turn it off!"
+    assert drop_repeated_words("set a timer for 10 minutes, set a timer for 10 minutes please") == \
+        "set a timer for 10 minutes please"
+    assert drop_repeated_words("a b c a b c a b c.") == "a b c."
+    for kept in ("very very bright", "no, no, turn it on", "turn on the light", "", "the the the"):
+        assert drop_repeated_words(kept) == kept
+
+
 def test_hears_speech(jfk):
     assert hears_speech(to_float32(jfk))
     assert not hears_speech(np.zeros(SAMPLE_RATE, np.float32))

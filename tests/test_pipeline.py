@@ -212,6 +212,25 @@ def test_timer_dialogue_two_recordings(app, tmp_path):
     app.handle_text("cancel the timer")
 
 
+def test_command_said_twice_is_one_command(app, tmp_path):
+    """A command said twice in a row ("set a timer for five minutes, set a timer for five
+    minutes": a user repeating it, or Whisper looping — "switch the lamp strip on, switch
+    the lamp strip on," for one, benchmarks/command_bench.py) reaches the NLU once: one
+    duration entity, one five-minute timer. Real Piper audio, real Whisper and Rasa."""
+    say = piper_say("Set a timer for five minutes.", tmp_path / "t.wav")
+    # no pause between the copies: after a 0.1–0.3 s pause the turn ends early after the
+    # first copy, a complete command (semantic endpointing), and the test would prove nothing
+    x = concat([say, say], tmp_path / "twice.wav", gap_s=0.0)
+    r = app.process_file(x, push_to_talk=True)
+    assert len(r) == 1, [i.transcript for i in r]
+    words = re.sub(r"[^\w ]", " ", r[0].transcript.lower()).split()
+    assert words.count("timer") == 1, r[0].transcript
+    durations = [e for e in r[0].entities if str(e.get("entity", "")).endswith("duration")]
+    assert r[0].intent == "timer__set_timer" and len(durations) <= 1, (r[0].intent, r[0].entities)
+    assert "5 minute" in r[0].reply.lower() or "five minute" in r[0].reply.lower(), r[0].reply
+    app.handle_text("cancel the timer")
+
+
 def test_no_wake_word_no_interaction(app, data_dir):
     """Ordinary speech without the wake word starts nothing."""
     assert app.process_file(data_dir / "negative_reference.wav") == []

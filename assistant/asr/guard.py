@@ -134,6 +134,49 @@ def echoes_hotwords(text: str, hotwords: str) -> bool:
     return min(ids) >= 0 and max(ids) >= 2  # every word in a phrase; phrases 0, 1, 2, …
 
 
+REPEATED_COMMAND_MIN_WORDS = 3
+""":func:`drop_repeated_words` removes the second copy of a group of at least this many
+words said twice in a row. Shorter groups repeat in real commands ("no, no", "very very
+bright"); three or more words twice over is Whisper looping ("switch the lamp strip on,
+switch the lamp strip on," for one "switch the lamp strip on", benchmarks/command_bench.py)
+or a user saying the command again, and either way the command is meant once."""
+
+
+def drop_repeated_words(text: str, n_min: int = REPEATED_COMMAND_MIN_WORDS) -> str:
+    """A command transcript with immediate repetitions of a word group said once.
+
+    The NLU reads a command said twice as two of each entity, which no skill accepts (two
+    devices, two rooms). Words are compared normalised (case and punctuation ignored); the
+    first copy's words are kept with the second copy's final punctuation. Not for dictation,
+    where text said twice is meant twice (the streaming transcriber has its own loop check,
+    :func:`assistant.asr.alignment.repeats`).
+
+    Args:
+        text: a final command transcript.
+        n_min: the shortest group, in words, whose repetition is removed.
+
+    Returns:
+        ``text`` without the repeated copies (unchanged, same object, when there are none).
+        Never raises.
+    """
+    tokens = text.split()
+    keys = [normalize_text(t).replace(" ", "") for t in tokens]
+    changed = False
+    while True:
+        hit = next(((i, n) for i in range(len(keys))
+                    for n in range((len(keys) - i) // 2, n_min - 1, -1)
+                    if keys[i : i + n] == keys[i + n : i + 2 * n] and any(keys[i : i + n])), None)
+        if hit is None:
+            break
+        i, n = hit
+        last = tokens[i + 2 * n - 1]
+        tail = last[len(last.rstrip(".,!?;:")):]
+        tokens[i + n - 1] = tokens[i + n - 1].rstrip(".,!?;:") + tail
+        del tokens[i + n : i + 2 * n], keys[i + n : i + 2 * n]
+        changed = True
+    return " ".join(tokens) if changed else text
+
+
 def hears_speech(audio: np.ndarray) -> bool:
     """Whether Silero VAD (the model shipped inside faster-whisper) hears speech anywhere in
     ``audio``: some 32 ms frame scores ≥ :data:`VAD_SPEECH_PROBABILITY`.
