@@ -285,6 +285,9 @@ def noises() -> dict[str, np.ndarray]:
         p = SHARED_AUDIO / name
         if p.is_file():
             out[f"speech:{p.stem}"] = _read16k(p)
+        else:  # the noisy clips then differ from every other run's: say so, loudly
+            print(f"warning: noise bed {p} is missing; noisy conditions are not comparable with "
+                  "runs that had it (run from a checkout next to ../shared)", file=sys.stderr, flush=True)
     return out
 
 

@@ -517,6 +517,34 @@ def test_starts_with_phrase_and_merge_biased():
     assert normalize_text(out.text) == "turn on the basement light"
 
 
+def test_merge_biased_keeps_a_value_the_plain_decode_heard():
+    """``keep_plain_phrases`` (the domain pass): a vocabulary phrase the unbiased first
+    transcript heard is not swapped for unrelated words — command_bench's domain pass wrote
+    "good night, room, low," for the first transcript's "But the heater on low!" — while a
+    correction that sounds alike ("gas bathroom" → "guest bedroom"), extends a phrase or
+    fixes non-vocabulary words stays."""
+    from assistant.asr import hotword_phrases, merge_biased
+
+    def t(text: str) -> Transcript:
+        return Transcript(text, [], "en", 2.0, 100.0, (), ((0.0, 2.0, text),))
+
+    ph = hotword_phrases(["heater", "low", "good night", "bedroom", "master bedroom", "coffee maker", "lamp",
+                          "guest bedroom", "bathroom", "light", "cool white"])
+    kw = dict(word_timestamps=False, replacements=False, keep_plain_phrases=True)
+    out = merge_biased(t("good night, room, low,"), t("But the heater on low!"), ph, **kw)
+    assert normalize_text(out.text) == "but the heater on low", out.text
+    assert "bias: night," in out.dropped
+    # without the rule (the domain pass before) the swap stood
+    assert merge_biased(t("good night, room, low,"), t("But the heater on low!"), ph,
+                        word_timestamps=False, replacements=False).text == "good night, room, low,"
+    for biased, plain in (("Turn off the master bedroom lamp.", "Turn off the bedroom lamp."),
+                          ("Turn on the coffee maker.", "Turn on the top of your maker."),
+                          ("Switch to good night.", "Switch to good eye."),
+                          ("Turn on the guest bedroom light.", "Turn on the gas bathroom light."),
+                          ("Make it cool white.", "Make it cool light.")):
+        assert merge_biased(t(biased), t(plain), ph, **kw).text == biased
+
+
 def test_domain_pass_keeps_the_first_transcripts_word_split():
     """The domain pass may glue a verb to a name it was biased towards ("openrhythmbox");
     the first transcript's split is kept, other changes stay."""

@@ -227,13 +227,16 @@ def domain_pass(asr, audio: np.ndarray, first: str, parse: Callable[[str], dict]
         res = asr.transcribe(audio, hotwords=list(phrases), word_timestamps=False, beam_size=beam_size)
     # The first transcript is the evidence against invented words anywhere (the model's own
     # guard only looks at a phrase in front): a whole vocabulary phrase only the second
-    # decode has is dropped (assistant.asr.guard.merge_biased, without its replacement rule).
+    # decode has is dropped, and a vocabulary phrase the first transcript heard is not
+    # swapped for other words (assistant.asr.guard.merge_biased: keep_plain_phrases, not
+    # its general replacement rule).
     seconds = len(audio) / SAMPLE_RATE
     plain = Transcript(first, [], res.language, seconds, 0.0, (), ((0.0, seconds, first),))
     if res.text.strip():
         res = merge_biased(res if res.segments else Transcript(res.text, [], res.language, seconds, res.decode_ms, (),
                                                                ((0.0, seconds, res.text),)),
-                           plain, hotword_phrases(list(phrases)), word_timestamps=False, replacements=False)
+                           plain, hotword_phrases(list(phrases)), word_timestamps=False, replacements=False,
+                           keep_plain_phrases=True)
     text = unglue(res.text.strip(), first) or first
     if text != first:
         log.debug("domain pass (%s) changed the transcript", intent)  # never the text itself

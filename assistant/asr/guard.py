@@ -211,8 +211,18 @@ other words of the unbiased decode only if the two spellings are at least this s
 "light rose" (0.84), "ice moco" for "iced mocha" (0.71), but not "cheese" for "okay"."""
 
 
+def _loses_phrase(plain: Sequence[str], biased: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> bool:
+    """Whether the normalised ``plain`` words hold a whole vocabulary phrase some word of
+    which the normalised ``biased`` words lack (see :func:`merge_biased`)."""
+    keys = " ".join(plain).split()
+    ids = _phrase_ids(keys, phrases)
+    have = set(" ".join(biased).split())
+    return any(i >= 0 and k not in have for k, i in zip(keys, ids))
+
+
 def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[str, ...]], *,
-                 word_timestamps: bool = True, replacements: bool = True) -> Transcript:
+                 word_timestamps: bool = True, replacements: bool = True,
+                 keep_plain_phrases: bool = False) -> Transcript:
     """Keep what contextual biasing corrected, drop what it invented.
 
     Whisper with a hotword prompt sometimes writes a vocabulary phrase nobody said, most
@@ -241,6 +251,16 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
             The domain pass turns it off: checked against the first transcript, it undid
             more corrections ("good eye" → "good night", "top of your maker" → "coffee
             maker") than it caught inventions (benchmarks/command_bench.py, issue 9).
+        keep_plain_phrases: where the biased decode wrote other words than the plain one,
+            the plain words hold a whole vocabulary phrase of which some word is missing
+            from the biased words, and the two spellings are not alike (character
+            similarity < :data:`BIAS_MATCH_MIN`), keep the plain words: a value the
+            unbiased decode heard is evidence, and biasing swapped it for unrelated words
+            (the domain pass wrote "good night, room, low," for the first transcript's "But
+            the heater on low!", similarity 0.24). Spellings alike are corrections and stay:
+            without the similarity condition the rule undid "gas bathroom" → "guest bedroom"
+            (0.61) and "cool light" → "cool white" (0.40) on benchmarks/command_bench.py
+            (clean acceptance 71.7 → 70.0 %). The domain pass turns it on.
 
     Returns:
         A :class:`Transcript` whose ``decode_ms`` is the sum of both and whose ``dropped``
@@ -278,6 +298,10 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
         elif tag == "replace":
             sb, su = "".join(bk[j1:j2]).replace(" ", ""), "".join(uk[i1:i2]).replace(" ", "")
             if replacements and all(bmask[j1:j2]) and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
+                removed += [w.text for w in b[j1:j2]]
+                out += u[i1:i2]
+            elif keep_plain_phrases and _loses_phrase(uk[i1:i2], bk[j1:j2], phrases) \
+                    and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
                 removed += [w.text for w in b[j1:j2]]
                 out += u[i1:i2]
             else:
