@@ -9,7 +9,7 @@ no punctuation), because consecutive decodes re-spell and re-punctuate the same 
 from __future__ import annotations
 
 import difflib
-from typing import Optional
+from typing import Optional, Sequence
 
 from assistant.asr.metrics import normalize_text
 from assistant.asr.transcript import Word
@@ -107,7 +107,23 @@ def repeats(words: list[str], committed: list[str], n_min: int = REPEAT_MIN_WORD
         second copy ends inside ``words``. Never raises.
     """
     ctx = committed[-2 * len(words) :] if words else []
-    seq = ctx + words
-    return any(seq[i : i + n] == seq[i + n : i + 2 * n]
-               for n in range(n_min, len(seq) // 2 + 1)
-               for i in range(max(0, len(ctx) - 2 * n + 1), len(seq) - 2 * n + 1))
+    return first_repetition(ctx + words, n_min, min_end=len(ctx) + 1) is not None
+
+
+def first_repetition(keys: Sequence[str], n_min: int, min_end: int = 0) -> Optional[tuple[int, int]]:
+    """The first group of words said twice in a row in ``keys``.
+
+    Args:
+        keys: normalized words (:func:`~assistant.asr.metrics.normalize_text`).
+        n_min: the shortest group, in words.
+        min_end: the second copy must end at or after this index (exclusive end).
+
+    Returns:
+        ``(i, n)``: ``keys[i : i + n]`` equals ``keys[i + n : i + 2 * n]``, ``n`` ≥ ``n_min``,
+        the smallest ``i`` and for it the longest ``n``; groups of empty keys (punctuation
+        only) do not count. None when there is none. Never raises.
+    """
+    return next(((i, n) for i in range(len(keys))
+                 for n in range((len(keys) - i) // 2, n_min - 1, -1)
+                 if i + 2 * n >= min_end and keys[i : i + n] == keys[i + n : i + 2 * n] and any(keys[i : i + n])),
+                None)

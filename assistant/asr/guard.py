@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from assistant.asr.alignment import first_repetition
 from assistant.asr.metrics import normalize_text
 from assistant.asr.transcript import Transcript, Word, join_words, transcript_words
 from assistant.asr.vocabulary import hotword_phrases
@@ -162,12 +163,7 @@ def drop_repeated_words(text: str, n_min: int = REPEATED_COMMAND_MIN_WORDS) -> s
     tokens = text.split()
     keys = [normalize_text(t).replace(" ", "") for t in tokens]
     changed = False
-    while True:
-        hit = next(((i, n) for i in range(len(keys))
-                    for n in range((len(keys) - i) // 2, n_min - 1, -1)
-                    if keys[i : i + n] == keys[i + n : i + 2 * n] and any(keys[i : i + n])), None)
-        if hit is None:
-            break
+    while (hit := first_repetition(keys, n_min)) is not None:
         i, n = hit
         last = tokens[i + 2 * n - 1]
         tail = last[len(last.rstrip(".,!?;:")):]
@@ -297,11 +293,9 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
                 out += b[j1:j2]
         elif tag == "replace":
             sb, su = "".join(bk[j1:j2]).replace(" ", ""), "".join(uk[i1:i2]).replace(" ", "")
-            if replacements and all(bmask[j1:j2]) and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
-                removed += [w.text for w in b[j1:j2]]
-                out += u[i1:i2]
-            elif keep_plain_phrases and _loses_phrase(uk[i1:i2], bk[j1:j2], phrases) \
-                    and difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN:
+            unlike = difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN
+            if unlike and ((replacements and all(bmask[j1:j2]))
+                           or (keep_plain_phrases and _loses_phrase(uk[i1:i2], bk[j1:j2], phrases))):
                 removed += [w.text for w in b[j1:j2]]
                 out += u[i1:i2]
             else:
