@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from audio_factory import concat, piper_say
-from test_pipeline import near_now, spoken_times
+from test_pipeline import near_now, spoken_times, time_heard
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSISTANT = str(Path(sys.executable).with_name("assistant"))
@@ -68,7 +68,7 @@ def test_run_input_what_time(tmp_path):
     reply_line = next(line for line in p.stdout.splitlines() if line.strip().startswith("reply:"))
     assert near_now(spoken_times(reply_line)), p.stdout  # the reply text, exactly
     heard = WhisperASR("base").transcribe(read_audio(reply)).text
-    assert near_now(spoken_times(heard), heard=True), (p.stdout, heard)
+    assert time_heard(reply_line, heard), (p.stdout, heard)
     events = json.loads(trace.read_text())["events"]
     assert [e["type"] for e in events][0] == "InteractionStarted"
     chrome = json.loads(trace.with_name("t.chrome.json").read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from audio_factory import concat, piper_say
-from test_pipeline import near_now, spoken_times
+from test_pipeline import near_now, spoken_times, time_heard
 
 pytestmark = [pytest.mark.live, pytest.mark.rasa]
 ASSISTANT = str(Path(sys.executable).with_name("assistant"))
@@ -81,7 +81,7 @@ def test_live_wake_and_reply(pulseaudio, tmp_path):
     reply_line = next(line for line in app.lines if line.strip().startswith("reply:"))
     assert near_now(spoken_times(reply_line)), text  # the reply text, exactly
     heard = _speaker_text(out)
-    assert near_now(spoken_times(heard), heard=True), (text, heard)
+    assert time_heard(reply_line, heard), (text, heard)
 
 
 def test_live_timer_alert_spoken(pulseaudio, tmp_path):
