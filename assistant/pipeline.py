@@ -37,7 +37,7 @@ from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
 from assistant.capture import PreRoll, UtteranceFeed
 from assistant.turn import (CANCELLED, ENDPOINT, DomainRefiner, TurnEndJudge, TurnResult, finish_transcript,
-                            transcribe_stream, understand)
+                            transcribe_stream, understand, wait_consumed)
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,7 @@ class Assistant:
             :class:`~assistant.audio.BufferSink` for ``--output``.
         use_wake_word: False for push-to-talk only.
 
-    Raises (from :meth:`start`):
-        ModelError, NLUError, SkillError, DeviceError: with message and hint.
+    Raises (from :meth:`start`): ModelError, NLUError, SkillError, DeviceError, with message and hint.
     """
 
     def __init__(self, settings: Settings, bus: EventBus | None = None, *, sink=None,
@@ -271,8 +270,7 @@ class Assistant:
         return interaction
 
     def _finish_interaction(self, interaction: str, outcome: str, *, discard: bool = False) -> None:
-        """InteractionFinished (closes the trace), then the result and TurnFinished. Once
-        per interaction: later calls do nothing."""
+        """InteractionFinished (closes the trace), then the result and TurnFinished; once per interaction."""
         with self._lock:
             result = self._results_by_id.pop(interaction, None)
             discard = discard or interaction in self._discard
@@ -398,7 +396,7 @@ class Assistant:
 
     # ------------------------------------------------------------------ the turn
     def _run_turn(self, interaction: str, *, text: str | None = None, audio_q: queue.Queue | None = None,
-                  allow_early_end=None, quiet=None) -> None:
+                  allow_early_end=None, quiet=None, stepped: bool = False) -> None:
         """Final transcript (or typed text) → Rasa → reply. Runs on the turn worker thread
         for audio (``allow_early_end``, ``quiet``: its :class:`UtteranceFeed`'s), on the
         caller's thread for text."""
@@ -409,7 +407,7 @@ class Assistant:
                 judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end)
                 hotwords = components.first_pass_hotwords(self._settings.asr, self._hotwords)
                 heard = transcribe_stream(self.asr, self._settings.asr, hotwords, self.bus, interaction, audio_q,
-                                          refine, judge if allow_early_end is not None else None, quiet)
+                                          refine, judge if allow_early_end is not None else None, quiet, stepped)
                 if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)
                     return self._finish_interaction(interaction, "cancelled")
@@ -465,7 +463,7 @@ class Assistant:
         self.speaker.say(reply, interaction=interaction)
 
     # ------------------------------------------------------------------ audio loop
-    def run(self, source, *, push_to_talk: bool = False, sync_turns: bool = False,
+    def run(self, source, *, push_to_talk: bool = False, sync_turns: bool = False, stepped: bool = False,
             max_interactions: int | None = None, stop_event: threading.Event | None = None) -> list[TurnResult]:
         """Run the pipeline on an audio source until it ends or ``stop_event`` is set.
 
@@ -474,6 +472,7 @@ class Assistant:
             push_to_talk: start listening at once (no wake word) — and, for a file, after
                 every reply, so each utterance of the recording is a command.
             sync_turns: wait for each turn's reply before reading on (recordings).
+            stepped: wait for the turn worker after every block (same transcripts on any machine).
             max_interactions: stop after this many finished interactions.
             stop_event: set it from another thread to stop.
         Returns:
@@ -552,15 +551,18 @@ class Assistant:
                 machine.fire(listening_trigger, interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={
                     "interaction": interaction, "audio_q": utterance.audio_q, "allow_early_end": utterance.allow_early_end if early_ms else None,
-                    "quiet": lambda feed=utterance: feed.in_trailing_silence})
+                    "quiet": lambda feed=utterance: feed.in_trailing_silence, "stepped": stepped})
                 self._turn_thread.start()
             if utterance is not None:  # the block that started listening belongs to the utterance
                 ev = utterance.feed(block)
                 if ev is not None:
                     end_of_speech(ev)
-                elif machine.take_end_request():  # push-to-talk released
-                    for ev in utterance.end_now():
-                        end_of_speech(ev)
+                else:
+                    if stepped:
+                        wait_consumed(utterance.audio_q, self._turn_thread)
+                    if machine.take_end_request():  # push-to-talk released
+                        for ev in utterance.end_now():
+                            end_of_speech(ev)
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
                 break
         else:
@@ -585,14 +587,14 @@ class Assistant:
 
     def process_file(self, path: str | Path, *, push_to_talk: bool = False, realtime: bool = False) -> list[TurnResult]:
         """Run a recording (any common format and rate) through the same pipeline as the
-        microphone, one turn at a time; ``realtime`` paces it as a microphone would (the
-        window's "Open recording"). Raises :class:`~assistant.errors.AudioInputError` for
-        unreadable files."""
+        microphone, one turn at a time; ``realtime`` paces it as a microphone would (the window's
+        "Open recording"), else it is ``stepped`` (:meth:`run`). Raises
+        :class:`~assistant.errors.AudioInputError` for unreadable files."""
         from assistant.audio import FileSource
 
         source = FileSource.for_recording(path, block_ms=self._settings.audio.block_ms,
                                           end_silence_ms=self._settings.vad.end_silence_ms, realtime=realtime)
         try:
-            return self.run(source, push_to_talk=push_to_talk, sync_turns=True)
+            return self.run(source, push_to_talk=push_to_talk, sync_turns=True, stepped=not realtime)
         finally:
             source.close()

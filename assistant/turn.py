@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -177,23 +178,41 @@ class TurnEndJudge:
         return parsed
 
 
-def _drain_into(streamer, audio_q: queue.Queue, blocks: list) -> None:
-    """Add every audio block already queued (up to the next marker) to ``streamer`` and ``blocks``."""
+def _drain_into(streamer, audio_q: queue.Queue, blocks: list) -> int:
+    """Add every audio block already queued (up to the next marker) to ``streamer`` and
+    ``blocks``; returns how many were taken."""
+    taken = 0
     while True:
         try:
             nxt = audio_q.get_nowait()
         except queue.Empty:
-            return
+            return taken
         if nxt is ENDPOINT or nxt is CANCELLED or nxt is SPECULATE:
             audio_q.queue.appendleft(nxt)  # type: ignore[attr-defined]
-            return
+            return taken
         streamer.add(nxt)
         blocks.append(nxt)
+        taken += 1
+
+
+def wait_consumed(audio_q: queue.Queue, worker: threading.Thread | None) -> None:
+    """Block until the turn worker has finished with everything put on ``audio_q`` (every
+    item's decode, parse and domain pass done: :func:`transcribe_stream` marks each one
+    ``task_done``), or until ``worker`` has ended (a failed decode never hangs the caller).
+
+    This is how a recording read faster than real time is *stepped*: the audio loop waits
+    after each block, so every decode sees the same audio on any machine at any load, as
+    on a machine whose decodes take no time (the idea of ``benchmarks/dictation_load_bench.py``).
+    """
+    with audio_q.all_tasks_done:
+        while audio_q.unfinished_tasks and worker is not None and worker.is_alive():
+            audio_q.all_tasks_done.wait(0.05)
 
 
 def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBus, interaction: str,
                       audio_q: queue.Queue, refine: DomainRefiner | None = None,
-                      judge: TurnEndJudge | None = None, quiet: Callable[[], bool] | None = None) -> Heard | None:
+                      judge: TurnEndJudge | None = None, quiet: Callable[[], bool] | None = None,
+                      stepped: bool = False) -> Heard | None:
     """Consume one utterance from ``audio_q`` and return its final transcript.
 
     Items of ``audio_q``: int16 mono blocks at 16 kHz (``np.ndarray`` shape ``(n,)``),
@@ -216,6 +235,12 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
         quiet: ``quiet()`` is True while the VAD hears trailing silence
             (:attr:`assistant.capture.UtteranceFeed.in_trailing_silence`); no partial decode
             starts then, so the speculative decode that follows never queues behind one.
+        stepped: the producer waits for each item (:func:`wait_consumed`; a recording read
+            faster than real time): partial decodes start only on a new block and every
+            ``s.partial_interval_s`` of audio, without the wall-clock duty cycle, so the
+            transcripts do not depend on the machine's speed or load.
+    Every item taken from ``audio_q`` is marked ``task_done`` once handled.
+
     Returns:
         The final transcript and the utterance's audio, or None when cancelled.
     Raises:
@@ -241,46 +266,54 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
                 early = refine(basis, np.concatenate(blocks), parsed)
 
     while True:
+        taken = 0
         try:
-            item = audio_q.get(timeout=0.05)
-        except queue.Empty:
-            item = ...
-        if item is CANCELLED:
-            return None
-        if item is ENDPOINT:
-            t0 = time.monotonic()
-            final = streamer.finish()
-            decode_ms = getattr(final, "decode_ms", (time.monotonic() - t0) * 1000)
-            return Heard(final.text, np.concatenate(blocks) if blocks else np.zeros(0, np.int16),
-                         getattr(final, "audio_seconds", 0.0), decode_ms, early)
-        if item is SPECULATE:
-            if judged == streamer.decodes and streamer.heard_the_end():
-                continue  # a partial heard the end of speech and was judged: nothing new to decode
-            partial = streamer.maybe_partial(force=True)
-            if partial is not None and s.partials:
-                bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
-            at_end_of_speech(partial)
-            continue
-        if item is not ...:
-            streamer.add(item)
-            blocks.append(item)
-            _drain_into(streamer, audio_q, blocks)
-        if (s.partials and time.monotonic() >= next_partial_at and streamer.audio_seconds >= s.partial_after_s
-                and not (quiet is not None and quiet())):
-            t0 = time.monotonic()
-            partial = streamer.maybe_partial()
-            if partial is not None:
-                # Leave the CPU idle for as long as the decode took (≤ 50 % duty cycle),
-                # so the speculative final decode at the first trailing silence can start
-                # at once instead of queueing behind partials.
-                next_partial_at = time.monotonic() + (time.monotonic() - t0)
-                bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
-                if quiet is not None and quiet():
-                    # the speaker stopped while it ran: if it heard the end, it is the
-                    # speculative decode already (no need to wait for the marker)
-                    _drain_into(streamer, audio_q, blocks)
-                    if streamer.heard_the_end():
-                        at_end_of_speech(partial)
+            try:
+                item = audio_q.get(timeout=0.05)
+                taken = 1
+            except queue.Empty:
+                if stepped:
+                    continue  # stepped: decodes only ever follow a new item
+                item = ...
+            if item is CANCELLED:
+                return None
+            if item is ENDPOINT:
+                t0 = time.monotonic()
+                final = streamer.finish()
+                decode_ms = getattr(final, "decode_ms", (time.monotonic() - t0) * 1000)
+                return Heard(final.text, np.concatenate(blocks) if blocks else np.zeros(0, np.int16),
+                             getattr(final, "audio_seconds", 0.0), decode_ms, early)
+            if item is SPECULATE:
+                if judged == streamer.decodes and streamer.heard_the_end():
+                    continue  # a partial heard the end of speech and was judged: nothing new to decode
+                partial = streamer.maybe_partial(force=True)
+                if partial is not None and s.partials:
+                    bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
+                at_end_of_speech(partial)
+                continue
+            if item is not ...:
+                streamer.add(item)
+                blocks.append(item)
+                taken += _drain_into(streamer, audio_q, blocks)
+            if (s.partials and (stepped or time.monotonic() >= next_partial_at)
+                    and streamer.audio_seconds >= s.partial_after_s and not (quiet is not None and quiet())):
+                t0 = time.monotonic()
+                partial = streamer.maybe_partial()
+                if partial is not None:
+                    # Leave the CPU idle for as long as the decode took (≤ 50 % duty cycle),
+                    # so the speculative final decode at the first trailing silence can start
+                    # at once instead of queueing behind partials.
+                    next_partial_at = time.monotonic() + (time.monotonic() - t0)
+                    bus.publish(PartialTranscript(interaction=interaction, committed=partial[0], pending=partial[1]))
+                    if quiet is not None and quiet():
+                        # the speaker stopped while it ran: if it heard the end, it is the
+                        # speculative decode already (no need to wait for the marker)
+                        taken += _drain_into(streamer, audio_q, blocks)
+                        if streamer.heard_the_end():
+                            at_end_of_speech(partial)
+        finally:
+            for _ in range(taken):
+                audio_q.task_done()
 
 
 def finish_transcript(heard: Heard, refine: DomainRefiner | None, bus: EventBus, interaction: str) -> str:

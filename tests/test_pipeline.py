@@ -175,6 +175,47 @@ def test_partials_before_final(app, tmp_path):
     assert any(normalize_text(s) and normalize_text(s) in final for s in seen), (seen, results[0].transcript)
 
 
+def test_recording_gives_the_same_turn_on_a_slow_machine(app, tmp_path, monkeypatch):
+    """``process_file`` steps a recording through the pipeline (the audio loop waits for the
+    turn worker after every block), so a slow machine hears it exactly as a fast one: the
+    same partial transcripts, the same final one, the same early end of a complete command.
+    The slow machine is the real Whisper decode followed by a 0.4 s sleep (the machine's
+    speed is what varies; nothing is mocked). Before stepping, a recording read faster than
+    real time reached its 700 ms endpoint before the speculative decode came back, so the
+    partials and the early end depended on the machine's load."""
+    from assistant.events import SpeechEnded
+
+    cmd = concat([piper_say("Hey Jarvis", tmp_path / "w.wav"),
+                  piper_say("Please could you tell me what time it is right now in this place", tmp_path / "c.wav",
+                            length_scale=1.2)], tmp_path / "cmd.wav", gap_s=0.3)
+
+    def turn() -> tuple:
+        partials: list[str] = []
+        ended: list = []
+        unsubs = [app.bus.subscribe(lambda e: partials.append(e.text), PartialTranscript),
+                  app.bus.subscribe(ended.append, SpeechEnded)]
+        try:
+            results = app.process_file(cmd)
+        finally:
+            for u in unsubs:
+                u()
+        assert len(results) == 1 and len(ended) == 1, (results, ended)
+        return results[0].transcript, results[0].intent, partials, ended[0].early
+
+    fast = turn()
+    assert fast[1] == "clock__ask_time" and fast[3], fast  # a complete command ends early
+    assert len(fast[2]) >= 2, fast  # partials while it was said, then the speculative decode
+    decode = app.asr.transcribe
+
+    def slow_transcribe(*args, **kwargs):
+        out = decode(*args, **kwargs)
+        time.sleep(0.4)
+        return out
+
+    monkeypatch.setattr(app.asr, "transcribe", slow_transcribe)
+    assert turn() == fast
+
+
 def test_push_to_talk_release_ends_the_utterance(app, tmp_path):
     """Push-to-talk: releasing the key (``end_utterance``) ends the utterance at once. With
     end-of-speech silence set to 3 s, a command followed by 4 s of silence, arriving in real
