@@ -472,7 +472,7 @@ class Assistant:
             push_to_talk: start listening at once (no wake word) — and, for a file, after
                 every reply, so each utterance of the recording is a command.
             sync_turns: wait for each turn's reply before reading on (recordings).
-            stepped: wait for the turn worker after every block (same transcripts on any machine).
+            stepped: wait for the turn worker after every block (same transcripts on any machine); no early end.
             max_interactions: stop after this many finished interactions.
             stop_event: set it from another thread to stop.
         Returns:
@@ -546,7 +546,7 @@ class Assistant:
                     block = pre_roll.take()
                 pre_roll.clear()
                 endpointer.reset()
-                early_ms = self._settings.vad.early_end_silence_ms if self._shapes is not None else 0
+                early_ms = self._settings.vad.early_end_silence_ms if self._shapes is not None and not stepped else 0
                 utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms)
                 machine.fire(listening_trigger, interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={
@@ -588,7 +588,7 @@ class Assistant:
     def process_file(self, path: str | Path, *, push_to_talk: bool = False, realtime: bool = False) -> list[TurnResult]:
         """Run a recording (any common format and rate) through the same pipeline as the
         microphone, one turn at a time; ``realtime`` paces it as a microphone would (the window's
-        "Open recording"), else it is ``stepped`` (:meth:`run`). Raises
+        "Open recording"), else it is ``stepped`` (:meth:`run`; turns end at the VAD endpoint). Raises
         :class:`~assistant.errors.AudioInputError` for unreadable files."""
         from assistant.audio import FileSource
 
