@@ -119,6 +119,8 @@ class NLUSettings(_Section):
     fallback_threshold: float = Field(0.45, ge=0, le=1)
     entity_filter: bool = Field(True, description="an intent whose examples never carry an entity type the parse "
                                 "found gives way to one of the same skill that does")
+    carrier_phrases: bool = Field(True, description="'please', 'can you', 'thanks'… are added to every intent's "
+                                  "examples alike, so they name no intent (assistant/nlu/carriers.py)")
     action_timeout_s: float = Field(5.0, gt=0, le=60)
 
 

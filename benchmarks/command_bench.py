@@ -389,15 +389,28 @@ class Tally:
                 "wall_ms_p50": statistics.median(self.wall) if self.wall else float("nan")}
 
 
+def bench_settings(changes: list[str]):
+    """The default :class:`~assistant.settings.Settings` with ``--set SECTION.KEY=VALUE``
+    changes (JSON values) applied; each change is printed."""
+    from assistant.settings import Settings
+
+    settings = Settings()
+    for item in changes:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        setattr(getattr(settings, section), name, json.loads(value))
+        print(f"setting {key} = {value}", flush=True)
+    return settings
+
+
 def text_level(cmds: list[dict], args, tmp: Path) -> int:
     """``--text``: every command's exact text through ``Assistant.handle_text`` (the NLU with
     entity resolution, as a transcript would go), scored like the audio conditions."""
     from assistant.audio import BufferSink
     from assistant.events import EventBus
     from assistant.pipeline import Assistant
-    from assistant.settings import Settings
 
-    settings = Settings()
+    settings = bench_settings(args.set)
     settings.trace.directory = str(tmp / "traces")
     app = Assistant(settings, EventBus(), sink=BufferSink())
     app.start()
@@ -480,7 +493,6 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.audio import BufferSink
     from assistant.events import EventBus
     from assistant.pipeline import Assistant
-    from assistant.settings import Settings
     from assistant.skills import resolve, vocabulary
 
     tmp = Path(tempfile.mkdtemp(prefix="command-bench-"))
@@ -502,12 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((cond, i, cmd, path, desc))
     print(f"audio ready in {time.monotonic() - t0:.0f} s (cached in {CACHE})", flush=True)
 
-    settings = Settings()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        setattr(getattr(settings, section), name, json.loads(value))
-        print(f"setting {key} = {value}", flush=True)
+    settings = bench_settings(args.set)
     settings.trace.directory = str(tmp / "traces")
     app = Assistant(settings, EventBus(), sink=BufferSink())
     t0 = time.monotonic()

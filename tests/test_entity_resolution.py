@@ -475,6 +475,47 @@ def test_rasa_an_intent_without_the_entity_found_gives_way(rasa_with_smarthome):
 
 
 @pytest.mark.rasa
+def test_rasa_politeness_names_no_intent(rasa_with_smarthome):
+    """The smart-home skill's only "can you" example is in ``turn_on`` ("can you switch on
+    the tv"), so without carrier phrases (``nlu.carrier_phrases``) "can you switch off …" was
+    ``turn_on`` 0.59 / ``turn_off`` 0.40: the carriers put "can you", "please", "thanks"… in
+    every intent's examples alike. Checked on texts no example holds."""
+    sc = rasa_with_smarthome
+    for text, intent in [("can you switch off the front porch washing machine", "turn_off"),
+                         ("can you turn off the garage lights", "turn_off"),
+                         ("could you switch off the kitchen fan please", "turn_off"),
+                         ("can you switch on the garage lights", "turn_on")]:
+        r = sc.message("er-10", text)
+        sc.forget("er-10")
+        assert r.intent == _g(intent), (text, r.intent, r.confidence)
+
+
+def test_carrier_phrases_go_to_every_intent_alike():
+    """:func:`assistant.nlu.carriers.with_carrier_phrases` adds each carrier an intent lacks
+    once (to one example, round-robin), keeps entity annotations, adds no duplicate of any
+    intent's example, and leaves its input alone."""
+    from assistant.nlu.carriers import PREFIXES, SUFFIXES, with_carrier_phrases
+    from assistant.nlu.project import RasaProject
+    from assistant.nlu.project import example_lines
+
+    project = RasaProject(domain={}, nlu=[
+        {"intent": "on", "examples": "- turn on the [lamp](device)\n- please switch it on\n"},
+        {"intent": "off", "examples": "- turn off the [lamp](device)\n"},
+        {"intent": "empty", "examples": ""},
+        {"lookup": "device", "examples": "- lamp\n"},
+    ], rules=[])
+    out = with_carrier_phrases(project)
+    assert project.nlu[0]["examples"] == "- turn on the [lamp](device)\n- please switch it on\n"
+    on, off = example_lines(out.nlu[0]["examples"]), example_lines(out.nlu[1]["examples"])
+    n = len(PREFIXES) + len(SUFFIXES)
+    assert len(off) == 1 + n, off  # every carrier once
+    assert "please turn off the [lamp](device)" in off and "turn off the [lamp](device) thanks" in off, off
+    assert len(on) == 2 + n - 1 and len(set(on)) == len(on), on
+    assert "please turn on the [lamp](device)" not in on, on  # the "please" it had counts
+    assert out.nlu[2] == project.nlu[2] and out.nlu[3] == project.nlu[3]
+
+
+@pytest.mark.rasa
 def test_rasa_near_miss_is_resolved_to_the_declared_value_or_asked(rasa_with_smarthome):
     sc = rasa_with_smarthome
     r = sc.message("er-2", "turn on the seiling fan in the dinning room")

@@ -8,14 +8,19 @@ files ``rasa train`` reads. Nothing here imports Rasa (it lives in another Pytho
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
 #: Format version written into every Rasa 3.x YAML file.
 RASA_YAML_VERSION = "3.1"
+#: An entity annotation in a training example: ``[text](entity)``, ``[text](entity:value)``,
+#: ``[text]{"entity": …}``.
+ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\](?:\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)|(?P<json>\{[^}]+?\}))")
 
 
 @dataclass
@@ -114,3 +119,53 @@ def dump_yaml(data: Any) -> str:
         yaml.representer.RepresenterError: ``data`` holds something that is not plain data.
     """
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+
+
+def example_lines(examples: Any) -> list[str]:
+    """The items of a Rasa ``examples`` block (``"- a\\n- b\\n"``) or of a YAML list."""
+    if examples is None:
+        return []
+    if isinstance(examples, list):
+        return [str(e).strip() for e in examples if str(e).strip()]
+    out = []
+    for raw in str(examples).splitlines():
+        s = raw.strip()
+        if not s:
+            continue
+        out.append(s[1:].strip() if s.startswith("-") else s)
+    return out
+
+
+def example_block(lines: Iterable[str]) -> str:
+    """Items as a Rasa ``examples`` block: ``"- a\\n- b\\n"``."""
+    return "".join(f"- {x}\n" for x in lines)
+
+
+def annotations(example: str) -> list[tuple[str, str, str | None]]:
+    """Entity annotations in one example.
+
+    Returns:
+        ``[(text, entity, value or None)]`` for ``[text](entity)``, ``[text](entity:value)``
+        and ``[text]{"entity": ..., "value": ...}``.
+    """
+    out = []
+    for m in ANNOTATION_RE.finditer(example):
+        if m.group("json"):
+            try:
+                d = json.loads(m.group("json"))
+            except ValueError:
+                continue
+            if isinstance(d, dict) and "entity" in d:
+                out.append((m.group("text"), str(d["entity"]), d.get("value")))
+        else:
+            out.append((m.group("text"), m.group("entity").strip(), m.group("value")))
+    return out
+
+
+def strip_annotations(example: str) -> str:
+    """``example`` as it would be said: annotations replaced by their text, lower case,
+    whitespace collapsed ("Turn on the [Lamp](device)" → "turn on the lamp")."""
+    out = example
+    for text, _e, _v in annotations(example):
+        out = re.sub(r"\[" + re.escape(text) + r"\](\([^)]*\)|\{[^}]*\})", text, out, count=1)
+    return " ".join(out.lower().split())

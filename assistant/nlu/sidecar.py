@@ -56,6 +56,7 @@ from assistant.events import EventBus, Notice, NLUReady, NLURestarting, Progress
 from assistant.nlu.action_server import ActionServer, warn_unmatched_actions
 from assistant.nlu.children import Children, RunFolder, boot_env, log_excerpt
 from assistant.nlu.client import DialogueResult, RasaClient, ResolveFn, normalize_entities
+from assistant.nlu.carriers import with_carrier_phrases
 from assistant.nlu.config import build_config, with_fallback
 from assistant.nlu.interpreter import find_rasa_python, rasa_version
 from assistant.nlu.process import RasaServer, Watchdog
@@ -140,6 +141,8 @@ class RasaSidecar:
     ) -> None:
         self.settings = settings or NLUSettings()
         self.project = with_fallback(project)
+        if self.settings.carrier_phrases:
+            self.project = with_carrier_phrases(self.project)
         self.config = build_config(self.settings.pipeline, self.settings.fallback_threshold,
                                    entity_filter=self.settings.entity_filter)
         self.actions = list(actions)

@@ -29,12 +29,13 @@ Namespacing (LOCAL → global names) lives in :mod:`assistant.skills.naming`.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import yaml
+
+from assistant.nlu.project import annotations, example_lines
 
 #: Separator between the skill id and a local name.
 SEP = "__"
@@ -60,7 +61,6 @@ TOP_LEVEL_KEYS = ("version", "skill", "intents", "entities", "slots", "forms", "
                   "actions", "nlu", "rules", "stories")
 
 # [text](entity) / [text](entity:value) / [text]{"entity": ...}
-ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\](?:\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)|(?P<json>\{[^}]+?\}))")
 PLACEHOLDER_RE = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
@@ -138,47 +138,6 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [plain(v) for v in obj]
     return copy.copy(obj)
-
-
-def example_lines(examples: Any) -> list[str]:
-    """The items of a Rasa ``examples`` block (``"- a\\n- b\\n"``) or of a YAML list."""
-    if examples is None:
-        return []
-    if isinstance(examples, list):
-        return [str(e).strip() for e in examples if str(e).strip()]
-    out = []
-    for raw in str(examples).splitlines():
-        s = raw.strip()
-        if not s:
-            continue
-        out.append(s[1:].strip() if s.startswith("-") else s)
-    return out
-
-
-def example_block(lines: Iterable[str]) -> str:
-    """Items as a Rasa ``examples`` block: ``"- a\\n- b\\n"``."""
-    return "".join(f"- {x}\n" for x in lines)
-
-
-def annotations(example: str) -> list[tuple[str, str, str | None]]:
-    """Entity annotations in one example.
-
-    Returns:
-        ``[(text, entity, value or None)]`` for ``[text](entity)``, ``[text](entity:value)``
-        and ``[text]{"entity": ..., "value": ...}``.
-    """
-    out = []
-    for m in ANNOTATION_RE.finditer(example):
-        if m.group("json"):
-            try:
-                d = json.loads(m.group("json"))
-            except ValueError:
-                continue
-            if isinstance(d, dict) and "entity" in d:
-                out.append((m.group("text"), str(d["entity"]), d.get("value")))
-        else:
-            out.append((m.group("text"), m.group("entity").strip(), m.group("value")))
-    return out
 
 
 # ---------------------------------------------------------------------------- the data model

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from assistant.errors import SkillError
-from assistant.nlu.project import RasaProject
-from assistant.skills.data import annotations, example_block, example_lines, parse_data, plain, read_yaml
+from assistant.nlu.project import RasaProject, example_block, example_lines, strip_annotations
+from assistant.skills.data import parse_data, plain, read_yaml
 from assistant.skills.naming import namespace
 from assistant.skills.sdk import Skill, SkillLoadError
 
@@ -199,13 +199,6 @@ def _core_data():
     return parse_data(read_yaml(text))
 
 
-def _strip_annotations(example: str) -> str:
-    out = example
-    for text, _e, _v in annotations(example):
-        out = re.sub(r"\[" + re.escape(text) + r"\](\([^)]*\)|\{[^}]*\})", text, out, count=1)
-    return " ".join(out.lower().split())
-
-
 def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProject:
     """Merge skills (and the core part) into one Rasa project with global names.
 
@@ -243,7 +236,7 @@ def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProjec
         nlu += ns.nlu
         rules += ns.rules
         stories += ns.stories
-        mine = {_strip_annotations(x) for item in skill.data.nlu if "intent" in item for x in item["examples"]}
+        mine = {strip_annotations(x) for item in skill.data.nlu if "intent" in item for x in item["examples"]}
         for example in sorted(mine & set(example_owner)):
             log.warning("skills '%s' and '%s' both use the training example %r for different intents; "
                         "the classifier cannot tell them apart", example_owner[example], skill.id, example)
@@ -254,7 +247,7 @@ def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProjec
         _merge_domain(domain, cns.domain)
         for item in cns.nlu:
             if item.get("intent") == "out_of_scope":
-                kept = [x for x in example_lines(item["examples"]) if _strip_annotations(x) not in example_owner]
+                kept = [x for x in example_lines(item["examples"]) if strip_annotations(x) not in example_owner]
                 item = {**item, "examples": example_block(kept)}
             nlu.append(item)
         rules += cns.rules

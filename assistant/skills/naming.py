@@ -34,19 +34,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from assistant.skills.data import (
-    ANNOTATION_RE,
-    CORE_RESPONSES,
-    PLACEHOLDER_RE,
-    RASA_ACTIONS,
-    RASA_INTENTS,
-    RASA_SLOTS,
-    SEP,
-    SkillData,
-    annotations,
-    example_block,
-    plain,
-)
+from assistant.nlu.project import ANNOTATION_RE, annotations, example_block
+from assistant.skills.data import CORE_RESPONSES, PLACEHOLDER_RE, RASA_ACTIONS, RASA_INTENTS, RASA_SLOTS, SEP, SkillData, plain
 
 
 class Namer:

@@ -54,7 +54,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from assistant.skills.data import annotations, example_lines
+from assistant.nlu.project import annotations, example_lines
 from assistant.skills.similarity import normalize, phonetic_key, similarity  # noqa: F401 (phonetic_key re-exported)
 
 #: Default confidence at or above which the canonical value is used.
