@@ -124,8 +124,13 @@ class XTestTypist(Typist):
     Args:
         display: X display name (``":0"``); ``None`` = ``$DISPLAY``.
         settle_s: wait after a batch of mapped keys before their mappings are written
-            back, seconds. Clients read the new keymap when they handle the mapping
-            notification; restoring before that makes them see the old one.
+            back, seconds. Clients translate a key event with the keymap they hold when
+            they handle it; restoring before a busy client got to the batch's events loses
+            them. 0.1 s lost a whole batch once on a loaded CI machine (the Qt editor of
+            tests/test_dictation_typing.py), so 0.3 s. Only characters the layout has no
+            key for pay it (a batch is up to ``len(spare_keycodes)`` of them).
+        map_wait_s: wait after writing a batch's mappings before its first key event,
+            seconds, for the clients to read the new keymap (was 0.01 s; see ``settle_s``).
         key_delay_s: pause between characters, seconds (0: as fast as the server takes
             them).
 
@@ -144,7 +149,8 @@ class XTestTypist(Typist):
 
     name = "xtest"
 
-    def __init__(self, display: Optional[str] = None, *, settle_s: float = 0.1, key_delay_s: float = 0.0) -> None:
+    def __init__(self, display: Optional[str] = None, *, settle_s: float = 0.3, map_wait_s: float = 0.05,
+                 key_delay_s: float = 0.0) -> None:
         from Xlib import X, XK, error
         from Xlib import display as xdisplay
 
@@ -164,6 +170,7 @@ class XTestTypist(Typist):
                               "Enable XTEST in the X server, or choose the clipboard typing backend.")
         self.display_name = name
         self.settle_s = float(settle_s)
+        self.map_wait_s = float(map_wait_s)
         self.key_delay_s = float(key_delay_s)
         self.remaps = 0
         self._min = self._d.display.info.min_keycode
@@ -267,7 +274,7 @@ class XTestTypist(Typist):
             self._d.change_keyboard_mapping(code, [(ks, ks)])
             self.remaps += 1
         self._d.sync()
-        time.sleep(0.01)  # let the server notify clients before the first key event
+        time.sleep(self.map_wait_s)  # let the clients read the new keymap before the first key event
         return originals
 
     def _restore(self, originals: Mapping[int, list[int]]) -> None:
