@@ -29,9 +29,10 @@ All audio is cached under ``.cache/command_bench/``.
 Printed per condition: **command acceptance** (intent right and the entities exactly the
 expected ``{entity: value}`` — every value right, nothing extra), intent accuracy, slot F1
 (over ``(entity, value)`` pairs), **leak rate** (transcripts holding a skill-vocabulary
-phrase none of whose words was said, see :func:`leaks`), and latency (median end of speech → intent, ms — the NLU
-alone, since ``process_file`` steps a recording and its decodes ran during the audio; median wall
-time of ``process_file``). The transcripts are the same run to run, at any machine load. With ``--compare`` (default) the same transcripts also go through
+phrase none of whose words was said, see :func:`leaks`), and latency (median end of speech →
+intent, ms — the NLU alone, since ``process_file`` steps a recording and its decodes ran
+during the audio; median wall time of ``process_file``). The transcripts are the same run to
+run, at any machine load. With ``--compare`` (default) the same transcripts also go through
 the NLU with entity resolution switched off, to show what it buys. Finally every real
 recording in ``../shared/audio`` is run through the app and its transcript, intent and
 entities are printed (they are not commands of this skill: a smarthome entity there is

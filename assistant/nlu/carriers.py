@@ -7,8 +7,8 @@ n-grams into a logistic regression, :mod:`assistant.nlu.config`) learned "can yo
 evidence for ``turn_on``, and "can you switch off the front porch washing machine" was
 ``turn_on`` 0.59 / ``turn_off`` 0.40. Words that carry no intent ("please", "can you",
 "thanks", a filler) are therefore added to *every* intent's examples — each carrier an
-intent lacks to one of its examples, round-robin — and the classifier sees them everywhere. This is the balancing half of the usual data augmentation
-for small intent data sets (e.g. Rasa's own advice to vary training examples; the carriers
+intent lacks to one of its examples, round-robin — and the classifier sees them everywhere.
+This is the balancing half of the usual data augmentation for small intent data sets (e.g. Rasa's own advice to vary training examples; the carriers
 themselves are a judgement, listed in :data:`PREFIXES` and :data:`SUFFIXES`).
 
 Entity annotations are kept as they are (a carrier is plain words before or after the
@@ -32,8 +32,8 @@ def with_carrier_phrases(project: RasaProject, prefixes: tuple[str, ...] = PREFI
     For an intent with examples ``e_0 … e_{n-1}``, carrier ``j`` (prefixes first, then
     suffixes) is added to ``e_{j mod n}`` unless one of the intent's examples already starts
     (ends) with it, so every intent has each carrier at least once; a new example that
-    equals an existing one of any intent is not added. Deterministic: the same project gives the same training data (the trained
-    model is cached by its hash).
+    equals an existing one of any intent is not added. Deterministic: the same project gives
+    the same training data (the trained model is cached by its hash).
 
     Args:
         project: the composed project (``nlu`` items ``{"intent", "examples"}``; lookups,

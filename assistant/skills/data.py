@@ -60,7 +60,7 @@ CORE_RESPONSES = frozenset({"utter_default"})
 TOP_LEVEL_KEYS = ("version", "skill", "intents", "entities", "slots", "forms", "responses",
                   "actions", "nlu", "rules", "stories")
 
-# [text](entity) / [text](entity:value) / [text]{"entity": ...}
+#: A response placeholder: ``{name}``. (Entity annotations: ``assistant.nlu.project.ANNOTATION_RE``.)
 PLACEHOLDER_RE = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
