@@ -77,6 +77,8 @@ class UtteranceFeed:
         interaction: the listening interaction's id.
         speculate_after_ms: trailing silence before the speculative decode, ms.
         early_end_ms: trailing silence, ms, that ends a complete command; 0 = never early.
+        hold_ms: trailing silence, ms, that ends an utterance whose decode stopped
+            mid-phrase (:meth:`hold`); 0 = the endpointer's own.
 
     Attributes:
         queued_samples: samples put on ``audio_q`` so far (16 kHz), held-back silence not
@@ -84,13 +86,14 @@ class UtteranceFeed:
     """
 
     def __init__(self, endpointer, audio_q: queue.Queue, bus: EventBus, interaction: str,
-                 speculate_after_ms: float, early_end_ms: float = 0.0) -> None:
+                 speculate_after_ms: float, early_end_ms: float = 0.0, hold_ms: float = 0.0) -> None:
         self.endpointer = endpointer
         self.audio_q = audio_q
         self.bus = bus
         self.interaction = interaction
         self.speculate_after_ms = speculate_after_ms
         self.early_end_ms = early_end_ms
+        self.hold_ms = hold_ms
         self.ended_early = False
         self.queued_samples = 0
         self._held: list[np.ndarray] = []
@@ -125,6 +128,19 @@ class UtteranceFeed:
             return False
         self._allowed_at = ep.last_speech_end_s
         return True
+
+    def hold(self, heard_samples: int) -> bool:
+        """Called by the turn worker (any thread): its decode of the first ``heard_samples``
+        queued samples stops mid-phrase ("set a timer for"), so this pause may last up to
+        ``hold_ms`` before the endpoint instead of the endpointer's ``end_silence_ms``
+        (:meth:`assistant.vad.Endpointer.hold`; it lapses when speech resumes).
+
+        Granted under the same conditions as :meth:`allow_early_end`; False when
+        ``hold_ms`` is 0 (off).
+        """
+        if not self.hold_ms or heard_samples < self.queued_samples:
+            return False
+        return self.endpointer.hold(self.hold_ms)
 
     def _may_end_early(self) -> bool:
         ep = self.endpointer

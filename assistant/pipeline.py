@@ -396,18 +396,18 @@ class Assistant:
 
     # ------------------------------------------------------------------ the turn
     def _run_turn(self, interaction: str, *, text: str | None = None, audio_q: queue.Queue | None = None,
-                  allow_early_end=None, quiet=None, stepped: bool = False) -> None:
+                  allow_early_end=None, hold=None, quiet=None, stepped: bool = False) -> None:
         """Final transcript (or typed text) → Rasa → reply. Runs on the turn worker thread
-        for audio (``allow_early_end``, ``quiet``: its :class:`UtteranceFeed`'s), on the
-        caller's thread for text."""
+        for audio (``allow_early_end``, ``hold``, ``quiet``: its :class:`UtteranceFeed`'s), on
+        the caller's thread for text."""
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:
             if text is None:
                 refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
-                judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end)
+                judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end, hold)
                 hotwords = components.first_pass_hotwords(self._settings.asr, self._hotwords)
                 heard = transcribe_stream(self.asr, self._settings.asr, hotwords, self.bus, interaction, audio_q,
-                                          refine, judge if allow_early_end is not None else None, quiet, stepped)
+                                          refine, judge, quiet, stepped)
                 if heard is None:  # cancelled
                     self.machine.fire(Trigger.CANCEL, interaction)
                     return self._finish_interaction(interaction, "cancelled")
@@ -547,11 +547,11 @@ class Assistant:
                 pre_roll.clear()
                 endpointer.reset()
                 early_ms = self._settings.vad.early_end_silence_ms if self._shapes is not None and not stepped else 0
-                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms)
+                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms, self._settings.vad.hold_silence_ms)
                 machine.fire(listening_trigger, interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={
                     "interaction": interaction, "audio_q": utterance.audio_q, "allow_early_end": utterance.allow_early_end if early_ms else None,
-                    "quiet": lambda feed=utterance: feed.in_trailing_silence, "stepped": stepped})
+                    "quiet": lambda feed=utterance: feed.in_trailing_silence, "stepped": stepped, "hold": utterance.hold})
                 self._turn_thread.start()
             if utterance is not None:  # the block that started listening belongs to the utterance
                 ev = utterance.feed(block)

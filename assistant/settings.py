@@ -66,6 +66,9 @@ class VADSettings(_Section):
     end_silence_ms: int = Field(700, ge=100, le=5000, description="silence that ends an utterance")
     early_end_silence_ms: int = Field(300, ge=0, le=5000, description="silence that ends an utterance already "
                                       "heard as a complete command (semantic endpointing); 0 = off")
+    hold_silence_ms: int = Field(1500, ge=0, le=5000, description="silence that ends an utterance whose "
+                                 "transcript so far stops mid-phrase (\"set a timer for\", \"um\"): the speaker "
+                                 "is still thinking; 0 = off (end_silence_ms)")
     early_end_confidence: float = Field(0.85, ge=0, le=1, description="intent confidence a complete command "
                                         "needs to end early")
     start_timeout_s: float = Field(6.0, ge=1, le=30, description="give up if no speech starts")

@@ -18,6 +18,7 @@ import numpy as np
 from assistant.asr.guard import drop_repeated_words
 from assistant.errors import NLUError
 from assistant.events import EventBus, FinalTranscript, IntentRecognized, PartialTranscript
+from assistant.nlu.complete import ends_mid_phrase
 from assistant.settings import ASRSettings
 from assistant.trace import Trace
 
@@ -139,31 +140,43 @@ class TurnEndJudge:
     audio loop end the utterance after ``vad.early_end_silence_ms`` instead of
     ``vad.end_silence_ms`` (:meth:`assistant.capture.UtteranceFeed.allow_early_end`).
 
+    The other direction: a transcript that stops mid-phrase
+    (:func:`~assistant.nlu.complete.ends_mid_phrase`: "set a timer for", "um") makes the
+    utterance wait ``vad.hold_silence_ms`` before its endpoint
+    (:meth:`assistant.capture.UtteranceFeed.hold`) — without asking the NLU.
+
     Args:
         nlu: the Rasa sidecar (its ``ready`` and ``parse_full``), or None.
         shapes: the skills' :class:`~assistant.nlu.complete.CommandShapes`, or None (off).
         min_confidence: intent confidence in [0, 1] a complete command needs.
         allow: ``allow(heard_samples) -> bool``: the decode of the first ``heard_samples``
             queued samples (16 kHz) was complete; returns whether the permission stands.
+            None: no early ends (a stepped recording, or early ends off).
+        hold: ``hold(heard_samples) -> bool``: that decode stopped mid-phrase; None = off.
 
     Attributes:
         verdicts: every :class:`~assistant.nlu.complete.Verdict` of this turn, in order.
     """
 
-    def __init__(self, nlu, shapes, min_confidence: float, allow) -> None:
-        self.nlu, self.shapes, self.min_confidence, self.allow = nlu, shapes, min_confidence, allow
+    def __init__(self, nlu, shapes, min_confidence: float, allow, hold=None) -> None:
+        self.nlu, self.shapes, self.min_confidence, self.allow, self.hold = nlu, shapes, min_confidence, allow, hold
         self.verdicts: list = []
 
     @property
     def enabled(self) -> bool:
-        """Early ends are on (shapes given) and the NLU is up."""
-        return self.shapes is not None and self.nlu is not None and bool(getattr(self.nlu, "ready", False))
+        """Early ends are on (shapes and ``allow`` given) and the NLU is up."""
+        return (self.shapes is not None and self.allow is not None and self.nlu is not None
+                and bool(getattr(self.nlu, "ready", False)))
 
     def __call__(self, heard_samples: int, text: str) -> dict | None:
         """Judge ``text``, a decode of the first ``heard_samples`` samples of the
         utterance; return Rasa's parse of it (reused by the domain pass), or None when off
         or the NLU did not answer (the normal endpoint then ends the utterance)."""
-        if not self.enabled or not text.strip():
+        if not text.strip():
+            return None
+        if self.hold is not None and ends_mid_phrase(text) and self.hold(heard_samples):
+            log.debug("mid-phrase pause: the endpoint waits longer")
+        if not self.enabled:
             return None
         try:
             parsed = self.nlu.parse_full(text)

@@ -225,6 +225,7 @@ class Endpointer:
         self._speech_start = 0
         self._last_speech_end = 0
         self._silence = 0  # samples of silence while in speech (0 = not counting)
+        self._pause_end: Optional[int] = None  # this pause's end silence, samples (see hold)
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self._chunks_start = 0  # absolute sample position of _chunks[0]
         self._utt_start = 0
@@ -329,18 +330,32 @@ class Endpointer:
         # in speech
         if p >= self.threshold:
             self._silence = 0
+            self._pause_end = None
             self._last_speech_end = self._pos
         elif p < self.neg_threshold or self._silence > 0:
             self._silence += CHUNK_SAMPLES
         else:  # between the thresholds, no silence counted yet: still speech
             self._last_speech_end = self._pos
-        if self._silence >= self._end_silence:
+        if self._silence >= (self._pause_end or self._end_silence):
             self._finish()
             return [VADEvent("speech_end", self._last_speech_end / sr, silence_ms=self._silence * 1000 / sr)]
         if self._pos - self._speech_start >= self._max_utterance:
             self._finish()
             return [VADEvent("speech_end", self._pos / sr, silence_ms=self._silence * 1000 / sr, timeout=True)]
         return []
+
+    def hold(self, end_silence_ms: float) -> bool:
+        """Let the current pause last up to ``end_silence_ms`` (ms) before ``speech_end``
+        instead of ``end_silence_ms`` of the constructor — the speaker stopped mid-phrase
+        ("set a timer for …"). Only ever lengthens; it lapses when speech resumes.
+
+        Returns:
+            Whether a pause is being counted (in speech, trailing silence > 0) and was held.
+        """
+        if self._state != _SPEECH or self._silence <= 0:
+            return False
+        self._pause_end = max(self._end_silence, int(round(end_silence_ms * SAMPLE_RATE / 1000)))
+        return True
 
     def end_now(self) -> list[VADEvent]:
         """End the utterance at the current position, whatever the VAD says (push-to-talk

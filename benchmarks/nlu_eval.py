@@ -108,14 +108,10 @@ def load_heldout(path: Path = HELDOUT) -> dict[str, list[str]]:
 
 def training_sentences(project) -> set[str]:
     """Every training example of the composed project, normalised, without markup."""
-    out = set()
-    for item in project.nlu:
-        if "intent" in item:
-            for line in item["examples"].splitlines():
-                line = line.strip()[1:].strip() if line.strip().startswith("-") else line.strip()
-                line = re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", line)
-                out.add(_norm(line))
-    return out
+    from assistant.nlu.project import example_lines, strip_annotations
+
+    return {_norm(strip_annotations(line)) for item in project.nlu if "intent" in item
+            for line in example_lines(item["examples"])}
 
 
 def _merge(spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:

@@ -119,6 +119,36 @@ def test_unfinished_command_waits_for_the_rest(app, tmp_path, caplog):
     app.handle_text("cancel all timers")
 
 
+@pytest.mark.parametrize("hold_ms, turns", [(1500, 1), (0, 2)])
+def test_a_pause_mid_phrase_waits_longer_for_the_rest(app, tmp_path, hold_ms, turns):
+    """"Set a timer for" · 1.0 s pause · "five minutes", as a recording (``process_file``,
+    stepped, the default 700 ms endpoint): the pause is longer than the endpoint, but the
+    transcript at the first trailing silence stops on "for", so the turn waits up to
+    ``vad.hold_silence_ms`` (1.5 s) and hears the duration in the same turn — one
+    interaction, a five-minute timer. With the hold off (0) the same recording is two turns,
+    "Set a timer for" and "five minutes"."""
+    first = piper_say("Set a timer for", tmp_path / "a.wav")
+    rest = piper_say("five minutes.", tmp_path / "b.wav")
+    wav = concat([first, rest], tmp_path / "cmd.wav", gap_s=1.0, tail_s=0.5)
+    s = app.settings.model_copy(deep=True)
+    s.vad.end_silence_ms, s.vad.hold_silence_ms = 700, hold_ms
+    app.apply_settings(s)
+    finals: list[FinalTranscript] = []
+    unsubscribe = app.bus.subscribe(finals.append, FinalTranscript)
+    try:
+        results = app.process_file(wav, push_to_talk=True)
+    finally:
+        unsubscribe()
+        s.vad.end_silence_ms, s.vad.hold_silence_ms = NORMAL_END_MS, 1500
+        app.apply_settings(s)
+        app.handle_text("cancel all timers")
+    assert len(results) == turns and len(finals) == turns, ([r.transcript for r in results], finals)
+    if turns == 1:
+        assert "five" in finals[0].text.lower() or "5" in finals[0].text, finals[0].text
+        assert results[0].intent == "timer__set_timer", results[0]
+        assert any(e["entity"] == "timer__duration" for e in results[0].entities), results[0].entities
+
+
 def test_early_end_off(app, tmp_path):
     """``vad.early_end_silence_ms = 0`` keeps the normal endpoint for every command."""
     s = app.settings.model_copy(deep=True)

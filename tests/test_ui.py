@@ -267,6 +267,7 @@ def test_settings_survive_a_restart(window, qtbot, engine, isolated_config):
     dlg.wake_page.threshold.set_value(0.7)
     dlg.go_page("Speech recognition")
     dlg.asr_page.end_silence.setValue(900)
+    dlg.asr_page.hold_silence.setValue(2000)
     dlg.go_page("Hotkey")
     dlg.hotkey_page.hotkey_capture.setFocus()
     qtbot.keyClick(dlg.hotkey_page.hotkey_capture, Qt.Key.Key_Space)  # activate the capture button by keyboard
@@ -302,6 +303,7 @@ def test_settings_survive_a_restart(window, qtbot, engine, isolated_config):
     assert d2.audio_page.input_gain.value() == pytest.approx(6.0)
     assert d2.wake_page.wake_model.currentData() == "alexa" and d2.wake_page.threshold.value() == pytest.approx(0.7)
     assert d2.asr_page.end_silence.value() == 900
+    assert d2.asr_page.hold_silence.value() == 2000
     assert d2.hotkey_page.hotkey_capture.chord == "<ctrl>+<shift>+j"
     assert d2.hotkey_page.hotkey_mode.currentData() == "push_to_talk"
     assert d2.skills_page.skill_widgets["clock"]["hour_format"].currentData() == "24h"

@@ -234,3 +234,39 @@ def test_early_end_permission_holds_only_while_no_speech_follows(vad, data_dir):
     assert 800 <= end[1].silence_ms < 2000, end
     # the pause's permission lapsed: the first phrase did not end the utterance
     assert end[0] > 2 * len(x) + len(gap)
+
+
+def test_hold_lengthens_only_the_pause_it_was_given_in(vad, data_dir):
+    """``Endpointer.hold`` on "Hey Jane, turn the lights off." said twice, 1.0 s apart: with
+    the app's 700 ms endpoint the first pause ends the utterance; held to 1.5 s in that
+    pause, the utterance goes on into the second phrase — and the hold lapsed there, so the
+    final silence ends it after 700 ms again, not 1.5 s. Refused outside a pause."""
+    x = audio.read_audio(data_dir / "hey_jane.wav")
+    stream = np.concatenate([x, np.zeros(int(1.0 * SR), np.int16), x, np.zeros(int(2.5 * SR), np.int16)])
+    ep = Endpointer.from_settings(vad, VADSettings(end_silence_ms=700))
+    assert [e.kind for e in feed(ep, stream[: len(x) + SR], tail_s=0)] == ["speech_start", "speech_end"]
+
+    ep.reset()
+    assert not ep.hold(1500)  # no speech yet
+    events, held = [], []
+    for i in range(0, len(stream), 1280):
+        events += ep.process(stream[i : i + 1280])
+        if not held and i >= len(x) and ep.silence_ms >= 200:  # the pause between the two
+            held.append(ep.hold(1500))
+        if ep.done:
+            break
+    assert held == [True]
+    assert [e.kind for e in events] == ["speech_start", "speech_end"], events
+    assert events[1].audio_time > len(x) / SR + 1.0  # in or after the second phrase
+    assert 700 <= events[1].silence_ms < 800, events[1]
+
+
+def test_ends_mid_phrase():
+    """A pause after an article, preposition, conjunction or filler is mid-phrase; a verb
+    particle ("on", "off") or Whisper's "?" ends a sentence."""
+    from assistant.nlu.complete import ends_mid_phrase
+
+    for text in ("Set a timer for.", "Can I get a large latte with", "Um.", "play something by the", "I'd like a..."):
+        assert ends_mid_phrase(text), text
+    for text in ("Turn the lights on.", "Switch it off", "What can you help me with?", "", "Set a timer for five minutes."):
+        assert not ends_mid_phrase(text), text

@@ -18,6 +18,14 @@ doubt keeps the normal endpoint:
   extractor, ``from_text``) the form's own logic decides and the command is never ended
   early.
 
+The other direction, a pause *inside* a command: when the decode at the first trailing
+silence stops on a word no command ends with ("set a timer for", "a large latte with",
+"um") — :func:`ends_mid_phrase` — the speaker is still thinking, and the turn waits up to
+``vad.hold_silence_ms`` before its endpoint instead of ``vad.end_silence_ms``, so the rest of
+the command is heard in the same turn (people pause longer than 700 ms mid-sentence; the
+same idea as the semantic VAD "eagerness" of OpenAI's Realtime API and LiveKit's turn
+detector, which wait longer after an unfinished sentence).
+
 All names are Rasa's global (namespaced) names, ``skill__intent``.
 """
 
@@ -38,6 +46,15 @@ to for at in on of by with from into onto about after before until till than as 
 and or but nor if because while when where whether which whose
 called named titled like is are was were be been am will would should could can may might must shall
 set make turn play put start open add remind tell give show what's
+""".split())
+
+#: Words after which a speaker is still in mid-phrase, whatever the intent: articles,
+#: possessives, prepositions that are not also verb particles ("turn it on", "switch that
+#: off" end commands), conjunctions and fillers. Narrower than :data:`DANGLING`, because a
+#: word here makes the turn *wait longer* rather than merely not end early.
+MID_PHRASE = frozenset("""
+a an the my your our their some to for of with from into than and or but because
+um uh er erm hmm
 """.split())
 
 _TRAILING = re.compile(r"(\.\.\.|…|[-–—,;:])\s*$")
@@ -128,3 +145,15 @@ class CommandShapes:
             if entity not in have:
                 return Verdict(False, f"missing {entity}", intent, confidence)
         return Verdict(True, "complete", intent, confidence)
+
+
+def ends_mid_phrase(text: str) -> bool:
+    """Whether a transcript stops mid-phrase: its last word is in :data:`MID_PHRASE` and
+    Whisper did not end it with "?" or "!" (its sign that the sentence was over: "what can
+    you help me with?").
+
+    Args:
+        text: the transcript so far, as Whisper wrote it.
+    """
+    words = _WORD.findall(text.lower())
+    return bool(words) and words[-1] in MID_PHRASE and not text.rstrip().endswith(("?", "!"))

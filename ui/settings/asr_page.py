@@ -25,7 +25,8 @@ def ask_asr_folder(parent: QWidget) -> str:
 
 
 class SpeechPage(SettingsPage):
-    """The speech recognition settings (``settings.asr`` and ``settings.vad.end_silence_ms``)."""
+    """The speech recognition settings (``settings.asr``, ``settings.vad.end_silence_ms`` and
+    ``hold_silence_ms``)."""
 
     def __init__(self, settings: Settings) -> None:
         from models.registry import ASR_MODELS
@@ -58,6 +59,14 @@ class SpeechPage(SettingsPage):
         self.end_silence.setSuffix(" ms")
         self.end_silence.setValue(settings.vad.end_silence_ms)
         labelled(form, "&End-of-speech silence:", self.end_silence)
+        self.hold_silence = acc(QSpinBox(), "Pause allowed mid-sentence",
+                                "How long you may pause after a word like \"for\", \"with\" or \"um\" "
+                                "before what you say ends, in milliseconds; 0 uses the end-of-speech silence.")
+        self.hold_silence.setRange(0, 5000)
+        self.hold_silence.setSingleStep(100)
+        self.hold_silence.setSuffix(" ms")
+        self.hold_silence.setValue(settings.vad.hold_silence_ms)
+        labelled(form, "&Pause allowed mid-sentence:", self.hold_silence)
         self.partials = acc(QCheckBox("Show &words while I speak"), "Partial transcripts",
                             "Show the words as they are recognised, before you finish speaking.")
         self.partials.setChecked(a.partials)
@@ -77,3 +86,4 @@ class SpeechPage(SettingsPage):
         a.partials = self.partials.isChecked()
         a.hotwords = self.hotwords.isChecked()
         settings.vad.end_silence_ms = self.end_silence.value()
+        settings.vad.hold_silence_ms = self.hold_silence.value()
