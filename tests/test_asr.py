@@ -522,7 +522,8 @@ def test_merge_biased_keeps_a_value_the_plain_decode_heard():
     transcript heard is not swapped for unrelated words — command_bench's domain pass wrote
     "good night, room, low," for the first transcript's "But the heater on low!" — while a
     correction that sounds alike ("gas bathroom" → "guest bedroom"), extends a phrase or
-    fixes non-vocabulary words stays."""
+    fixes non-vocabulary words stays; a value moved to a word outside the vocabulary
+    ("medium" → "median") is always put back."""
     from assistant.asr import hotword_phrases, merge_biased
 
     def t(text: str) -> Transcript:
@@ -537,6 +538,12 @@ def test_merge_biased_keeps_a_value_the_plain_decode_heard():
     # without the rule (the domain pass before) the swap stood
     assert merge_biased(t("good night, room, low,"), t("But the heater on low!"), ph,
                         word_timestamps=False, replacements=False).text == "good night, room, low,"
+    # a value the plain decode heard, moved by the biased one to a word outside the vocabulary
+    ph3 = hotword_phrases(["small", "medium", "large", "latte", "coffee", "whole milk", "whipped cream"])
+    out = merge_biased(t("A median coffee with whole milk."), t("A medium coffee with whole milk."), ph3, **kw)
+    assert normalize_text(out.text) == "a medium coffee with whole milk", out.text
+    assert merge_biased(t("Three lattes with whipped cream."), t("Three lattes with wood cream."), ph3, **kw).text \
+        == "Three lattes with whipped cream."  # towards the vocabulary: a correction
     for biased, plain in (("Turn off the master bedroom lamp.", "Turn off the bedroom lamp."),
                           ("Turn on the coffee maker.", "Turn on the top of your maker."),
                           ("Switch to good night.", "Switch to good eye."),

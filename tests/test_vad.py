@@ -262,11 +262,11 @@ def test_hold_lengthens_only_the_pause_it_was_given_in(vad, data_dir):
 
 
 def test_ends_mid_phrase():
-    """A pause after an article, preposition, conjunction or filler is mid-phrase; a verb
-    particle ("on", "off") or Whisper's "?" ends a sentence."""
+    """A pause after an article, preposition, conjunction or filler is mid-phrase, whatever
+    Whisper's punctuation; a verb particle ("on", "off") or a content word ends a sentence."""
     from assistant.nlu.complete import ends_mid_phrase
 
-    for text in ("Set a timer for.", "Can I get a large latte with", "Um.", "play something by the", "I'd like a..."):
+    for text in ("Set a timer for.", "Can I get a large latte with?", "Um.", "play something by the", "I'd like a..."):
         assert ends_mid_phrase(text), text
-    for text in ("Turn the lights on.", "Switch it off", "What can you help me with?", "", "Set a timer for five minutes."):
+    for text in ("Turn the lights on.", "Switch it off", "What can you help me?", "", "Set a timer for five minutes."):
         assert not ends_mid_phrase(text), text

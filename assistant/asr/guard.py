@@ -256,7 +256,11 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
             the heater on low!", similarity 0.24). Spellings alike are corrections and stay:
             without the similarity condition the rule undid "gas bathroom" → "guest bedroom"
             (0.61) and "cool light" → "cool white" (0.40) on benchmarks/command_bench.py
-            (clean acceptance 71.7 → 70.0 %). The domain pass turns it on.
+            (clean acceptance 71.7 → 70.0 %). Whatever the spelling, the plain words are
+            also kept when the biased words hold no vocabulary at all: a decode biased
+            *towards* the vocabulary that moves *away* from a value the unbiased one heard
+            ("medium" → "median", a drinks skill's domain pass) misheard it. The domain
+            pass turns it on.
 
     Returns:
         A :class:`Transcript` whose ``decode_ms`` is the sum of both and whose ``dropped``
@@ -294,8 +298,8 @@ def merge_biased(biased: Transcript, plain: Transcript, phrases: Sequence[tuple[
         elif tag == "replace":
             sb, su = "".join(bk[j1:j2]).replace(" ", ""), "".join(uk[i1:i2]).replace(" ", "")
             unlike = difflib.SequenceMatcher(None, su, sb).ratio() < BIAS_MATCH_MIN
-            if unlike and ((replacements and all(bmask[j1:j2]))
-                           or (keep_plain_phrases and _loses_phrase(uk[i1:i2], bk[j1:j2], phrases))):
+            lost = keep_plain_phrases and _loses_phrase(uk[i1:i2], bk[j1:j2], phrases)
+            if (unlike and ((replacements and all(bmask[j1:j2])) or lost)) or (lost and not any(bmask[j1:j2])):
                 removed += [w.text for w in b[j1:j2]]
                 out += u[i1:i2]
             else:

@@ -148,12 +148,13 @@ class CommandShapes:
 
 
 def ends_mid_phrase(text: str) -> bool:
-    """Whether a transcript stops mid-phrase: its last word is in :data:`MID_PHRASE` and
-    Whisper did not end it with "?" or "!" (its sign that the sentence was over: "what can
-    you help me with?").
+    """Whether a transcript stops mid-phrase: its last word is in :data:`MID_PHRASE`.
+    Whisper's punctuation is no evidence here: it closes a polite request cut at a pause
+    with "?" ("Can I get a large latte with?"). The rare sentence that really ends so ("what
+    can you help me with?") only waits longer.
 
     Args:
         text: the transcript so far, as Whisper wrote it.
     """
     words = _WORD.findall(text.lower())
-    return bool(words) and words[-1] in MID_PHRASE and not text.rstrip().endswith(("?", "!"))
+    return bool(words) and words[-1] in MID_PHRASE
