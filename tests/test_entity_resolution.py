@@ -215,6 +215,28 @@ def test_phonetic_key_rescues_what_spelling_alone_would_not():
     assert res.value == "medium roast" or res.candidate == "medium roast"
 
 
+def test_annotated_digits_and_plurals_are_the_lookup_values_they_spell():
+    """Found by a docs-only drinks skill: docs/skills.md asks for examples written as people
+    say them ("[12 ounce](size)", "two [cappuccinos](drink)") and lookups written in words;
+    the annotated spellings had become canonical values of their own, so the ASR's "12
+    ounce" resolved to "12 ounce", not the lookup's "twelve ounce". Lookup entries now come
+    first and an annotated plural of one is that entry; unit abbreviations after a number
+    ("8oz", "16 oz.") are spelled out."""
+    from assistant.skills.resolve import EntityResolver
+
+    r = EntityResolver.from_nlu([
+        {"intent": "order", "examples": "- a [12 ounce](size) [latte](drink)\n- two [cappuccinos](drink)\n"},
+        {"lookup": "size", "examples": "- eight ounce\n- twelve ounce\n- sixteen ounce\n"},
+        {"lookup": "drink", "examples": "- latte\n- cappuccino\n"}])
+    for entity, heard, value in (("size", "12 ounce", "twelve ounce"), ("size", "12-ounce", "twelve ounce"),
+                                 ("size", "8oz", "eight ounce"), ("size", "16 oz.", "sixteen ounce"),
+                                 ("drink", "cappuccinos", "cappuccino")):
+        res = r.resolve_value(entity, heard)
+        assert (res.value, res.status) == (value, "exact"), (heard, res)
+    assert r.tables["size"].values() == ["eight ounce", "twelve ounce", "sixteen ounce"]
+    assert r.tables["drink"].values() == ["latte", "cappuccino"]
+
+
 def test_numbers_that_were_heard_must_agree():
     from assistant.skills.resolve import EntityResolver
 

@@ -372,6 +372,101 @@ def test_an_action_reads_a_list_slot_once_per_value_and_canonical(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+def test_slots_hold_what_resolution_found_and_only_this_skills_requests_fill_them(tmp_path):
+    """Found by writing a drinks skill from docs/skills.md only: (1) a value the NLU did not
+    tag but entity resolution found — a synonym's variant, which is in no lookup table nor
+    annotated example ("rye" for "rye bread") — reached ``ctx.entity`` but not ``ctx.slot``;
+    (2) Rasa fills a slot from its entity in *any* message, so the "5" of the timer's "set a
+    timer for 5 minutes" became this skill's ``count`` and the next order was for 5
+    sandwiches. Now resolution's values fill the skill's empty slots, and a ``from_entity``
+    mapping without an intent condition applies to every intent but other skills' ones."""
+    write_skill(tmp_path / "deli", """\
+        skill:
+          id: deli
+          name: Deli
+          version: 0.1.0
+          description: Orders sandwiches.
+          languages: [en]
+          examples:
+            - two sandwiches on white bread with cheese
+        slots:
+          extra:
+            type: list
+            influence_conversation: false
+            mappings:
+              - type: from_entity
+                entity: extra
+          bread:
+            type: text
+            influence_conversation: false
+            mappings:
+              - type: from_entity
+                entity: bread
+          count:
+            type: text
+            influence_conversation: false
+            mappings:
+              - type: from_entity
+                entity: count
+        nlu:
+          - intent: order
+            examples: |
+              - a sandwich with [pickles](extra)
+              - [2](count) sandwiches on [white bread](bread) with [cheese](extra)
+              - i want a sandwich on [sourdough](bread) with [lettuce](extra) and [pickles](extra)
+              - order [3](count) sandwiches with [tomato](extra)
+              - can i have a sandwich with [cheese](extra)
+              - a [white bread](bread) sandwich with [tomato](extra) and [lettuce](extra)
+              - get me [4](count) sandwiches on [sourdough](bread)
+          - lookup: extra
+            examples: |
+              - pickles
+              - cheese
+              - tomato
+              - lettuce
+          - lookup: bread
+            examples: |
+              - white bread
+              - sourdough
+              - rye bread
+          - synonym: rye bread
+            examples: |
+              - pumpernickel
+          - lookup: count
+            examples: |
+              - 1
+              - 2
+              - 3
+              - 4
+              - 5
+        rules:
+          - rule: order
+            steps:
+              - intent: order
+              - action: action_order
+        """, """\
+        @skill.action("order")
+        def order(ctx: ActionContext) -> list:
+            count, bread = ctx.slot("count"), ctx.slot("bread")
+            ctx.say(f"{count or 'One'} on {bread or 'any bread'} with " + " and ".join(ctx.slot("extra") or []) + ".")
+            return [SlotSet("extra", None), SlotSet("bread", None), SlotSet("count", None)]
+        """, """\
+        conversations:
+          - name: a synonym's variant only resolution finds fills the slot
+            turns:
+              - user: a sandwich on pumpernickel with cheese
+                reply: 'One on rye bread with cheese\\.'
+          - name: another skill's request does not fill this skill's slots
+            turns:
+              - user: set a timer for 5 minutes
+                reply: '.*'
+              - user: can i have a sandwich with cheese
+                reply: 'One on any bread with cheese\\.'
+        """)
+    p = run([ASSISTANT, "skill", "test", tmp_path / "deli"])
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_skill_test_names_the_file_and_line_of_an_import_error(tmp_path):
     """docs/skills.md promises "cannot be imported (…): SyntaxError: …" with the file and
     line; ``assistant skill test`` on a project whose package does not import crashed as an

@@ -220,6 +220,7 @@ def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProjec
     """
     skills = list(skills)
     domain: dict = {"intents": [], "entities": [], "slots": {}, "forms": {}, "responses": {}, "actions": []}
+    own_intents = {skill.id: list(skill.namespaced().domain.get("intents") or []) for skill in skills}
     nlu: list[dict] = []
     rules: list[dict] = []
     stories: list[dict] = []
@@ -232,7 +233,8 @@ def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProjec
                 raise SkillError(f"Skills '{owners[n]}' and '{skill.id}' both define {n[0]} '{n[1]}'.",
                                  "Load skills with load_skills(), which refuses clashes.")
             owners[n] = skill.id
-        _merge_domain(domain, ns.domain)
+        others = sorted({i for sid, its in own_intents.items() if sid != skill.id for i in its})
+        _merge_domain(domain, {**ns.domain, "slots": _only_own_intents(ns.domain.get("slots") or {}, others)})
         nlu += ns.nlu
         rules += ns.rules
         stories += ns.stories
@@ -261,6 +263,27 @@ def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProjec
                 })
     domain["session_config"] = dict(SESSION_CONFIG)
     return RasaProject(domain=plain(domain), nlu=plain(nlu), rules=plain(rules), stories=plain(stories))
+
+
+def _only_own_intents(slots: dict, others: list[str]) -> dict:
+    """``slots`` whose ``from_entity`` mappings without an ``intent``/``not_intent`` or
+    ``conditions`` (a form's question) get ``not_intent: others`` (the other skills' intents). Rasa fills a slot from *any*
+    message with its entity: the drinks skill's ``quantity`` took the "5" of "set a timer for
+    5 minutes" and the next order was for 5 lattes. An answer to the skill's own question
+    that no intent of its own names ("medium", a fallback) still fills it."""
+    if not others:
+        return slots
+    out = {}
+    for name, spec in slots.items():
+        maps = (spec or {}).get("mappings") if isinstance(spec, dict) else None
+        if maps:
+            spec = {**spec, "mappings": [
+                {**m, "not_intent": list(others)}
+                if isinstance(m, dict) and m.get("type") == "from_entity"
+                and not ({"intent", "not_intent", "conditions"} & set(m))
+                else m for m in maps]}
+        out[name] = spec
+    return out
 
 
 def _merge_domain(into: dict, part: dict) -> None:

@@ -191,7 +191,8 @@ def _merged_list(ctx: ActionContext, current: list, resolved: list[dict], entity
 
 def slot_fixes(ctx: ActionContext) -> list[dict]:
     """``SlotSet`` events putting canonical values into the slots Rasa filled from this
-    turn's raw entities (None where the entity lost its span); [] when resolution is off."""
+    turn's raw entities (None where the entity lost its span), and into empty slots whose
+    entity only resolution found (:func:`_found_only_by_resolution`); [] when resolution is off."""
     if not resolve.ENABLED:
         return []
     out = []
@@ -215,6 +216,7 @@ def slot_fixes(ctx: ActionContext) -> list[dict]:
         value = mine[0].get("value") if mine else None
         if value != current:
             out.append(SlotSet(gslot, value))
+    out += [SlotSet(gslot, v) for gslot, v in _found_only_by_resolution(ctx, _entity_slots(ctx), resolved).items()]
     return out
 
 
@@ -223,9 +225,10 @@ def resolve_slot_candidates(ctx: ActionContext, candidates: dict[str, Any],
     """For a form's validation: the slots among ``candidates`` (global slot → value, what
     Rasa extracted this turn) whose value came from an entity of the latest message, mapped
     to the canonical value; None for an entity that lost its span or is uncertain (then
-    the form asks again, after "Sorry, I'm not sure which … you meant."). Also fills an
-    empty ``required`` slot (global names) from a value only entity resolution found
-    ("movie nights" for a scene)."""
+    the form asks again, after "Sorry, I'm not sure which … you meant."). Also fills every
+    empty slot of the skill from a value only entity resolution found ("movie nights" for a
+    scene; :func:`_found_only_by_resolution`). ``required`` (global slot names) is kept for
+    callers; every slot is filled alike."""
     if not resolve.ENABLED:
         return {}
     out: dict[str, Any] = {}
@@ -251,11 +254,26 @@ def resolve_slot_candidates(ctx: ActionContext, candidates: dict[str, Any],
             out[gslot] = None
         elif e.get("value") != value:
             out[gslot] = e.get("value")
-    for gslot in required:
-        gent = slots.get(gslot)
-        if gent is None or gslot in candidates or ctx.tracker.get_slot(gslot) is not None:
+    out.update({gslot: v for gslot, v in _found_only_by_resolution(ctx, slots, resolved).items()
+                if gslot not in candidates})
+    return out
+
+
+def _found_only_by_resolution(ctx: ActionContext, slots: dict[str, str], resolved: list[dict]) -> dict[str, Any]:
+    """Empty ``from_entity`` slots (global slot → global entity ``slots``) whose entity only
+    entity resolution found in the latest message (words the NLU did not tag: "skimmed
+    milk" for a ``milk`` whose lookup says "skim milk"): global slot → canonical value, a
+    list for a ``list`` slot. Rasa fills slots from its own extractors only, so without
+    this the action's ``ctx.slot`` stayed empty where ``ctx.entity`` had the value."""
+    specs = ctx.skill.namespaced().domain.get("slots") or {}
+    asked = ctx.tracker.get_slot("requested_slot")
+    out: dict[str, Any] = {}
+    for gslot, gent in slots.items():
+        if ctx.tracker.get_slot(gslot) is not None:
             continue
-        found = [e for e in resolved if e.get("entity") == gent and e.get("extractor") == "EntityResolver"]
-        if found:
-            out[gslot] = found[0]["value"]
+        # the slot a form asked for takes any value of its entity in the answer (the answer
+        # may be classified as another skill's intent, whose turns fill none of these slots)
+        values = _canonical_values([e for e in resolved if gslot == asked or e.get("extractor") == "EntityResolver"], gent)
+        if values:
+            out[gslot] = values if (specs.get(gslot) or {}).get("type") == "list" else values[0]
     return out

@@ -204,14 +204,18 @@ class EntityResolver:
 
         synonyms: list[tuple[str, list[str]]] = []
         used: dict[str, set[str]] = {}
+        nlu = list(nlu)
+        # lookup entries first: they are the canonical spelling of a value that examples may
+        # annotate as heard ("[12 ounce](size)", "[cappuccinos](drink)")
         for item in nlu:
-            lines = example_lines(item.get("examples"))
             if "lookup" in item:
                 t = table(str(item["lookup"]))
                 t.closed = True
-                for v in lines:
+                for v in example_lines(item.get("examples")):
                     t.add(v)
-            elif "synonym" in item:
+        for item in nlu:
+            lines = example_lines(item.get("examples"))
+            if "synonym" in item:
                 synonyms.append((str(item["synonym"]), lines))
             elif "regex" in item:
                 table(str(item["regex"])).patterned = True
@@ -219,7 +223,10 @@ class EntityResolver:
                 for ex in lines:
                     for text, ent, value in annotations(ex):
                         used.setdefault(str(item["intent"]), set()).add(ent)
-                        table(ent).add(text, value if value is not None else text)
+                        if value is None and (singular := _singular_of_declared(table(ent), text)) is not None:
+                            table(ent).add(text, singular)  # "cappuccinos" is the lookup's "cappuccino"
+                        else:
+                            table(ent).add(text, value if value is not None else text)
                         if value is not None:  # an inline synonym: [x](entity:value)
                             table(ent).add(str(value))
                             table(ent).closed = True
@@ -473,6 +480,19 @@ class EntityResolver:
                 continue
             out = others + [d]
         return sorted(out, key=lambda d: (d.get("start") if isinstance(d.get("start"), int) else 10**9))
+
+
+def _singular_of_declared(table: ValueTable, text: str) -> str | None:
+    """The canonical value of a lookup entry ``text`` is the plural of ("cappuccinos",
+    "flat whites", "large teas" → "cappuccino", …), or None; only for a closed table and a
+    ``text`` that is not itself declared."""
+    key = normalize(text)
+    if not table.closed or not key or key in table.variants:
+        return None
+    for cut in ("es", "s"):
+        if key.endswith(cut) and key[: -len(cut)] in table.variants:
+            return table.variants[key[: -len(cut)]]
+    return None
 
 
 def _inside(small: str, big: str) -> bool:

@@ -77,8 +77,7 @@ slots:
     influence_conversation: false
     mappings:
       - type: from_entity
-        entity: sides
-        intent: roll          # only from this skill's request (lookups fire everywhere)
+        entity: sides         # filled from this skill's requests only (never another skill's)
 
 nlu:
   - intent: flip

@@ -28,13 +28,17 @@ _TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty sevent
 _UNIT_NAMES = {v: k for k, v in _UNITS.items()}
 _TEN_NAMES = {v: k for k, v in _TENS.items()}
 _SPLIT_DIGITS = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+#: Unit abbreviations Whisper writes after a number ("8 oz.", "5 mins"), spelled out.
+_ABBREVIATIONS = {"oz": "ounce", "ozs": "ounces", "lb": "pound", "lbs": "pounds", "ml": "milliliter",
+                  "min": "minute", "mins": "minutes", "hr": "hour", "hrs": "hours", "sec": "second", "secs": "seconds"}
 
 
 @lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """Lower-case, punctuation dropped (apostrophes inside words kept), spaces collapsed,
-    cardinal number words written as digits ("eight ounce" and "8oz" → "8 ounce", "8 oz";
-    "twenty four" → "24"), so the ASR's digits match values declared in words."""
+    cardinal number words written as digits and a unit abbreviation after a number spelled
+    out ("eight ounce", "8oz" and "8 oz." → "8 ounce"; "twenty four" → "24"), so the ASR's
+    digits match values declared in words."""
     words = _WORD.findall(_SPLIT_DIGITS.sub(" ", str(text).lower().replace("-", " ")))
     out, i = [], 0
     while i < len(words):
@@ -47,6 +51,8 @@ def normalize(text: str) -> str:
             out.append(str(value))
         elif w in _UNITS:
             out.append(str(_UNITS[w]))
+        elif w in _ABBREVIATIONS and out and out[-1].isdigit():
+            out.append(_ABBREVIATIONS[w])
         else:
             out.append(w)
         i += 1
