@@ -37,7 +37,7 @@ from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
 from assistant.capture import PreRoll, UtteranceFeed
 from assistant.turn import (CANCELLED, ENDPOINT, DomainRefiner, TurnEndJudge, TurnResult, finish_transcript,
-                            transcribe_stream, understand, wait_consumed)
+                            forget_dialogue, transcribe_stream, understand, wait_consumed)
 
 log = logging.getLogger(__name__)
 
@@ -420,18 +420,12 @@ class Assistant:
             if not any(ch.isalnum() for ch in text):
                 # Nothing, or no letters/digits at all ("🙂", "👍", "..."): not a command.
                 # Rasa would still pick its likeliest intent for it (an emoji came out as "stop").
-                self._say(interaction, result, DIDNT_UNDERSTAND if audio_q is None and text.strip() else DIDNT_CATCH,
-                          expects_answer=False)
+                self._say(interaction, result, DIDNT_UNDERSTAND if audio_q is None and text.strip() else DIDNT_CATCH, expects_answer=False)
                 return
             understood = understand(self.nlu, self.bus, self.sender_id, interaction, text, result)
             self._say(interaction, result, understood.reply, expects_answer=understood.expects_answer)
-            if understood.dialogue_over:
-                # Drop the conversation's history in Rasa, which otherwise sends the whole
-                # conversation with every action call (turns get slowly heavier).
-                try:
-                    self.nlu.forget(self.sender_id)
-                except AssistantError as exc:
-                    log.warning("could not reset the conversation: %s", exc)
+            if understood.dialogue_over:  # Rasa sends the whole history with every action call
+                forget_dialogue(self.nlu, self.sender_id, "the dialogue is over")
         except AssistantError as exc:
             log.warning("turn failed: %s", exc)
             result.error = exc.message
@@ -470,7 +464,9 @@ class Assistant:
         Args:
             source: an :class:`~assistant.audio.AudioSource` (16 kHz int16 blocks).
             push_to_talk: start listening at once (no wake word) — and, for a file, after
-                every reply, so each utterance of the recording is a command.
+                every reply, so each utterance of the recording is a command. A question an
+                earlier recording left unanswered lapses (without push-to-talk the next
+                recording is its answer); so does one whose follow-up heard nothing.
             sync_turns: wait for each turn's reply before reading on (recordings).
             stepped: wait for the turn worker after every block (same transcripts on any machine); no early end.
             max_interactions: stop after this many finished interactions.
@@ -487,7 +483,9 @@ class Assistant:
         stop_event = stop_event or self._stop_audio
         endpointer = components.build_endpointer(self.vad, self._settings.vad)
         first_result = len(self.results)
-        if push_to_talk:
+        if push_to_talk:  # a new request: a question an earlier recording left unanswered lapses
+            if self.awaiting_answer and machine.take_request() is not None:
+                forget_dialogue(self.nlu, self.sender_id, "a new push-to-talk recording")
             machine.request(Trigger.PUSH_TO_TALK)
         utterance: UtteranceFeed | None = None  # while listening
         listening_trigger: Trigger | None = None
@@ -501,6 +499,8 @@ class Assistant:
             self.bus.publish(SpeechEnded(interaction=interaction, audio_time=ev.audio_time, silence_ms=ev.silence_ms,
                                          timeout=ev.timeout, by_user=ev.forced and not early, early=early))
             nothing_said = ev.timeout and not utterance.had_speech
+            if nothing_said and listening_trigger is Trigger.FOLLOW_UP:  # a question nobody answered lapses
+                forget_dialogue(self.nlu, self.sender_id, "the question got no answer")
             machine.fire(Trigger.CANCEL if nothing_said else Trigger.EARLY_END if early else Trigger.ENDPOINT, interaction)
             audio_q.put(CANCELLED if nothing_said else ENDPOINT)
             utterance = None

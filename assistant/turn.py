@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from assistant.asr.guard import drop_repeated_words
-from assistant.errors import NLUError
+from assistant.errors import AssistantError, NLUError
 from assistant.events import EventBus, FinalTranscript, IntentRecognized, PartialTranscript
 from assistant.nlu.complete import ends_mid_phrase
 from assistant.settings import ASRSettings
@@ -387,3 +387,16 @@ def understand(nlu, bus: EventBus, sender_id: str, interaction: str, text: str, 
     reply = " ".join(r.strip() for r in dialogue.replies if r and r.strip())
     return Understood(reply=reply, expects_answer=dialogue.expects_answer,
                       dialogue_over=not dialogue.expects_answer and dialogue.active_loop is None)
+
+
+def forget_dialogue(nlu, sender_id: str, why: str) -> None:
+    """Drop the conversation's dialogue state in Rasa (:meth:`RasaSidecar.forget
+    <assistant.nlu.sidecar.RasaSidecar.forget>`): its slots, an active form or question, its
+    history. ``why`` is logged. Never raises: the next turn then meets the old state (logged)."""
+    if nlu is None:
+        return
+    try:
+        nlu.forget(sender_id)
+        log.debug("dialogue state dropped: %s", why)
+    except AssistantError as exc:
+        log.warning("could not reset the conversation (%s): %s", why, exc)
