@@ -447,6 +447,10 @@ out = {
   # two entity types of one skill: not out_of_scope; one type leaves it alone
   "oos2": filter_ranking(table2, oos, ["home__scene", "home__room"]),
   "oos1": filter_ranking(table2, oos, ["home__scene"]),
+  # a top intent the classifier is sure of stays ("forget my coffee order": cancel 1.0,
+  # the drink named in passing does not make it an order); the others are still filtered
+  "sure": filter_ranking(table, [{"name": "home__on", "confidence": 0.95}, {"name": "home__scene", "confidence": 0.04},
+                                 {"name": "home__colour", "confidence": 0.01}], ["home__scene", "home__room"]),
   # "bright" inside "bright white": only the longest overlapping span is evidence
   "overlap": evidence([{"entity": "home__colour", "start": 5, "end": 17},
                        {"entity": "home__level", "start": 5, "end": 11}]),
@@ -459,7 +463,9 @@ json.dump(out, sys.stdout)
 def test_entity_intent_filter_logic_in_rasas_python(tmp_path):
     """The Rasa-side component (assistant/nlu/rasa_entity_intents.py) runs in Rasa's Python
     3.10, which the app's tests cannot import; its pure functions are run there, on the
-    copy :func:`boot_script` writes next to the boot script (what Rasa imports)."""
+    copy :func:`boot_script` writes next to the boot script (what Rasa imports). The "sure"
+    case: found by a docs-only drinks skill, where the filter turned "forget my coffee
+    order" (cancel_order 1.0) into an order."""
     import json
     import subprocess
 
@@ -475,6 +481,7 @@ def test_entity_intent_filter_logic_in_rasas_python(tmp_path):
     assert out["scene"][0]["confidence"] == pytest.approx(0.6), out
     assert out["room"] is None and out["other"] is None and out["both"] == [], out
     assert out["overlap"] == ["home__colour"], out
+    assert [r["name"] for r in out["sure"]] == ["home__on", "home__scene"], out
     assert [r["name"] for r in out["level"]] == ["home__level", "timer__set"], out
     assert out["level"][0]["confidence"] == pytest.approx(0.4 / 0.65), out
     assert [r["name"] for r in out["oos2"]] == ["home__scene", "help__what"], out

@@ -50,6 +50,10 @@ OUT_OF_SCOPE = "out_of_scope"
 #: left alone: "remind me to turn off the oven in 20 minutes" holds two timer entities and
 #: is a reminder, whose examples annotate none (its text is parsed by the skill).
 MIN_TYPES_AGAINST_OUT_OF_SCOPE = 2
+#: A top intent at least this sure is kept even if its examples never carry an entity type
+#: found: the classifier read the whole sentence, and a value named in passing ("cancel my
+#: latte order", "what size was my latte") does not make it an order.
+KEEP_CONFIDENT = 0.9
 
 
 def _skill(name: str) -> Optional[str]:
@@ -106,7 +110,7 @@ def filter_ranking(table: Dict[str, List[str]], ranking: List[Dict[str, Any]],
                    entities: List[str]) -> Optional[List[Dict[str, Any]]]:
     """The intent ranking with the inconsistent intents dropped and the rest renormalised,
     or None when no ranked intent is inconsistent (nothing to change) or nothing would be
-    left.
+    left. A top intent with at least :data:`KEEP_CONFIDENT` is never dropped.
 
     Renormalising also when the top intent is consistent matters: an unsure top intent
     (below the fallback threshold, or within the ambiguity margin of an intent the entities
@@ -120,6 +124,8 @@ def filter_ranking(table: Dict[str, List[str]], ranking: List[Dict[str, Any]],
     if not ranking:
         return None
     bad = inconsistent(table, entities)
+    if float(ranking[0].get("confidence") or 0.0) >= KEEP_CONFIDENT:
+        bad.discard(ranking[0].get("name"))
     if not any(r.get("name") in bad for r in ranking):
         return None
     kept = [r for r in ranking if r.get("name") not in bad]
