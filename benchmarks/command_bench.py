@@ -590,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:  # noqa: BLE001
                     real.append({"file": p.name, "error": f"{type(exc).__name__}: {exc}"})
     finally:
-        app.stop()
+        app.close()  # stop() only stops speech; close() stops Rasa before exit
 
     print()
     print("condition  n    accept  intent  slotF1  leak   lat p50 ms  wall p50 ms" +

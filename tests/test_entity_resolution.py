@@ -234,6 +234,9 @@ def test_annotated_digits_and_plurals_are_the_lookup_values_they_spell():
         res = r.resolve_value(entity, heard)
         assert (res.value, res.status) == (value, "exact"), (heard, res)
     assert r.tables["size"].values() == ["eight ounce", "twelve ounce", "sixteen ounce"]
+    # in a message too: the NLU's digits are not kept as "its spelling" of the exact value
+    [e] = r.resolve("a 12 ounce latte", [{"entity": "size", "value": "12 ounce", "start": 2, "end": 10}])
+    assert (e["value"], e["resolution"], e["heard"]) == ("twelve ounce", "exact", "12 ounce"), e
     assert r.tables["drink"].values() == ["latte", "cappuccino"]
 
 

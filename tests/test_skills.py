@@ -577,35 +577,6 @@ def test_compose_project_and_vocabulary():
         {"type", "entity", "intent"}, {"type", "entity", "conditions"}]
 
 
-def test_a_quiet_lookup_keeps_its_synonyms_out_of_the_vocabulary(skill_dir):
-    """``hotwords: false`` on a lookup keeps its entries, the values annotated with its
-    entity and the synonyms of its values out of the ASR vocabulary; other entities' stay."""
-    ep, _, _ = make_skill(skill_dir, """\
-        skill:
-          id: cups
-          name: Cups
-        nlu:
-          - intent: order
-            examples: |
-              - a [twelve ounce](size) [latte](drink)
-          - lookup: size
-            hotwords: false
-            examples: |
-              - eight ounce
-              - twelve ounce
-          - synonym: eight ounce
-            examples: |
-              - 8 oz
-          - synonym: flat white
-            examples: |
-              - flattie
-        """)
-    skill = load_skills(extra_entry_points=[ep], discover=False).skills[0]
-    words = skill.vocabulary()
-    assert "latte" in words and "flat white" in words and "flattie" in words
-    assert not {"eight ounce", "twelve ounce", "8 oz"} & set(words), words
-
-
 def test_compose_warns_about_an_example_two_skills_share(skill_dir, caplog):
     ep_a, _, _ = make_skill(skill_dir, SMALL.format(id="one").replace("- hi one", "- good morning"))
     ep_b, _, _ = make_skill(skill_dir, SMALL.format(id="two").replace("- hi two", "- Good  morning"))

@@ -376,8 +376,8 @@ class EntityResolver:
                     d["start"], d["end"], res = wider
             d["raw_value"] = d.get("value")
             d["heard"] = res.heard
-            if not (res.status == "exact" and normalize(res.value) == normalize(str(d.get("value")))):
-                d["value"] = res.value  # (an exact match keeps the NLU's spelling, e.g. its case)
+            if not (res.status == "exact" and _same_but_case(res.value, str(d.get("value")))):
+                d["value"] = res.value  # (an exact match keeps the NLU's case, not its digits: "12 ounce")
             d["resolution"] = res.status
             d["resolution_confidence"] = round(res.confidence, 3)
             if res.status == "ask" and res.candidate is not None:
@@ -480,6 +480,12 @@ class EntityResolver:
                 continue
             out = others + [d]
         return sorted(out, key=lambda d: (d.get("start") if isinstance(d.get("start"), int) else 10**9))
+
+
+def _same_but_case(a: str, b: str) -> bool:
+    """Whether two spellings differ at most in case and spacing ("Kings Cross" / "kings
+    cross"; not "12 ounce" / "twelve ounce", which :func:`normalize` makes equal)."""
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
 def _singular_of_declared(table: ValueTable, text: str) -> str | None:

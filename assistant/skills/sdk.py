@@ -442,22 +442,16 @@ class Skill:
 
     def vocabulary(self) -> list[str]:
         """Words and phrases this skill expects to hear: annotated entity values, lookup
-        entries, synonyms (their canonical value and variants), categorical slot values —
-        except those of entities whose lookup says ``hotwords: false`` (their synonyms too)."""
+        entries, synonyms (their canonical value and variants), categorical slot values."""
         out: list[str] = []
         quiet = {i["lookup"] for i in self.data.nlu if "lookup" in i and i.get("hotwords") is False}
-        # a synonym of a quiet entity's value is quiet too ("8 oz" for a quiet "eight ounce")
-        quiet_values = {" ".join(str(v).lower().split()) for i in self.data.nlu
-                        if "lookup" in i and i["lookup"] in quiet for v in i["examples"]}
-        quiet_values |= {" ".join(str(v or t).lower().split()) for i in self.data.nlu if "intent" in i
-                         for ex in i["examples"] for t, e, v in annotations(ex) if e in quiet}
         for item in self.data.nlu:
             if "intent" in item:
                 out += [text for ex in item["examples"] for text, e, _v in annotations(ex) if e not in quiet]
             elif "lookup" in item:
                 if item["lookup"] not in quiet:
                     out += item["examples"]
-            elif "synonym" in item and " ".join(str(item["synonym"]).lower().split()) not in quiet_values:
+            elif "synonym" in item:
                 out += [str(item["synonym"]), *item["examples"]]
         for spec in self.data.slots.values():
             if spec.get("type") == "categorical":
