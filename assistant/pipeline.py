@@ -464,9 +464,9 @@ class Assistant:
         Args:
             source: an :class:`~assistant.audio.AudioSource` (16 kHz int16 blocks).
             push_to_talk: start listening at once (no wake word) — and, for a file, after
-                every reply, so each utterance of the recording is a command. A question an
-                earlier recording left unanswered lapses (without push-to-talk the next
-                recording is its answer); so does one whose follow-up heard nothing.
+                every reply, so each utterance of the recording is a command (or the answer
+                to a question the last reply asked). A question whose follow-up listen
+                heard nothing (``vad.start_timeout_s``) lapses.
             sync_turns: wait for each turn's reply before reading on (recordings).
             stepped: wait for the turn worker after every block (same transcripts on any machine); no early end.
             max_interactions: stop after this many finished interactions.
@@ -483,9 +483,7 @@ class Assistant:
         stop_event = stop_event or self._stop_audio
         endpointer = components.build_endpointer(self.vad, self._settings.vad)
         first_result = len(self.results)
-        if push_to_talk:  # a new request: a question an earlier recording left unanswered lapses
-            if self.awaiting_answer and machine.take_request() is not None:
-                forget_dialogue(self.nlu, self.sender_id, "a new push-to-talk recording")
+        if push_to_talk:
             machine.request(Trigger.PUSH_TO_TALK)
         utterance: UtteranceFeed | None = None  # while listening
         listening_trigger: Trigger | None = None
