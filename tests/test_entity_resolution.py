@@ -423,7 +423,7 @@ def test_rasa_multi_word_value_yields_exactly_one_entity(rasa_with_smarthome):
 
 ENTITY_FILTER_CHECKS = r"""
 import json, sys
-from assistant_entity_intents import evidence, filter_ranking, inconsistent
+from assistant_entity_intents import bare_request_skill, evidence, filter_ranking, inconsistent
 table = {"home__on": ["home__room", "home__device"], "home__scene": ["home__room", "home__scene"],
          "home__colour": ["home__device", "home__colour"], "home__level": ["home__device", "home__level"],
          "timer__set": ["timer__duration"]}
@@ -454,6 +454,12 @@ out = {
   # the drink named in passing does not make it an order); the others are still filtered
   "sure": filter_ranking(table, [{"name": "home__on", "confidence": 0.95}, {"name": "home__scene", "confidence": 0.04},
                                  {"name": "home__colour", "confidence": 0.01}], ["home__scene", "home__room"]),
+  # a bare request: one skill's values cover the message ("a cold brew", "the kitchen
+  # lights please"): other skills' intents and out_of_scope give way, so it does not fall back
+  "bare": bare_request_skill("a cold brew please", [{"entity": "home__scene", "start": 2, "end": 11}], {"home__scene"}),
+  "not_bare": bare_request_skill("book me a flight to the kitchen", [{"entity": "home__room", "start": 24, "end": 31}],
+                                 {"home__room"}),
+  "bare_rank": filter_ranking(table2, oos, ["home__scene"], "home"),
   # "bright" inside "bright white": only the longest overlapping span is evidence
   "overlap": evidence([{"entity": "home__colour", "start": 5, "end": 17},
                        {"entity": "home__level", "start": 5, "end": 11}]),
@@ -485,6 +491,8 @@ def test_entity_intent_filter_logic_in_rasas_python(tmp_path):
     assert out["room"] is None and out["other"] is None and out["both"] == [], out
     assert out["overlap"] == ["home__colour"], out
     assert [r["name"] for r in out["sure"]] == ["home__on", "home__scene"], out
+    assert out["bare"] == "home" and out["not_bare"] is None, out
+    assert [r["name"] for r in out["bare_rank"]] == ["home__scene"] and out["bare_rank"][0]["confidence"] == 1.0, out
     assert [r["name"] for r in out["level"]] == ["home__level", "timer__set"], out
     assert out["level"][0]["confidence"] == pytest.approx(0.4 / 0.65), out
     assert [r["name"] for r in out["oos2"]] == ["home__scene", "help__what"], out

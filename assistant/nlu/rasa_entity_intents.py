@@ -29,6 +29,7 @@ confidences are floats in [0, 1].
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -54,6 +55,35 @@ MIN_TYPES_AGAINST_OUT_OF_SCOPE = 2
 #: found: the classifier read the whole sentence, and a value named in passing ("cancel my
 #: latte order", "what size was my latte") does not make it an order.
 KEEP_CONFIDENT = 0.9
+
+
+#: Words a bare request may hold besides its values ("a cold brew please", "the kitchen").
+FILLER_WORDS = frozenset("a an the some of and with please um uh oh just".split())
+#: Share of a message's other words one skill's entity spans must cover for the message to
+#: be a *bare request* of that skill ("a cold brew", "large latte please"): then only that
+#: skill's intents can be meant.
+BARE_COVER = 0.8
+_WORDS = re.compile(r"[a-z0-9']+")
+
+
+def bare_request_skill(text: str, entities: List[Dict[str, Any]], annotated: set) -> Optional[str]:
+    """The skill whose entities (of types some training example annotates) cover at least
+    :data:`BARE_COVER` of the words of ``text`` that are not :data:`FILLER_WORDS`, or None.
+    A message that only names a skill's values ("a cold brew") fell back: the classifier
+    has no verb to go on, while the values say whose request it is."""
+    words = [(m.start(), m.end()) for m in _WORDS.finditer(str(text or "").lower()) if m.group() not in FILLER_WORDS]
+    if not words:
+        return None
+    spans: Dict[str, List[tuple]] = {}
+    for e in entities:
+        skill, s, t = _skill(str(e.get("entity") or "")), e.get("start"), e.get("end")
+        if skill is not None and e.get("entity") in annotated and isinstance(s, int) and isinstance(t, int):
+            spans.setdefault(skill, []).append((s, t))
+    for skill, found in spans.items():
+        covered = sum(1 for s, t in words if any(a <= s and t <= b for a, b in found))
+        if covered >= BARE_COVER * len(words):
+            return skill
+    return None
 
 
 def _skill(name: str) -> Optional[str]:
@@ -107,7 +137,7 @@ def inconsistent(table: Dict[str, List[str]], entities: List[str]) -> set:
 
 
 def filter_ranking(table: Dict[str, List[str]], ranking: List[Dict[str, Any]],
-                   entities: List[str]) -> Optional[List[Dict[str, Any]]]:
+                   entities: List[str], bare: Optional[str] = None) -> Optional[List[Dict[str, Any]]]:
     """The intent ranking with the inconsistent intents dropped and the rest renormalised,
     or None when no ranked intent is inconsistent (nothing to change) or nothing would be
     left. A top intent with at least :data:`KEEP_CONFIDENT` is never dropped.
@@ -120,10 +150,14 @@ def filter_ranking(table: Dict[str, List[str]], ranking: List[Dict[str, Any]],
 
     Args:
         ranking: Rasa's ``intent_ranking`` (``[{"name", "confidence"}]``, best first).
+        bare: the skill of a bare request (:func:`bare_request_skill`): every other
+            skill's intents and ``out_of_scope`` are inconsistent too.
     """
     if not ranking:
         return None
     bad = inconsistent(table, entities)
+    if bare is not None and any(_skill(i) == bare for i in table):
+        bad |= {i for i in table if _skill(i) != bare}  # a bare request names its skill
     if float(ranking[0].get("confidence") or 0.0) >= KEEP_CONFIDENT:
         bad.discard(ranking[0].get("name"))
     if not any(r.get("name") in bad for r in ranking):
@@ -182,7 +216,9 @@ class EntityIntentFilter(GraphComponent):
             ranking = m.get("intent_ranking") or []
             if not intent or not ranking:
                 continue
-            new = filter_ranking(self.table, ranking, evidence(m.get("entities") or []))
+            ents = m.get("entities") or []
+            annotated = {e for v in self.table.values() for e in v}
+            new = filter_ranking(self.table, ranking, evidence(ents), bare_request_skill(m.get("text"), ents, annotated))
             if new is None:
                 continue
             m.set("intent", {"name": new[0]["name"], "confidence": new[0]["confidence"]}, add_to_output=True)
