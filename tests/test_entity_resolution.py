@@ -460,6 +460,10 @@ out = {
   "not_bare": bare_request_skill("book me a flight to the kitchen", [{"entity": "home__room", "start": 24, "end": 31}],
                                  {"home__room"}),
   "bare_rank": filter_ranking(table2, oos, ["home__scene"], "home"),
+  # a value two skills declare ("coffee": a drink, a timer's name) names neither
+  "two_skills": bare_request_skill("coffee", [{"entity": "home__scene", "start": 0, "end": 6},
+                                              {"entity": "timer__duration", "start": 0, "end": 6}],
+                                   {"home__scene", "timer__duration"}),
   # "bright" inside "bright white": only the longest overlapping span is evidence
   "overlap": evidence([{"entity": "home__colour", "start": 5, "end": 17},
                        {"entity": "home__level", "start": 5, "end": 11}]),
@@ -491,7 +495,7 @@ def test_entity_intent_filter_logic_in_rasas_python(tmp_path):
     assert out["room"] is None and out["other"] is None and out["both"] == [], out
     assert out["overlap"] == ["home__colour"], out
     assert [r["name"] for r in out["sure"]] == ["home__on", "home__scene"], out
-    assert out["bare"] == "home" and out["not_bare"] is None, out
+    assert out["bare"] == "home" and out["not_bare"] is None and out["two_skills"] is None, out
     assert [r["name"] for r in out["bare_rank"]] == ["home__scene"] and out["bare_rank"][0]["confidence"] == 1.0, out
     assert [r["name"] for r in out["level"]] == ["home__level", "timer__set"], out
     assert out["level"][0]["confidence"] == pytest.approx(0.4 / 0.65), out

@@ -67,8 +67,9 @@ _WORDS = re.compile(r"[a-z0-9']+")
 
 
 def bare_request_skill(text: str, entities: List[Dict[str, Any]], annotated: set) -> Optional[str]:
-    """The skill whose entities (of types some training example annotates) cover at least
-    :data:`BARE_COVER` of the words of ``text`` that are not :data:`FILLER_WORDS`, or None.
+    """The one skill whose entities (of types some training example annotates) cover at
+    least :data:`BARE_COVER` of the words of ``text`` that are not :data:`FILLER_WORDS`, or
+    None (no skill, or several: "coffee" may be a drink and a timer's name).
     A message that only names a skill's values ("a cold brew") fell back: the classifier
     has no verb to go on, while the values say whose request it is."""
     words = [(m.start(), m.end()) for m in _WORDS.finditer(str(text or "").lower()) if m.group() not in FILLER_WORDS]
@@ -79,11 +80,9 @@ def bare_request_skill(text: str, entities: List[Dict[str, Any]], annotated: set
         skill, s, t = _skill(str(e.get("entity") or "")), e.get("start"), e.get("end")
         if skill is not None and e.get("entity") in annotated and isinstance(s, int) and isinstance(t, int):
             spans.setdefault(skill, []).append((s, t))
-    for skill, found in spans.items():
-        covered = sum(1 for s, t in words if any(a <= s and t <= b for a, b in found))
-        if covered >= BARE_COVER * len(words):
-            return skill
-    return None
+    covering = [skill for skill, found in spans.items()
+                if sum(1 for s, t in words if any(a <= s and t <= b for a, b in found)) >= BARE_COVER * len(words)]
+    return covering[0] if len(covering) == 1 else None  # "coffee", a drink and a timer's name: no one's
 
 
 def _skill(name: str) -> Optional[str]:

@@ -267,10 +267,11 @@ def compose_project(skills: Iterable[Skill], *, core: bool = True) -> RasaProjec
 
 def _only_own_intents(slots: dict, others: list[str]) -> dict:
     """``slots`` whose ``from_entity`` mappings without an ``intent``/``not_intent`` or
-    ``conditions`` (a form's question) get ``not_intent: others`` (the other skills' intents). Rasa fills a slot from *any*
-    message with its entity: the drinks skill's ``quantity`` took the "5" of "set a timer for
-    5 minutes" and the next order was for 5 lattes. An answer to the skill's own question
-    that no intent of its own names ("medium", a fallback) still fills it."""
+    ``conditions`` (a form's question) get ``not_intent: others`` (the other skills'
+    intents). Rasa fills a slot from *any* message with its entity: the drinks skill's
+    ``quantity`` took the "5" of "set a timer for 5 minutes" and the next order was for 5
+    lattes. An answer to the skill's own question that no intent of its own names
+    ("medium", a fallback) still fills it."""
     if not others:
         return slots
     out = {}
