@@ -47,6 +47,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("ASSISTANT_CACHE_DIR", str(ROOT / ".cache"))
 
 import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
 
 import command_bench as cb  # noqa: E402
 from early_end_bench import BUILTIN  # noqa: E402
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                     variants[name] = paused(cmd["text"], k, voice, random.Random(1000 + i))
             for name, audio in variants.items():
                 path = tmp / f"{i}-{name[:5]}.wav"
-                cb._write(path, cb.mix(audio, None, None, random.Random(i)))
+                sf.write(str(path), np.clip(cb.mix(audio, None, None, random.Random(i)), -1, 1), cb.RATE, subtype="PCM_16")
                 before = counter.count
                 results = app.process_file(path, push_to_talk=True)
                 for r in results:
