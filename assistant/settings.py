@@ -124,6 +124,8 @@ class NLUSettings(_Section):
                                 "found gives way to one of the same skill that does")
     carrier_phrases: bool = Field(True, description="'please', 'can you', 'thanks'… are added to every intent's "
                                   "examples alike, so they name no intent (assistant/nlu/carriers.py)")
+    plural_lookups: bool = Field(True, description="lookup tables are trained with their entries' regular plurals "
+                                 "too, so 'four espressos' is tagged (assistant/nlu/plurals.py)")
     action_timeout_s: float = Field(5.0, gt=0, le=60)
 
 

@@ -57,6 +57,7 @@ from assistant.nlu.action_server import ActionServer, warn_unmatched_actions
 from assistant.nlu.children import Children, RunFolder, boot_env, log_excerpt
 from assistant.nlu.client import DialogueResult, RasaClient, ResolveFn, normalize_entities
 from assistant.nlu.carriers import with_carrier_phrases
+from assistant.nlu.plurals import with_plural_lookups
 from assistant.nlu.config import build_config, with_fallback
 from assistant.nlu.interpreter import find_rasa_python, rasa_version
 from assistant.nlu.process import RasaServer, Watchdog
@@ -143,6 +144,8 @@ class RasaSidecar:
         self.project = with_fallback(project)
         if self.settings.carrier_phrases:
             self.project = with_carrier_phrases(self.project)
+        if self.settings.plural_lookups:
+            self.project = with_plural_lookups(self.project)
         self.config = build_config(self.settings.pipeline, self.settings.fallback_threshold,
                                    entity_filter=self.settings.entity_filter)
         self.actions = list(actions)
