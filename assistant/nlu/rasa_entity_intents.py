@@ -183,6 +183,7 @@ class EntityIntentFilter(GraphComponent):
         self._storage = model_storage
         self._resource = resource
         self.table = table
+        self.annotated = {e for v in table.values() for e in v}  # entity types some example annotates
 
     def train(self, training_data: TrainingData) -> Resource:
         """Learn intent → annotated entity types from the training examples; persist it."""
@@ -193,6 +194,7 @@ class EntityIntentFilter(GraphComponent):
                 continue
             table.setdefault(intent, set()).update(e.get("entity") for e in ex.get("entities") or [] if e.get("entity"))
         self.table = {k: sorted(v) for k, v in table.items()}
+        self.annotated = {e for v in self.table.values() for e in v}
         with self._storage.write_to(self._resource) as folder:
             (folder / _FILE).write_text(json.dumps(self.table), encoding="utf-8")
         return self._resource
@@ -216,8 +218,7 @@ class EntityIntentFilter(GraphComponent):
             if not intent or not ranking:
                 continue
             ents = m.get("entities") or []
-            annotated = {e for v in self.table.values() for e in v}
-            new = filter_ranking(self.table, ranking, evidence(ents), bare_request_skill(m.get("text"), ents, annotated))
+            new = filter_ranking(self.table, ranking, evidence(ents), bare_request_skill(m.get("text"), ents, self.annotated))
             if new is None:
                 continue
             m.set("intent", {"name": new[0]["name"], "confidence": new[0]["confidence"]}, add_to_output=True)

@@ -115,8 +115,7 @@ class FormValidationAction(SkillTurnAction):
         ctx = self.context(dispatcher, tracker, domain)
         candidates: dict[str, Any] = dict(tracker.slots_to_validate())
         out = []
-        required = [self.skill.global_name("slot", x) for x in self.skill.data.forms[self.form]["required_slots"]]
-        fixed = resolution_flow.resolve_slot_candidates(ctx, candidates, required)
+        fixed = resolution_flow.resolve_slot_candidates(ctx, candidates)
         for gslot, value in fixed.items():  # canonical values; None: dropped or unsure
             candidates[gslot] = value
             if value is None or self.skill.local_name(gslot) not in self.validators:

@@ -220,15 +220,13 @@ def slot_fixes(ctx: ActionContext) -> list[dict]:
     return out
 
 
-def resolve_slot_candidates(ctx: ActionContext, candidates: dict[str, Any],
-                            required: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+def resolve_slot_candidates(ctx: ActionContext, candidates: dict[str, Any]) -> dict[str, Any]:
     """For a form's validation: the slots among ``candidates`` (global slot → value, what
     Rasa extracted this turn) whose value came from an entity of the latest message, mapped
     to the canonical value; None for an entity that lost its span or is uncertain (then
     the form asks again, after "Sorry, I'm not sure which … you meant."). Also fills every
     empty slot of the skill from a value only entity resolution found ("movie nights" for a
-    scene; :func:`_found_only_by_resolution`). ``required`` (global slot names) is kept for
-    callers; every slot is filled alike."""
+    scene; :func:`_found_only_by_resolution`)."""
     if not resolve.ENABLED:
         return {}
     out: dict[str, Any] = {}
