@@ -73,6 +73,8 @@ class VADSettings(_Section):
                                         "needs to end early")
     start_timeout_s: float = Field(6.0, ge=1, le=30, description="give up if no speech starts")
     max_utterance_s: float = Field(20.0, ge=2, le=120)
+    pre_roll_ms: int = Field(500, ge=0, le=2000, description="audio kept from before the VAD heard speech start "
+                             "(ms): Silero hears a quiet speaker's first word late")
 
 
 class ASRSettings(_Section):
@@ -94,6 +96,9 @@ class ASRSettings(_Section):
                                       "vocabulary too (slower: a ~250-token prompt); off = only the domain pass "
                                       "biases, towards the vocabulary of the skill the command is for")
     domain_beam_size: int = Field(5, ge=1, le=10, description="beam width of the domain pass")
+    lead_in_ms: float = Field(300.0, ge=0, le=1000, description="digital silence put before a command's audio "
+                              "for Whisper (ms): a recording that starts with the first word, or a quiet speaker "
+                              "whose start the VAD heard late, otherwise loses its first words")
     window_s: float = Field(15.0, ge=10, le=30, description="shortest Whisper encoder window (s): a short "
                             "command is encoded in max(window_s, its length + 3 s) instead of 30 s (faster; "
                             "30 = Whisper's own window)")

@@ -66,8 +66,9 @@ class Heard:
 
     Attributes:
         text: the final transcript.
-        audio: the utterance's audio as it was fed, 16 kHz mono ``int16`` (or the
-            blocks' own dtype), shape ``(n,)``; for the domain pass.
+        audio: the audio the streaming decodes heard, 16 kHz mono ``int16`` (or the
+            blocks' own dtype), shape ``(n,)``: ``asr.lead_in_ms`` of digital silence,
+            then the utterance as it was fed; for the domain pass.
     """
 
     text: str
@@ -263,7 +264,9 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
 
     blocks: list = []
     early: Refined | None = None
-    streamer = StreamingTranscriber(asr, interval_s=s.partial_interval_s, hotwords=list(hotwords) or None)
+    streamer = StreamingTranscriber(asr, interval_s=s.partial_interval_s, hotwords=list(hotwords) or None,
+                                    lead_in_s=s.lead_in_ms / 1000)
+    lead_in = np.zeros(streamer.lead_in, np.int16)  # the domain pass decodes what the streamer did
     next_partial_at = 0.0
     judged = -1  # streamer.decodes when the last decode that heard the end was judged
 
@@ -276,7 +279,7 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
         if basis.strip() and blocks:
             parsed = judge(sum(len(b) for b in blocks), basis) if judge is not None else None
             if refine is not None and refine.enabled:
-                early = refine(basis, np.concatenate(blocks), parsed)
+                early = refine(basis, np.concatenate([lead_in, *blocks]), parsed)
 
     while True:
         taken = 0
@@ -294,7 +297,7 @@ def transcribe_stream(asr, s: ASRSettings, hotwords: Sequence[str], bus: EventBu
                 t0 = time.monotonic()
                 final = streamer.finish()
                 decode_ms = getattr(final, "decode_ms", (time.monotonic() - t0) * 1000)
-                return Heard(final.text, np.concatenate(blocks) if blocks else np.zeros(0, np.int16),
+                return Heard(final.text, np.concatenate([lead_in, *blocks]) if blocks else np.zeros(0, np.int16),
                              getattr(final, "audio_seconds", 0.0), decode_ms, early)
             if item is SPECULATE:
                 if judged == streamer.decodes and streamer.heard_the_end():

@@ -210,7 +210,8 @@ class Endpointer:
     def from_settings(cls, vad: Optional[SileroVAD], settings, **extra) -> "Endpointer":
         """Build from an ``assistant.settings.VADSettings`` (or any object with its fields);
         ``extra`` overrides / adds keyword arguments (``pre_roll_ms``...)."""
-        kw = {k: getattr(settings, k) for k in ("threshold", "end_silence_ms", "start_timeout_s", "max_utterance_s") if hasattr(settings, k)}
+        keys = ("threshold", "end_silence_ms", "start_timeout_s", "max_utterance_s", "pre_roll_ms")
+        kw = {k: getattr(settings, k) for k in keys if hasattr(settings, k)}
         kw.update(extra)
         return cls(vad, **kw)
 

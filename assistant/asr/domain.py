@@ -20,6 +20,7 @@ needs no slot values (``what time is it``) is left alone and costs nothing.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -128,6 +129,35 @@ def unglue(text: str, first: str) -> str:
     return " ".join(out)
 
 
+_NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                          "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+                          "eighty ninety hundred thousand and a an".split())
+
+
+def stopped_early(first: str, text: str) -> bool:
+    """Whether ``text``, a second decode of the audio ``first`` was decoded from, stopped
+    before the end: it has at least two words fewer than ``first`` and is, but for at most
+    one word, the start of ``first`` (``difflib.SequenceMatcher`` over the words).
+    Numbers, number words and "a"/"an"/"and" are left out ("five minutes" and "5 minutes"
+    say the same); words are compared normalized
+    (:func:`~assistant.asr.metrics.normalize_text`). A second decode that rewrote garbled
+    words into the skill's values ("there so I won't tidy you" → "bedside lamp, sky blue")
+    did not stop early.
+
+    Seen: a quiet recording (-30 dB) of "Set a timer for five minutes." whose streaming
+    decodes all heard the whole command, and whose domain pass (beam 5, the timer skill's
+    vocabulary as hotwords) wrote only "set a timer" — the skill then asked how long.
+    """
+    def words(t: str) -> list[str]:
+        return [w for w in normalize_text(t).split() if not w.isdigit() and w not in _NUMBER_WORDS]
+
+    a, b = words(first), words(text)
+    if len(b) > len(a) - 2:
+        return False
+    same = sum(m.size for m in difflib.SequenceMatcher(None, a[:len(b)], b, autojunk=False).get_matching_blocks())
+    return same >= len(b) - 1
+
+
 @dataclass(frozen=True)
 class DomainPass:
     """What the domain pass did.
@@ -205,7 +235,8 @@ def domain_pass(asr, audio: np.ndarray, first: str, parse: Callable[[str], dict]
 
     Returns:
         A :class:`DomainPass`. When the second decode is empty (it never should be for
-        speech the first decode heard) the first transcript is kept.
+        speech the first decode heard), or stopped before the end of what the first transcript
+        heard (:func:`stopped_early`), the first transcript is kept.
 
     Raises:
         NLUError: ``parse`` failed (the caller keeps the first transcript).
@@ -238,6 +269,9 @@ def domain_pass(asr, audio: np.ndarray, first: str, parse: Callable[[str], dict]
                            plain, hotword_phrases(list(phrases)), word_timestamps=False, replacements=False,
                            keep_plain_phrases=True)
     text = unglue(res.text.strip(), first) or first
+    if stopped_early(first, text):
+        log.debug("domain pass (%s) stopped early; keeping the first transcript", intent)
+        text = first
     if text != first:
         log.debug("domain pass (%s) changed the transcript", intent)  # never the text itself
     return DomainPass(text, intent, True, res.decode_ms)

@@ -89,6 +89,13 @@ class StreamingTranscriber:
         prompt_chars: how much trimmed committed text to pass as the prompt.
         window_s: shortest encoder window of the decodes, seconds (``None``: the model's
             :attr:`WhisperASR.window_s`; dictation passes its own, 30 s by default).
+        lead_in_s: seconds of digital silence the buffer starts with, before the first
+            sample added (word times stay in stream time, the lead-in at negative times).
+            A recording that starts with the first word — a trimmed clip, or a VAD that
+            detected a quiet speaker's start late, which leaves its pre-roll short —
+            otherwise gives Whisper speech from its very first frame, and base then drops
+            or mishears the first words or writes nothing (``no_speech_prob`` rises); the
+            pipeline's commands use ``asr.lead_in_ms`` (see README, "Real voices").
         skip_silent_final: at :meth:`finish`, reuse the last hypothesis instead of decoding
             again when the audio since the last decode holds no speech (Silero VAD), and
             either the last two decodes agreed on every word and the last decode ended with
@@ -122,6 +129,7 @@ class StreamingTranscriber:
         prompt_chars: int = 200,
         skip_silent_final: bool = True,
         window_s: Optional[float] = None,
+        lead_in_s: float = 0.0,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be > 0")
@@ -137,6 +145,9 @@ class StreamingTranscriber:
         self.window_s = window_s
         """Shortest encoder window of this stream's decodes, seconds (``None``: the model's
         :attr:`WhisperASR.window_s`)."""
+        if lead_in_s < 0:
+            raise ValueError("lead_in_s must be >= 0")
+        self.lead_in = int(round(lead_in_s * SAMPLE_RATE))  # samples of silence before the stream
         self.final_decode_skipped = False
         self.context = ""
         """Text said before this utterance (dictation: the text committed so far), passed to
@@ -154,8 +165,8 @@ class StreamingTranscriber:
                 self._pending: list[np.ndarray] = []
                 self._total = 0  # samples added since reset
                 self._finished = False
-            self._buf = np.zeros(0, np.float32)
-            self._buf_start = 0  # stream sample index of _buf[0]
+            self._buf = np.zeros(self.lead_in, np.float32)
+            self._buf_start = -self.lead_in  # stream sample index of _buf[0] (< 0: the lead-in)
             self._decoded_upto = 0  # _total at the last decode
             self._committed: list[Word] = []
             self._n_trimmed = 0  # committed words that lie before the buffer (prompt)
@@ -279,7 +290,8 @@ class StreamingTranscriber:
         if res.language:
             self._language = res.language
         words = res.words if exact else segment_words(res.segments)
-        return [Word(w.start_s + offset, w.end_s + offset, w.text, w.probability) for w in words], res.decode_ms
+        return [Word(max(0.0, w.start_s + offset), max(0.0, w.end_s + offset), w.text, w.probability)
+                for w in words], res.decode_ms
 
     def _new_part(self, hyp: list[Word]) -> list[Word]:
         """The words of a hypothesis beyond what is committed (:meth:`_after_committed`),
