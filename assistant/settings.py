@@ -96,9 +96,9 @@ class ASRSettings(_Section):
                                       "vocabulary too (slower: a ~250-token prompt); off = only the domain pass "
                                       "biases, towards the vocabulary of the skill the command is for")
     domain_beam_size: int = Field(5, ge=1, le=10, description="beam width of the domain pass")
-    lead_in_ms: float = Field(300.0, ge=0, le=1000, description="digital silence put before a command's audio "
-                              "for Whisper (ms): a recording that starts with the first word, or a quiet speaker "
-                              "whose start the VAD heard late, otherwise loses its first words")
+    lead_in_ms: float = Field(0.0, ge=0, le=1000, description="digital silence put before a command's audio "
+                              "for Whisper (ms); off by default: it helps quiet and noisy clips, flips others "
+                              "(README, Real voices)")
     window_s: float = Field(15.0, ge=10, le=30, description="shortest Whisper encoder window (s): a short "
                             "command is encoded in max(window_s, its length + 3 s) instead of 30 s (faster; "
                             "30 = Whisper's own window)")
