@@ -286,7 +286,8 @@ def cmd_dictate(args) -> int:
         return EXIT_FAILED
     if args.input:
         source = FileSource.for_recording(args.input, block_ms=settings.audio.block_ms,
-                                          end_silence_ms=int(settings.dictation.pause_s * 1000) + 500, realtime=True)
+                                          end_silence_ms=int(settings.dictation.pause_s * 1000) + 500, realtime=True,
+                                          normalize=settings.audio.normalize_recordings)
     else:
         source = MicrophoneSource(settings.audio.input_device, block_ms=settings.audio.block_ms,
                                   gain_db=settings.audio.input_gain_db)

@@ -590,8 +590,8 @@ class Assistant:
         :class:`~assistant.errors.AudioInputError` for unreadable files."""
         from assistant.audio import FileSource
 
-        source = FileSource.for_recording(path, block_ms=self._settings.audio.block_ms,
-                                          end_silence_ms=self._settings.vad.end_silence_ms, realtime=realtime)
+        source = FileSource.for_recording(path, block_ms=self._settings.audio.block_ms, end_silence_ms=self._settings.vad.end_silence_ms,
+                                          realtime=realtime, normalize=self._settings.audio.normalize_recordings)
         try:
             return self.run(source, push_to_talk=push_to_talk, sync_turns=True, stepped=not realtime)
         finally:

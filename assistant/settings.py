@@ -43,6 +43,8 @@ class AudioSettings(_Section):
     output_device: Optional[str] = None
     block_ms: int = Field(80, ge=10, le=500, description="capture block, milliseconds")
     input_gain_db: float = Field(0.0, ge=-20, le=30, description="microphone gain, dB, applied before the wake word, VAD and ASR")
+    normalize_recordings: bool = Field(True, description="raise a quiet recorded command (a file, not the microphone) "
+                                       "to a -6 dBFS peak, by at most 30 dB, before the wake word, VAD and ASR")
 
 
 class WakeSettings(_Section):

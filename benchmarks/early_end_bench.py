@@ -128,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--conditions", default="clean,12", help="clean and/or SNRs in dB, comma-separated")
     ap.add_argument("--hesitate", action="store_true", help="also every command with a pause at a random word boundary")
     ap.add_argument("--show", type=int, default=10, help="print this many cut-offs")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="change one setting from its default (JSON value), e.g. vad.early_end_silence_ms=250; repeatable")
     args = ap.parse_args(argv)
 
     from assistant.audio import BufferSink
     from assistant.events import EventBus
     from assistant.pipeline import Assistant
-    from assistant.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="early-end-bench-"))
     cb.install_skill(tmp / "site")
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     cmds += [{"text": t, "intent": i} for t, i in BUILTIN]
     voices = cb.voice_list()
     beds = cb.noises()
-    settings = Settings()
+    settings = cb.bench_settings(args.set)
     settings.trace.directory = str(tmp / "traces")
     app = Assistant(settings, EventBus(), sink=BufferSink())
     app.start()

@@ -243,6 +243,35 @@ def test_file_source_for_recording_pads_for_the_endpointer(data_dir, jfk, end_si
     assert len(blocks) == math.ceil(len(jfk) / 1280) + math.ceil(pad_s * 16000 / 1280 - 1e-9)
 
 
+def test_normalize_level_raises_quiet_audio_only(jfk):
+    """A quiet recording is raised to a -6 dBFS robust peak, by at most 30 dB; loud, silent
+    and empty audio is left as it is; the result is int16 and never clipped beyond the
+    loudest 0.1 % of samples."""
+    loud = audio.normalize_level(jfk)
+    assert loud[0] is jfk and loud[1] == 0.0  # jfk.flac's robust peak: -3.4 dBFS
+    for quiet_db, want_gain in [(-20, 17.4), (-40, 30.0)]:
+        x = (jfk.astype(np.float32) * 10 ** (quiet_db / 20)).round().astype(np.int16)
+        y, gain = audio.normalize_level(x)
+        assert y.dtype == np.int16 and y.shape == x.shape
+        before = audio.peak_dbfs(x)
+        assert gain == pytest.approx(min(-6.0 - before, 30.0), abs=1e-6)
+        assert gain == pytest.approx(want_gain, abs=1.5), (quiet_db, before, gain)
+        assert audio.peak_dbfs(y) == pytest.approx(before + gain, abs=0.2)
+        assert np.mean(np.abs(y.astype(np.int32)) >= 32767) < 0.001
+    for nothing in (np.zeros(16000, np.int16), np.zeros(0, np.int16)):
+        assert audio.normalize_level(nothing)[1] == 0.0
+
+
+def test_file_source_for_recording_normalizes_a_quiet_file(tmp_path, jfk):
+    """``FileSource.for_recording`` raises a quiet file (``gain_db``) unless told not to."""
+    path = audio.write_wav(tmp_path / "quiet.wav", (jfk * 0.03).astype(np.int16), 16000)  # -30 dB
+    src = audio.FileSource.for_recording(path, block_ms=80, end_silence_ms=700)
+    raw = audio.FileSource.for_recording(path, block_ms=80, end_silence_ms=700, normalize=False)
+    assert raw.gain_db == 0.0 and audio.peak_dbfs(raw.audio) < -30
+    assert 25 < src.gain_db < 30 and audio.peak_dbfs(src.audio) == pytest.approx(-6.0, abs=0.2)
+    assert np.corrcoef(src.audio[:16000 * 5], raw.audio[:16000 * 5])[0, 1] > 0.999
+
+
 def test_sinks_implement_the_audio_sink_protocol():
     assert isinstance(audio.BufferSink(), audio.AudioSink)
     assert isinstance(audio.NullSink(), audio.AudioSink)

@@ -53,6 +53,58 @@ def dbfs(block: np.ndarray) -> float:
     return float(min(0.0, max(-100.0, 20.0 * math.log10(rms / full))))
 
 
+#: Level a quiet recorded command is raised to (:func:`normalize_level`), dBFS of its robust peak.
+RECORDING_LEVEL_DBFS = -6.0
+#: Most gain :func:`normalize_level` gives a recording, dB (a -36 dBFS peak reaches -6 dBFS;
+#: quieter ones get these 30 dB and stay below): enough for a quiet microphone, not so much
+#: that a silent file's hiss becomes loud.
+RECORDING_MAX_GAIN_DB = 30.0
+#: Percentile of ``|x|`` taken as a recording's peak: the loudest 0.1 % of samples (a click,
+#: a clipped plosive) does not set the level.
+PEAK_PERCENTILE = 99.9
+
+
+def peak_dbfs(x: np.ndarray, percentile: float = PEAK_PERCENTILE) -> float:
+    """Robust peak level of int16 samples, dBFS: the ``percentile`` of ``|x|`` over 32768,
+    clamped to [-100, 0]; -100.0 for an empty or silent array."""
+    a = np.abs(np.asarray(x, dtype=np.float32))
+    if a.size == 0:
+        return -100.0
+    p = float(np.percentile(a, percentile)) / 32768.0
+    return -100.0 if p <= 0 else float(min(0.0, max(-100.0, 20.0 * math.log10(p))))
+
+
+def normalize_level(x: np.ndarray, target_dbfs: float = RECORDING_LEVEL_DBFS,
+                    max_gain_db: float = RECORDING_MAX_GAIN_DB) -> tuple[np.ndarray, float]:
+    """Raise a quiet recording to ``target_dbfs`` (peak normalisation, never attenuating).
+
+    Silero VAD hears a quiet voice late or not at all (measured on ../shared/audio: jfk.flac's
+    first speech chunk at 0.35 s with its peak at 0 to -20 dBFS, 0.48 s at -30, 1.25 s at -40;
+    "turn on the office lights" 0.0 s at 0 dBFS, 0.86 s at -30) and Whisper loses words with
+    it, so a recorded command is brought to a level the models were trained on before it
+    takes the microphone's path. A whole recording is known in advance, so this is one gain
+    for all of it (no automatic gain control's pumping); the live microphone has
+    ``audio.input_gain_db`` instead.
+
+    Args:
+        x: int16 mono samples, shape ``(n,)``.
+        target_dbfs: the robust peak (:func:`peak_dbfs`) to reach, dBFS.
+        max_gain_db: the most gain applied, dB.
+
+    Returns:
+        ``(samples, gain_db)``: int16 ``(n,)`` (rounded and clipped to the int16 range: the
+        0.1 % of samples above the robust peak may clip when a click stands out) and the
+        gain applied, dB (0.0 when ``x`` is empty, silent or already at or above the target:
+        then ``x`` itself is returned).
+    """
+    level = peak_dbfs(x)
+    if level <= -100.0 or level >= target_dbfs:
+        return x, 0.0
+    gain_db = min(target_dbfs - level, max_gain_db)
+    y = np.asarray(x, dtype=np.float32) * np.float32(10 ** (gain_db / 20))
+    return np.clip(np.rint(y), -32768, 32767).astype(np.int16), float(gain_db)
+
+
 def float_to_int16(x: np.ndarray) -> np.ndarray:
     """Float samples in [-1, 1) → int16 (×32768, rounded, clipped to the int16 range);
     same shape."""

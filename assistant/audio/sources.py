@@ -22,7 +22,7 @@ from typing import Iterator, Optional, Protocol, Union, runtime_checkable
 import numpy as np
 import soxr
 
-from assistant.audio.decode import SAMPLE_RATE, PathLike, float_to_int16, read_audio
+from assistant.audio.decode import SAMPLE_RATE, PathLike, float_to_int16, normalize_level, read_audio
 from assistant.audio.devices import DEVICES_HINT, open_stream, require_portaudio, resolve_stream, sd
 from assistant.errors import DeviceError, SettingsError
 
@@ -91,6 +91,7 @@ class FileSource:
         block_ms: block length, ms.
         block_samples: samples per block.
         audio: the whole decoded recording, int16 ``(n,)``.
+        gain_db: gain applied to it, dB (:meth:`for_recording`; 0.0 otherwise).
 
     Raises:
         AudioInputError: at construction, if the file cannot be decoded (see
@@ -106,12 +107,13 @@ class FileSource:
         self.realtime = realtime
         self.pad_silence_s = max(0.0, float(pad_silence_s))
         self.audio = read_audio(self.path)
+        self.gain_db = 0.0
         self._closed = threading.Event()
         self.started_at: float | None = None  # time.monotonic() of the first block (blocks())
 
     @classmethod
     def for_recording(cls, path: PathLike, *, block_ms: float, end_silence_ms: float,
-                      realtime: bool = False) -> "FileSource":
+                      realtime: bool = False, normalize: bool = True) -> "FileSource":
         """A source for a recorded command, padded so the endpointer sees its end.
 
         Args:
@@ -119,15 +121,22 @@ class FileSource:
             block_ms: block length, ms (``settings.audio.block_ms``).
             end_silence_ms: the VAD's end-of-utterance silence (``settings.vad.end_silence_ms``).
             realtime: pace the blocks at wall-clock speed (default: as fast as consumed).
+            normalize: raise a quiet recording's level first (:func:`normalize_level`:
+                robust peak to -6 dBFS, at most +30 dB; ``settings.audio.normalize_recordings``).
 
         Returns:
             A :class:`FileSource` with ``pad_silence_s = max(1.5, end_silence_ms/1000 + 0.8)``
-            (see :func:`recording_padding_s`).
+            (see :func:`recording_padding_s`); :attr:`gain_db` is the gain applied.
 
         Raises:
             AudioInputError: the file cannot be decoded.
         """
-        return cls(path, block_ms=block_ms, realtime=realtime, pad_silence_s=recording_padding_s(end_silence_ms))
+        src = cls(path, block_ms=block_ms, realtime=realtime, pad_silence_s=recording_padding_s(end_silence_ms))
+        if normalize:
+            src.audio, src.gain_db = normalize_level(src.audio)
+            if src.gain_db:
+                log.info("%s is quiet: raised by %.1f dB", src.path.name, src.gain_db)
+        return src
 
     @property
     def duration(self) -> float:
