@@ -356,6 +356,37 @@ def test_committed_words_found_when_whisper_glues_or_splits_them():
     assert after_glued(["good", "day"], words("Good", "night")) is None
     assert after_glued(["good", "day"], words("Good")) is None
     assert after_glued(["scratch", "that"], words("scratch", "That's", "that.", "Best")) is None  # a contraction
+    # the committed word heard again inflected is not a glued word: "ask" + "ed" typed "ask ed not"
+    assert after_glued(["so", "ask"], words("so", "asked", "not")) is None
+    assert after_glued(["ask"], words("asking", "not")) is None
+    assert after_glued(["stop"], words("Stopno.")) is None  # a rest of 2 letters is no word
+    assert [w.text for w in after_glued(["and", "ask"], words("and", "asknot", "what"))] == ["not", "what"]
+
+
+def test_committed_words_found_when_whisper_respells_them():
+    """``end_of_respelled``: the committed words placed by their letters when Whisper
+    re-spelled more of them than word alignment (``end_of_committed``) accepts, so that the
+    word after them is not dated by interpolated times and dropped ("thank" after "Deer Anna
+    Kama" re-heard as "Dear Anna, comma."); ``after_by_time`` is the fallback after it."""
+    from assistant.asr.alignment import after_by_time, end_of_committed, end_of_respelled
+    from assistant.asr.transcript import Word
+
+    committed, hyp = "deer anna kama".split(), "dear anna comma thank you".split()
+    assert end_of_committed(committed, hyp) is None  # one word of three agrees
+    assert end_of_respelled(committed, hyp) == 3  # "thank" is new
+    assert end_of_respelled(committed, "dear anna comma".split()) == 3
+    assert end_of_respelled("stop dictation".split(), "stopdic tation hello".split()) == 2  # re-split
+    assert end_of_respelled("and so my fellow americans".split(), "and so my fellow american ask".split()) == 5
+    assert end_of_respelled(committed, "thank you for the flowers".split()) is None  # not there
+    assert end_of_respelled([], hyp) is None
+
+    def w(t, s):
+        return Word(s, s + 0.3, t, 0.9)
+
+    hyp_w = [w("Dear", 0.0), w("Anna,", 0.3), w("comma.", 0.6), w("Thank", 0.9), w("you", 1.2)]
+    assert [x.text for x in after_by_time(hyp_w, 0.85, ["kama"])] == ["Thank", "you"]
+    assert [x.text for x in after_by_time(hyp_w, 0.5, ["anna", "comma"])] == ["Thank", "you"]  # repeats dropped
+    assert after_by_time(hyp_w, 2.0, ["you"]) == []
 
 
 def test_repetition_loops_are_recognised():
