@@ -220,6 +220,35 @@ def test_committer_with_spoken_commands_types_a_letter(base_asr, tmp_path):
     assert c.phrases == len(phrases)
 
 
+def test_pause_decode_uses_the_30s_window_with_half_second_decodes(base_asr, tmp_path):
+    """With 0.5 s decodes in a 15 s window, the decode at a pause — whose tail is committed
+    without a second decode agreeing — runs in the 30 s window (``FLUSH_WINDOW_S``): in
+    the 15 s window Whisper base heard Piper's "comma" as "Kama" on 7 of 12 kernel × length
+    cases, and the letter came out "Deer Anna Kama"."""
+    from audio_factory import concat, piper_say, read_16k
+
+    from assistant.dictation.committer import FLUSH_WINDOW_S
+
+    x = read_16k(concat([piper_say("Dear Anna, comma.", tmp_path / "p.wav")], tmp_path / "a.wav",
+                        gap_s=1.0, tail_s=1.5))
+    c = Committer(base_asr, interval_s=0.5, window_s=15.0)
+    windows = []
+    updates = []
+    for i in range(0, len(x), BLOCK):
+        c.add(x[i : i + BLOCK])
+        n = c.transcriber.decodes
+        u = c.step()
+        if c.transcriber.decodes > n:
+            windows.append((c.transcriber.last_window_s, u is not None and u.phrase_end))
+        if u is not None:
+            updates.append(u)
+    check_stable(c, updates)
+    assert FLUSH_WINDOW_S == 30.0 and c.phrases == 1
+    assert [w for w, end in windows if end] == [30.0], windows  # the pause's decode
+    assert all(w == 15.0 for w, end in windows if not end), windows
+    assert normalize_text(c.committed_text) in ("dear anna comma", "deer anna comma"), c.committed_text
+
+
 def test_committer_long_silence_restarts_buffer_and_never_decodes_silence(base_asr):
     """Silence alone is never decoded; after a long silence the buffer is dropped, and
     speech after it is still transcribed with dictation times past the silence."""

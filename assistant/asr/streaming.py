@@ -116,6 +116,7 @@ class StreamingTranscriber:
         plain_redecodes: decodes repeated without prompt and hotwords because the first
             repeated itself (:meth:`_decode`), in the current utterance.
         final_decode_skipped: whether the last :meth:`finish` reused the last hypothesis.
+        last_window_s: the encoder window of the last decode, seconds (0 before any).
     """
 
     def __init__(
@@ -179,6 +180,7 @@ class StreamingTranscriber:
             self.decode_ms_total = 0.0
             self.trims = 0
             self.plain_redecodes = 0
+            self.last_window_s = 0.0
             self._decodes_since_commit = 0  # decodes in a row that committed nothing
 
     def add(self, block: np.ndarray) -> None:
@@ -289,8 +291,9 @@ class StreamingTranscriber:
         # buffers (commands) the segment-interpolated words are enough and save the
         # alignment pass (see segment_words).
         exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
+        self.last_window_s = self.window_for_buffer(window_s)
         res = self.asr.transcribe(self._buf, hotwords=hotwords, initial_prompt=prompt, word_timestamps=exact,
-                                  window_s=self.window_for_buffer(window_s))
+                                  window_s=self.last_window_s)
         self.decodes += 1
         self.decode_ms_total += res.decode_ms
         if res.language:
@@ -456,7 +459,7 @@ class StreamingTranscriber:
             # recording's buffer grew to 21 s; jfk.flac lost words with AVX2/GENERIC kernels).
             if self._decodes_since_commit >= STALLED_DECODES:
                 self._trim(over_s=self.max_buffer_s + self.keep_s)
-            hyp, _ = self._decode()
+            hyp, _ = self._decode(window_s)
             if hyp is None:  # the committed words not placed: keep the tail we had
                 self._stable = False
                 self._speculative = force
