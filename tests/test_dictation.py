@@ -249,6 +249,46 @@ def test_pause_decode_uses_the_30s_window_with_half_second_decodes(base_asr, tmp
     assert normalize_text(c.committed_text) in ("dear anna comma", "deer anna comma"), c.committed_text
 
 
+def test_decode_that_skips_the_committed_words_keeps_the_tail(base_asr):
+    """A decode whose hypothesis does not contain the committed words still in the buffer
+    (Whisper skipped them) neither commits nor wipes the tail: before, the time fallback
+    found no word after the last committed one and the tail became empty, so the pause
+    committed nothing and its words were lost. The skipping hypothesis here is Whisper's
+    real decode of the audio after the committed words alone, dated from that audio's start
+    (so before the committed end), put in place of the next decode's."""
+    from assistant.asr.streaming import StreamingTranscriber
+    from assistant.asr.transcript import segment_words
+
+    class Skipping(StreamingTranscriber):
+        skipped = None  # the hypothesis the next decodes return instead of decoding
+
+        def _decode_once(self, hotwords, prompt, window_s=None):
+            if self.skipped is None:
+                return super()._decode_once(hotwords, prompt, window_s)
+            self.decodes += 1
+            return list(self.skipped), 0.0
+
+    jfk = read_audio(DATA / "jfk.flac")
+    sec = SAMPLE_RATE
+    st = Skipping(base_asr, interval_s=0.5, window_s=30.0)
+    st.add(jfk[: int(2.2 * sec)])
+    st.maybe_partial(force=True)
+    st.commit_pending()  # "And so my fellow" (a pause's commit)
+    committed = st.committed_text
+    assert normalize_text(committed).startswith("and so my"), committed
+    st.add(jfk[int(2.2 * sec) : int(3.6 * sec)])
+    st.maybe_partial(force=True)
+    tail = st.pending_words
+    assert tail and st.committed_text == committed, (st.committed_text, tail)
+    later = segment_words(base_asr.transcribe(jfk[int(3.6 * sec) : int(5.0 * sec)]).segments)
+    assert later and max(w.start_s for w in later) < st.committed_words[-1].end_s - 0.1, later
+    assert st._after_committed(later) is None and st._after_committed([]) is None
+    st.skipped = later
+    st.add(jfk[int(3.6 * sec) : int(5.0 * sec)])
+    assert st.maybe_partial(force=True) == (committed, " ".join(w.text for w in tail))
+    assert st.pending_words == tail and st.commit_pending() == tail
+
+
 def test_committer_long_silence_restarts_buffer_and_never_decodes_silence(base_asr):
     """Silence alone is never decoded; after a long silence the buffer is dropped, and
     speech after it is still transcribed with dictation times past the silence."""
