@@ -111,7 +111,12 @@ class Committer:
             glued to a committed one ("Stopdictation.", ``after_glued``).
             ``dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``: 8 of 20
             schedules typed the exact text before the last three fixes, 20 of 20 after
-            (the default: 20 of 20 before and after).
+            (the default: 20 of 20 before and after). Four more (``tests/test_dictation.py`` at
+            0.5 s / 15 s typed "Deer Anna Kama" and lost "Americans"): the pause's decode, whose
+            tail is committed unconfirmed, now runs in the 30 s window (``flush_window_s``);
+            committed words re-spelled beyond word alignment are placed by their letters
+            (``end_of_respelled``); a decode that does not place the committed words keeps the
+            tail; "asked" after a committed "ask" is no glued word (``after_glued``).
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
             ``dictation.window_s``, 30); a decode's window is also at least twice its buffer
             (:meth:`StreamingTranscriber.window_for_buffer`).
