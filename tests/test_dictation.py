@@ -220,6 +220,74 @@ def test_committer_with_spoken_commands_types_a_letter(base_asr, tmp_path):
     assert c.phrases == len(phrases)
 
 
+def test_pause_decode_uses_the_30s_window_with_half_second_decodes(base_asr, tmp_path):
+    """With 0.5 s decodes in a 15 s window, the decode at a pause — whose tail is committed
+    without a second decode agreeing — runs in the 30 s window (``FLUSH_WINDOW_S``): in
+    the 15 s window Whisper base heard Piper's "comma" as "Kama" on 7 of 12 kernel × length
+    cases, and the letter came out "Deer Anna Kama"."""
+    from audio_factory import concat, piper_say, read_16k
+
+    from assistant.dictation.committer import FLUSH_WINDOW_S
+
+    x = read_16k(concat([piper_say("Dear Anna, comma.", tmp_path / "p.wav")], tmp_path / "a.wav",
+                        gap_s=1.0, tail_s=1.5))
+    c = Committer(base_asr, interval_s=0.5, window_s=15.0)
+    windows = []
+    updates = []
+    for i in range(0, len(x), BLOCK):
+        c.add(x[i : i + BLOCK])
+        n = c.transcriber.decodes
+        u = c.step()
+        if c.transcriber.decodes > n:
+            windows.append((c.transcriber.last_window_s, u is not None and u.phrase_end))
+        if u is not None:
+            updates.append(u)
+    check_stable(c, updates)
+    assert FLUSH_WINDOW_S == 30.0 and c.phrases == 1
+    assert [w for w, end in windows if end] == [30.0], windows  # the pause's decode
+    assert all(w == 15.0 for w, end in windows if not end), windows
+    assert normalize_text(c.committed_text) in ("dear anna comma", "deer anna comma"), c.committed_text
+
+
+def test_decode_that_skips_the_committed_words_keeps_the_tail(base_asr):
+    """A decode whose hypothesis does not contain the committed words still in the buffer
+    (Whisper skipped them) neither commits nor wipes the tail: before, the time fallback
+    found no word after the last committed one and the tail became empty, so the pause
+    committed nothing and its words were lost. The skipping hypothesis here is Whisper's
+    real decode of the audio after the committed words alone, dated from that audio's start
+    (so before the committed end), put in place of the next decode's."""
+    from assistant.asr.streaming import StreamingTranscriber
+    from assistant.asr.transcript import segment_words
+
+    class Skipping(StreamingTranscriber):
+        skipped = None  # the hypothesis the next decodes return instead of decoding
+
+        def _decode_once(self, hotwords, prompt, window_s=None):
+            if self.skipped is None:
+                return super()._decode_once(hotwords, prompt, window_s)
+            self.decodes += 1
+            return list(self.skipped), 0.0
+
+    jfk = read_audio(DATA / "jfk.flac")
+    sec = SAMPLE_RATE
+    st = Skipping(base_asr, interval_s=0.5, window_s=30.0)
+    st.add(jfk[: int(3.3 * sec)])
+    st.maybe_partial(force=True)
+    st.commit_pending()  # "And so my fellow Americans" (a pause's commit)
+    committed = st.committed_text
+    assert normalize_text(committed) == "and so my fellow americans", committed
+    st.add(jfk[int(3.3 * sec) : int(5.0 * sec)])  # "ask not"
+    st.maybe_partial(force=True)
+    tail = st.pending_words
+    assert tail and st.committed_text == committed, (st.committed_text, tail)
+    later = segment_words(base_asr.transcribe(jfk[int(5.0 * sec) : int(6.5 * sec)]).segments)
+    assert later and max(w.start_s for w in later) < st.committed_words[-1].end_s - 0.1, later
+    st.skipped = later
+    st.add(jfk[int(5.0 * sec) : int(6.5 * sec)])
+    assert st.maybe_partial(force=True) == (committed, " ".join(w.text for w in tail))
+    assert st.pending_words == tail and st.commit_pending() == tail
+
+
 def test_committer_long_silence_restarts_buffer_and_never_decodes_silence(base_asr):
     """Silence alone is never decoded; after a long silence the buffer is dropped, and
     speech after it is still transcribed with dictation times past the silence."""
@@ -356,6 +424,37 @@ def test_committed_words_found_when_whisper_glues_or_splits_them():
     assert after_glued(["good", "day"], words("Good", "night")) is None
     assert after_glued(["good", "day"], words("Good")) is None
     assert after_glued(["scratch", "that"], words("scratch", "That's", "that.", "Best")) is None  # a contraction
+    # the committed word heard again inflected is not a glued word: "ask" + "ed" typed "ask ed not"
+    assert after_glued(["so", "ask"], words("so", "asked", "not")) is None
+    assert after_glued(["ask"], words("asking", "not")) is None
+    assert after_glued(["stop"], words("Stopno.")) is None  # a rest of 2 letters is no word
+    assert [w.text for w in after_glued(["and", "ask"], words("and", "asknot", "what"))] == ["not", "what"]
+
+
+def test_committed_words_found_when_whisper_respells_them():
+    """``end_of_respelled``: the committed words placed by their letters when Whisper
+    re-spelled more of them than word alignment (``end_of_committed``) accepts, so that the
+    word after them is not dated by interpolated times and dropped ("thank" after "Deer Anna
+    Kama" re-heard as "Dear Anna, comma."); ``after_by_time`` is the fallback after it."""
+    from assistant.asr.alignment import after_by_time, end_of_committed, end_of_respelled
+    from assistant.asr.transcript import Word
+
+    committed, hyp = "deer anna kama".split(), "dear anna comma thank you".split()
+    assert end_of_committed(committed, hyp) is None  # one word of three agrees
+    assert end_of_respelled(committed, hyp) == 3  # "thank" is new
+    assert end_of_respelled(committed, "dear anna comma".split()) == 3
+    assert end_of_respelled("stop dictation".split(), "stopdic tation hello".split()) == 2  # re-split
+    assert end_of_respelled("and so my fellow americans".split(), "and so my fellow american ask".split()) == 5
+    assert end_of_respelled(committed, "thank you for the flowers".split()) is None  # not there
+    assert end_of_respelled([], hyp) is None
+
+    def w(t, s):
+        return Word(s, s + 0.3, t, 0.9)
+
+    hyp_w = [w("Dear", 0.0), w("Anna,", 0.3), w("comma.", 0.6), w("Thank", 0.9), w("you", 1.2)]
+    assert [x.text for x in after_by_time(hyp_w, 0.85, ["kama"])] == ["Thank", "you"]
+    assert [x.text for x in after_by_time(hyp_w, 0.5, ["anna", "comma"])] == ["Thank", "you"]  # repeats dropped
+    assert after_by_time(hyp_w, 2.0, ["you"]) == []
 
 
 def test_repetition_loops_are_recognised():

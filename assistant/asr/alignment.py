@@ -44,6 +44,92 @@ def end_of_committed(committed: list[str], hyp: list[str]) -> Optional[int]:
     return min(len(hyp), last.b + last.size + unmatched)
 
 
+GLUED_MIN_LETTERS = 3
+"""A hypothesis word that runs past the committed letters counts as the last committed
+word glued to the next one (:func:`after_glued`) only if the rest has at least this many
+letters and is not an inflection (:data:`INFLECTIONS`): "Stopdictation." after a committed
+"Stop" is "Stop" + "dictation."; "asked" after a committed "ask" is "ask" heard again, as
+"asked" — splitting it typed "ask ed not" (0.5 s decodes, jfk.flac)."""
+INFLECTIONS = frozenset({"s", "es", "ed", "d", "ing", "ings", "er", "ers", "est", "ly", "y", "en", "n", "ies", "ied"})
+"""Word endings that make a committed word's re-hearing, not a new word (:func:`after_glued`)."""
+
+RESPELL_MAX_EDITS = 0.4
+""":func:`end_of_respelled` accepts a cut when the letters before it differ from the
+committed letters by at most this fraction of them (Levenshtein edits): "Deer Anna Kama"
+against "Dear Anna, comma." is 4 edits in 12 letters."""
+
+
+def letters(text: str) -> str:
+    """The letters and digits of ``text``, lower case (:func:`normalize_text` without its
+    spaces and apostrophes): ``"Stop-dictation."`` → ``"stopdictation"``. Never raises."""
+    return "".join(ch for ch in normalize_text(text) if ch.isalnum())
+
+
+def end_of_respelled(committed: list[str], hyp: list[str], max_edits: float = RESPELL_MAX_EDITS) -> Optional[int]:
+    """Where the committed words end in a new hypothesis that re-spelled or re-split them
+    beyond what word alignment (:func:`end_of_committed`) finds: the letters are compared,
+    not the words ("deer anna kama" committed, "dear anna comma thank you" heard: only one
+    word of three is the same, but 4 letters of 12 differ).
+
+    Every word boundary of ``hyp`` is a candidate cut; the one whose letters before it are
+    the fewest Levenshtein edits from the committed letters wins, ties going to the cut whose
+    letter count is closest to the committed one's (so a re-spelled last word is not left
+    out: "dear anna" and "dear anna comma" are both 4 edits from "deer anna kama").
+
+    Args:
+        committed: the committed words still in the buffer (any spelling; compared by
+            :func:`letters`, i.e. lower case without punctuation and spaces).
+        hyp: the new hypothesis's words, same form.
+        max_edits: accept at most this many edits per committed letter.
+
+    Returns:
+        The index in ``hyp`` just after the last committed word (0..len(hyp)), or None when
+        there are no committed letters or no cut is within ``max_edits``. Never raises.
+        Cost: O(committed letters × hypothesis letters), pure Python (~1 ms per 1000 cells).
+    """
+    target = "".join(letters(w) for w in committed)
+    if not target:
+        return None
+    ends, text = [0], ""
+    for w in hyp:
+        text += letters(w)
+        ends.append(len(text))
+    text = text[: len(target) * 2 + 8]  # the cut lies within about the committed length
+    # dist[k]: Levenshtein distance of target and text[:k] (one DP row per target letter)
+    dist = list(range(len(text) + 1))
+    for i, ch in enumerate(target, 1):
+        row = [i] + [0] * len(text)
+        for k in range(1, len(text) + 1):
+            row[k] = min(dist[k] + 1, row[k - 1] + 1, dist[k - 1] + (text[k - 1] != ch))
+        dist = row
+    best = min((dist[e], abs(e - len(target)), j) for j, e in enumerate(ends) if e <= len(text))
+    if best[0] > max_edits * len(target):
+        return None
+    return best[2]
+
+
+def after_by_time(hyp: list[Word], end_s: float, tail: list[str], margin_s: float = 0.1) -> list[Word]:
+    """whisper_streaming's rule for a hypothesis that no letter alignment places: the words
+    of ``hyp`` that start after the last committed word's end (−``margin_s``), without up to
+    5 leading words that repeat the committed ``tail``.
+
+    Args:
+        hyp: the new hypothesis (stream times, seconds).
+        end_s: the last committed word's end, stream seconds.
+        tail: the committed words, normalized (:func:`normalize_text`); the last 5 are used.
+        margin_s: how far before ``end_s`` a word may start, seconds (word times of short
+            buffers are interpolated).
+
+    Returns:
+        Those words (possibly empty). Never raises.
+    """
+    cand = [w for w in hyp if w.start_s > end_s - margin_s]
+    for n in range(min(5, len(cand), len(tail)), 0, -1):
+        if [normalize_text(w.text) for w in cand[:n]] == tail[-n:]:
+            return cand[n:]
+    return cand
+
+
 def after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
     """The words of ``hyp`` after the committed words when they match letter for letter but
     Whisper put the spaces elsewhere: a hypothesis that glued the last committed word to the
@@ -58,8 +144,11 @@ def after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
 
     Returns:
         The words after the committed ones (possibly empty), or None when the letters do
-        not match or the word running past them does so by a contraction ("that"
-        committed, "That's" heard: not a glued word).
+        not match, or the word running past them does so by a contraction ("that"
+        committed, "That's" heard: not a glued word) or by fewer than
+        ``GLUED_MIN_LETTERS`` letters or an inflection ("ask" committed, "asked" or
+        "asking" heard: the committed word heard again, which :func:`end_of_committed`
+        then skips). Never raises.
     """
     target = "".join(committed).replace(" ", "")
     got = ""
@@ -84,6 +173,8 @@ def after_glued(committed: list[str], hyp: list[Word]) -> Optional[list[Word]]:
         rest = w.text[cut:].lstrip("-‐ ")
         if not rest[:2].isalpha():
             return None  # a contraction ("that" committed, "That's" heard), not a glued word
+        if len(letters(rest)) < GLUED_MIN_LETTERS or letters(rest) in INFLECTIONS:
+            return None  # the committed word re-heard inflected ("ask" committed, "asked" heard)
         return [Word(w.start_s, w.end_s, rest, w.probability)] + hyp[j + 1 :]
     return None
 

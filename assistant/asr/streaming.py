@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from assistant.asr.alignment import after_glued, end_of_committed, repeats
+from assistant.asr.alignment import after_by_time, after_glued, end_of_committed, end_of_respelled, repeats
 from assistant.asr.guard import hears_speech
 from assistant.asr.metrics import normalize_text
 from assistant.asr.model import WhisperASR
@@ -116,6 +116,7 @@ class StreamingTranscriber:
         plain_redecodes: decodes repeated without prompt and hotwords because the first
             repeated itself (:meth:`_decode`), in the current utterance.
         final_decode_skipped: whether the last :meth:`finish` reused the last hypothesis.
+        last_window_s: the encoder window of the last decode, seconds (0 before any).
     """
 
     def __init__(
@@ -179,6 +180,7 @@ class StreamingTranscriber:
             self.decode_ms_total = 0.0
             self.trims = 0
             self.plain_redecodes = 0
+            self.last_window_s = 0.0
             self._decodes_since_commit = 0  # decodes in a row that committed nothing
 
     def add(self, block: np.ndarray) -> None:
@@ -240,17 +242,21 @@ class StreamingTranscriber:
         text = " ".join(t for t in (self.context.strip(), join_words(self._committed[: self._n_trimmed])) if t)
         return text[-self.prompt_chars :].lstrip() or None
 
-    def window_for_buffer(self) -> float:
-        """The encoder window of the next decode, seconds: ``window_s`` (or the model's),
-        but at least ``WINDOW_PER_BUFFER`` × the buffer, so that a long buffer keeps at least
-        as much zero padding as speech (Whisper trained on 30 s windows; with a 12 s
-        dictation buffer in a 15 s window it once typed a sentence three times)."""
-        base = self.window_s if self.window_s is not None else float(getattr(self.asr, "window_s", 30.0) or 30.0)
+    def window_for_buffer(self, window_s: Optional[float] = None) -> float:
+        """The encoder window of the next decode, seconds: ``window_s`` (default: this
+        stream's :attr:`window_s`, or the model's), but at least ``WINDOW_PER_BUFFER`` × the
+        buffer, so that a long buffer keeps at least as much zero padding as speech (Whisper
+        trained on 30 s windows; with a 12 s dictation buffer in a 15 s window it once typed a
+        sentence three times); at most 30 s. Never raises."""
+        base = window_s if window_s is not None else self.window_s
+        if base is None:
+            base = float(getattr(self.asr, "window_s", 30.0) or 30.0)
         return min(30.0, max(base, WINDOW_PER_BUFFER * self.buffer_seconds))
 
-    def _decode(self) -> tuple[list[Word], float]:
-        """Decode the buffer; return the hypothesis words beyond what is committed, and the
-        decode time in ms.
+    def _decode(self, window_s: Optional[float] = None) -> tuple[Optional[list[Word]], float]:
+        """Decode the buffer (shortest encoder window ``window_s``, default :attr:`window_s`);
+        return the hypothesis words beyond what is committed — None when the hypothesis does
+        not place the committed words (:meth:`_after_committed`) — and the decode time in ms.
 
         A new part that repeats itself or the committed text over speech
         (:func:`repeats`: a group of ≥ ``REPEAT_MIN_WORDS`` words twice in a row) is checked
@@ -262,29 +268,32 @@ class StreamingTranscriber:
         too and stays. Counted in :attr:`plain_redecodes`. The same idea as the bias guard
         (:func:`~assistant.asr.guard.merge_biased`): the unbiased decode has the last word.
         """
-        hyp, ms = self._decode_once(self.hotwords, self._prompt())
+        hyp, ms = self._decode_once(self.hotwords, self._prompt(), window_s)
         new = self._new_part(hyp)
         committed = [normalize_text(w.text) for w in self._committed]
-        if (self.hotwords or self._prompt()) and repeats([normalize_text(w.text) for w in new], committed):
-            plain, plain_ms = self._decode_once(None, None)
+        if (self.hotwords or self._prompt()) and repeats([normalize_text(w.text) for w in new or []], committed):
+            plain, plain_ms = self._decode_once(None, None, window_s)
             ms += plain_ms
             plain_new = self._new_part(plain)
             self.plain_redecodes += 1
-            if not repeats([normalize_text(w.text) for w in plain_new], committed):
+            if plain_new is not None and not repeats([normalize_text(w.text) for w in plain_new], committed):
                 hyp, new = plain, plain_new
         self._last_raw = hyp
         return new, ms
 
-    def _decode_once(self, hotwords: Hotwords, prompt: Optional[str]) -> tuple[list[Word], float]:
-        """One decode of the buffer: all its words (stream times, seconds) and the decode
+    def _decode_once(self, hotwords: Hotwords, prompt: Optional[str],
+                     window_s: Optional[float] = None) -> tuple[list[Word], float]:
+        """One decode of the buffer (shortest encoder window ``window_s``, see
+        :meth:`window_for_buffer`): all its words (stream times, seconds) and the decode
         time, ms."""
         offset = self._buf_start / SAMPLE_RATE
         # Exact word times matter once the buffer may be trimmed at a word end; for short
         # buffers (commands) the segment-interpolated words are enough and save the
         # alignment pass (see segment_words).
         exact = self.buffer_seconds > EXACT_WORD_TIMES_AFTER_S
+        self.last_window_s = self.window_for_buffer(window_s)
         res = self.asr.transcribe(self._buf, hotwords=hotwords, initial_prompt=prompt, word_timestamps=exact,
-                                  window_s=self.window_for_buffer())
+                                  window_s=self.last_window_s)
         self.decodes += 1
         self.decode_ms_total += res.decode_ms
         if res.language:
@@ -293,11 +302,12 @@ class StreamingTranscriber:
         return [Word(max(0.0, w.start_s + offset), max(0.0, w.end_s + offset), w.text, w.probability)
                 for w in words], res.decode_ms
 
-    def _new_part(self, hyp: list[Word]) -> list[Word]:
-        """The words of a hypothesis beyond what is committed (:meth:`_after_committed`),
-        without a leading echo of the committed text that the audio does not say again
-        (:meth:`_drop_echo`)."""
-        return self._drop_echo(self._after_committed(hyp))
+    def _new_part(self, hyp: list[Word]) -> Optional[list[Word]]:
+        """The words of a hypothesis beyond what is committed (:meth:`_after_committed`;
+        None when it does not place them), without a leading echo of the committed text
+        that the audio does not say again (:meth:`_drop_echo`)."""
+        new = self._after_committed(hyp)
+        return None if new is None else self._drop_echo(new)
 
     def _drop_echo(self, new: list[Word]) -> list[Word]:
         """Drop a leading run of ``new`` that repeats the last ``k`` ≥ ``ECHO_MIN_WORDS``
@@ -320,17 +330,24 @@ class StreamingTranscriber:
             return new
         return new[k:]
 
-    def _after_committed(self, hyp: list[Word]) -> list[Word]:
-        """Strip the words already committed from a hypothesis of the buffer.
+    def _after_committed(self, hyp: list[Word]) -> Optional[list[Word]]:
+        """Strip the words already committed from a hypothesis of the buffer; None when the
+        hypothesis does not place them (the caller then keeps the previous tail).
 
         The buffer starts at a committed word's end, so a hypothesis normally begins with
         the committed words that are still in the buffer: match them by text, exactly or,
         when Whisper re-spelled one or two of them ("Deer Anna" → "Dear Anna"), by aligning
         the word sequences (:func:`end_of_committed`); when it glued or split words
-        ("Stopdictation."), letter by letter (:func:`after_glued`). If they do not align, fall back to
-        whisper_streaming's rule: keep words starting after
-        the last committed word's end (−0.1 s), then remove up to 5 leading words that
-        repeat the committed tail.
+        ("Stopdictation."), letter by letter (:func:`after_glued`); when it re-spelled more
+        of them ("Deer Anna Kama" → "Dear Anna, comma."), by the fewest letter edits
+        (:func:`end_of_respelled`) — interpolated word times dropped "thank" after such a
+        re-spelling. If none of these places them, fall back to whisper_streaming's rule
+        (:func:`after_by_time`): keep words starting after the last committed word's end
+        (−0.1 s), without up to 5 leading words that repeat the committed tail. A non-empty
+        hypothesis with nothing after that end skipped the committed words (or was dated
+        wrongly): None, so that its decode does not wipe the tail — at a pause that tail is
+        committed (:meth:`commit_pending`); so is an empty hypothesis while committed words
+        are in the buffer.
         """
         inbuf = [normalize_text(w.text) for w in self._committed[self._n_trimmed :]]
         if not inbuf:
@@ -342,15 +359,12 @@ class StreamingTranscriber:
         if glued is not None:
             return glued
         cut = end_of_committed(inbuf, norm)
+        if cut is None:
+            cut = end_of_respelled(inbuf, norm)
         if cut is not None:
             return hyp[cut:]
-        last_end = self._committed[-1].end_s
-        cand = [w for w in hyp if w.start_s > last_end - 0.1]
-        tail = [normalize_text(w.text) for w in self._committed]
-        for n in range(min(5, len(cand), len(tail)), 0, -1):
-            if [normalize_text(w.text) for w in cand[:n]] == tail[-n:]:
-                return cand[n:]
-        return cand
+        after = after_by_time(hyp, self._committed[-1].end_s, [normalize_text(w.text) for w in self._committed])
+        return after if after else None
 
     def _silent_after(self, margin_s: float) -> bool:
         """Silero VAD (the model shipped in faster-whisper, max probability < 0.5) hears no
@@ -412,9 +426,13 @@ class StreamingTranscriber:
         self._n_trimmed = i + 1
         self.trims += 1
 
-    def maybe_partial(self, force: bool = False) -> Optional[tuple[str, str]]:
+    def maybe_partial(self, force: bool = False, window_s: Optional[float] = None) -> Optional[tuple[str, str]]:
         """Re-decode if at least ``interval_s`` of new audio arrived since the last decode
-        (or, with ``force``, any new audio at all).
+        (or, with ``force``, any new audio at all), with the shortest encoder window
+        ``window_s`` (default :attr:`window_s`; see :meth:`window_for_buffer`).
+
+        A decode whose hypothesis does not place the committed words
+        (:meth:`_after_committed`) keeps the previous tail and commits nothing.
 
         Call it from your own worker thread (it blocks for one decode, ~0.3–1 s). The
         pipeline forces one when trailing silence begins, so that :meth:`finish` at the
@@ -441,7 +459,12 @@ class StreamingTranscriber:
             # recording's buffer grew to 21 s; jfk.flac lost words with AVX2/GENERIC kernels).
             if self._decodes_since_commit >= STALLED_DECODES:
                 self._trim(over_s=self.max_buffer_s + self.keep_s)
-            hyp, _ = self._decode()
+            hyp, _ = self._decode(window_s)
+            if hyp is None:  # the committed words not placed: keep the tail we had
+                self._stable = False
+                self._speculative = force
+                self._decodes_since_commit += 1
+                return self.committed_text, join_words(self._hyp)
             k = 0
             while k < min(len(hyp), len(self._hyp)) and normalize_text(hyp[k].text) == normalize_text(self._hyp[k].text):
                 k += 1
@@ -504,6 +527,8 @@ class StreamingTranscriber:
             elif new > 0 or (self.decodes == 0 and self._total > 0):
                 self._take_pending()
                 tail, decode_ms = self._decode()
+                if tail is None:
+                    tail = self._hyp
             else:
                 tail = self._hyp
             words = self._committed + tail

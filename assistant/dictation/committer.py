@@ -54,6 +54,13 @@ from assistant.asr.streaming import StreamingTranscriber
 from assistant.asr.transcript import Word, join_words
 from assistant.asr.vocabulary import Hotwords
 
+FLUSH_WINDOW_S = 30.0
+"""Shortest encoder window of the decode at a pause (:meth:`Committer.flush`), seconds,
+whatever ``window_s``: that decode's tail is committed without a second decode agreeing
+with it, and on the same 1.76–2.5 s of Piper's "Dear Anna, comma." the 15 s window gave
+"Kama" in 7 of 12 kernel × length cases, the 30 s window in none (``tests/test_dictation.py``
+at 0.5 s / 15 s typed "Deer Anna Kama"). Costs ~70–90 ms more per phrase than 15 s."""
+
 PRE_SPEECH_KEEP_S = 0.3
 """When only silence has been buffered for a phrase, all but this many seconds of it
 (the onset of the next word) are dropped instead of decoded."""
@@ -104,10 +111,17 @@ class Committer:
             glued to a committed one ("Stopdictation.", ``after_glued``).
             ``dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``: 8 of 20
             schedules typed the exact text before the last three fixes, 20 of 20 after
-            (the default: 20 of 20 before and after).
+            (the default: 20 of 20 before and after). Four more (``tests/test_dictation.py`` at
+            0.5 s / 15 s typed "Deer Anna Kama" and lost "Americans"): the pause's decode, whose
+            tail is committed unconfirmed, now runs in the 30 s window (``flush_window_s``);
+            committed words re-spelled beyond word alignment are placed by their letters
+            (``end_of_respelled``); a decode that does not place the committed words keeps the
+            tail; "asked" after a committed "ask" is no glued word (``after_glued``).
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
             ``dictation.window_s``, 30); a decode's window is also at least twice its buffer
             (:meth:`StreamingTranscriber.window_for_buffer`).
+        flush_window_s: shortest encoder window of the decode at a pause, seconds
+            (default ``FLUSH_WINDOW_S``, 30 s, whatever ``window_s``; ``None``: ``window_s``).
         pause_s: a pause this long (no speech per Silero VAD), seconds, ends a phrase:
             the rest is committed (:meth:`flush`).
         max_buffer_s, keep_s: buffer trimming of :class:`StreamingTranscriber`, seconds:
@@ -140,12 +154,14 @@ class Committer:
         restart_after_s: float = 2.5,
         context_chars: int = 200,
         window_s: float = 30.0,
+        flush_window_s: Optional[float] = FLUSH_WINDOW_S,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
             raise ValueError("need 0 < pause_s <= restart_after_s")
         self.pause_s = float(pause_s)
         self.restart_after_s = float(restart_after_s)
         self.context_chars = int(context_chars)
+        self.flush_window_s = flush_window_s
         self.transcriber = StreamingTranscriber(asr, interval_s, hotwords, max_buffer_s=max_buffer_s,
                                                 keep_s=keep_s, skip_silent_final=False, window_s=window_s)
         self._lock = threading.Lock()  # guards _queue, _total
@@ -315,7 +331,8 @@ class Committer:
 
     def _flush_now(self) -> DictationUpdate:
         """:meth:`flush` of the audio processed so far (the queue stays queued)."""
-        self.transcriber.maybe_partial(force=True)  # None (no decode) if nothing new
+        # None (no decode) if nothing new; in the flush window, as its tail is committed unconfirmed
+        self.transcriber.maybe_partial(force=True, window_s=self.flush_window_s)
         self.transcriber.commit_pending()
         self._unflushed = False
         self.phrases += 1
