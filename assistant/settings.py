@@ -151,10 +151,10 @@ class DictationSettings(_Section):
     typing: Literal["auto", "xtest", "wtype", "clipboard"] = Field(
         "auto", description="how text reaches the focused window; auto = XTest on X11, wtype on wlroots Wayland, else clipboard")
     pause_s: float = Field(0.6, ge=0.2, le=3.0, description="a pause this long (s) ends a phrase: its words are typed")
-    interval_s: float = Field(1.0, ge=0.3, le=3.0, description="re-decode after this much new audio (s): "
+    interval_s: float = Field(0.5, ge=0.3, le=3.0, description="re-decode after this much new audio (s): "
                               "shorter types sooner and costs more CPU")
-    window_s: float = Field(30.0, ge=10, le=30, description="shortest Whisper encoder window (s) of dictation "
-                            "decodes, and at least twice the buffer; 15 decodes about twice as fast, less surely")
+    window_s: float = Field(15.0, ge=10, le=30, description="shortest Whisper encoder window (s) of dictation "
+                            "decodes, and at least twice the buffer (a pause's decode: 30 s); 30 decodes about half as fast")
     stop_after_silence_s: float = Field(30.0, ge=0, le=3600, description="leave dictation after this long (s) without speech; 0 = never")
     auto_punctuation: bool = Field(False, description="keep Whisper's own punctuation (off: only spoken punctuation is typed)")
     words: list[str] = Field(default_factory=list, description="custom words that bias recognition")

@@ -96,29 +96,26 @@ class Committer:
             serialised by it).
         interval_s: re-decode after this much new audio, seconds (CPU load: one decode of
             a dictation buffer costs ~0.15–0.4 s with base on two cores with the 15 s window,
-            ~0.5–1 s with 30 s). Default 1.0 s with the 30 s window. 0.5 s with 15 s types
-            sooner — word end → keystroke p50 984 / p95 1810 ms where the default gave 2010 /
-            2986 ms on the same machine (``dictation_bench.py``, 2026-12-07, Intel Xeon, 2
-            cores), passage WER mean 0.105 vs 0.121, jfk WER 0 both — but is not the default:
-            with CTranslate2's GENERIC kernels (``CT2_FORCE_CPU_ISA=GENERIC``) Whisper then
-            misheard three of ``tests/test_dictation.py``'s dictations ("scratch That's that",
-            "Stopd dictation", words of jfk.flac lost) that the default hears on every kernel.
-            Faults of 0.5 s decodes fixed in :class:`StreamingTranscriber`: "thank" dropped when Whisper
-            re-spelled a committed word (``end_of_committed``); a prompt echoed over silence
-            after a buffer trim (``_drop_echo``); a buffer never trimmed when nothing new was
-            committed (every later phrase lost; now trimmed once stalled, ``STALLED_DECODES``); a repetition loop two decodes agreed on ("I
-            bought a blue bike." typed twice, ``_decode`` re-decodes without context); a word
-            glued to a committed one ("Stopdictation.", ``after_glued``).
-            ``dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``: 8 of 20
-            schedules typed the exact text before the last three fixes, 20 of 20 after
-            (the default: 20 of 20 before and after). Four more (``tests/test_dictation.py`` at
-            0.5 s / 15 s typed "Deer Anna Kama" and lost "Americans"): the pause's decode, whose
-            tail is committed unconfirmed, now runs in the 30 s window (``flush_window_s``);
-            committed words re-spelled beyond word alignment are placed by their letters
-            (``end_of_respelled``); a decode that does not place the committed words keeps the
-            tail; "asked" after a committed "ask" is no glued word (``after_glued``).
+            ~0.5–1 s with 30 s). Default 0.5 s with the 15 s window (since 2026-12-07; before,
+            1.0 s with 30 s): word end → keystroke p50 982 / p95 1663 ms against 1703 / 2630
+            ms, passage WER mean 0.092 vs 0.080, commands 50 % both, jfk WER 0 both
+            (``dictation_bench.py``, AMD EPYC, 2 cores, load 0.5–1.5). Faults of 0.5 s / 15 s
+            decodes fixed on the way, in :class:`StreamingTranscriber`: "thank" dropped when
+            Whisper re-spelled a committed word (``end_of_committed``, then
+            ``end_of_respelled``: placed by its letters); a prompt echoed over silence after a
+            buffer trim (``_drop_echo``); a buffer never trimmed when nothing new was
+            committed (every later phrase lost; now trimmed once stalled,
+            ``STALLED_DECODES``); a repetition loop two decodes agreed on ("I bought a blue
+            bike." typed twice, ``_decode`` re-decodes without context); a word glued to a
+            committed one ("Stopdictation.", ``after_glued``; "asked" after "ask" is none); a
+            decode that does not place the committed words keeps the tail; and here, the
+            pause's decode, whose tail is committed unconfirmed, runs in the 30 s window
+            (``flush_window_s``: at 15 s it typed "Deer Anna Kama" for "Dear Anna comma").
+            ``dictation_load_bench.py --interval 0.5 --asr-window 15 --seeds 3``: 20 of 20
+            schedules type the exact text, with native and GENERIC kernels;
+            ``tests/test_dictation.py`` passes at both settings with GENERIC, AVX2 and AVX-512.
         window_s: shortest Whisper encoder window of the decodes, seconds (setting
-            ``dictation.window_s``, 30); a decode's window is also at least twice its buffer
+            ``dictation.window_s``, 15); a decode's window is also at least twice its buffer
             (:meth:`StreamingTranscriber.window_for_buffer`).
         flush_window_s: shortest encoder window of the decode at a pause, seconds
             (default ``FLUSH_WINDOW_S``, 30 s, whatever ``window_s``; ``None``: ``window_s``).
@@ -146,14 +143,14 @@ class Committer:
         self,
         asr: WhisperASR,
         *,
-        interval_s: float = 1.0,
+        interval_s: float = 0.5,
         pause_s: float = 0.6,
         max_buffer_s: float = 12.0,
         keep_s: float = 3.0,
         hotwords: Hotwords = None,
         restart_after_s: float = 2.5,
         context_chars: int = 200,
-        window_s: float = 30.0,
+        window_s: float = 15.0,
         flush_window_s: Optional[float] = FLUSH_WINDOW_S,
     ) -> None:
         if not 0 < pause_s <= restart_after_s:
