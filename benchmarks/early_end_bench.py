@@ -29,7 +29,7 @@ Printed per condition:
 
 Usage::
 
-    .venv/bin/python benchmarks/early_end_bench.py [--n 60] [--conditions clean,12] [--hesitate]
+    .venv/bin/python benchmarks/early_end_bench.py [--n 60] [--conditions clean,12] [--hesitate] [--set SECTION.KEY=VALUE]
 """
 
 from __future__ import annotations
