@@ -103,6 +103,7 @@ class Assistant:
         self._pending_replies: queue.Queue[Announcement] = queue.Queue()
         self._results_by_id: dict[str, TurnResult] = {}
         self._discard: set[str] = set()  # interactions to leave out of results
+        self._lapsed: dict[str, bool] = {}  # follow-ups nobody answered: their turn worker drops the dialogue state
         self._finished = threading.Condition()
         self._preview = components.VoicePreview()
         self.asr = self.tts = self.speaker = self.wake = self.vad = None
@@ -408,7 +409,9 @@ class Assistant:
                 hotwords = components.first_pass_hotwords(self._settings.asr, self._hotwords)
                 heard = transcribe_stream(self.asr, self._settings.asr, hotwords, self.bus, interaction, audio_q,
                                           refine, judge, quiet, stepped)
-                if heard is None:  # cancelled
+                if heard is None:  # cancelled; a lapsed question is forgotten here, off the audio thread
+                    if self._lapsed.pop(interaction, False):
+                        forget_dialogue(self.nlu, self.sender_id, "the question got no answer")
                     self.machine.fire(Trigger.CANCEL, interaction)
                     return self._finish_interaction(interaction, "cancelled")
                 text = finish_transcript(heard, refine, self.bus, interaction)
@@ -498,7 +501,7 @@ class Assistant:
                                          timeout=ev.timeout, by_user=ev.forced and not early, early=early))
             nothing_said = ev.timeout and not utterance.had_speech
             if nothing_said and listening_trigger is Trigger.FOLLOW_UP:  # a question nobody answered lapses
-                forget_dialogue(self.nlu, self.sender_id, "the question got no answer")
+                self._lapsed[interaction] = True  # (its turn worker tells Rasa: no HTTP on the audio thread)
             machine.fire(Trigger.CANCEL if nothing_said else Trigger.EARLY_END if early else Trigger.ENDPOINT, interaction)
             audio_q.put(CANCELLED if nothing_said else ENDPOINT)
             utterance = None
@@ -584,10 +587,9 @@ class Assistant:
             return list(self.results[first_result:])
 
     def process_file(self, path: str | Path, *, push_to_talk: bool = False, realtime: bool = False) -> list[TurnResult]:
-        """Run a recording (any common format and rate) through the same pipeline as the
-        microphone, one turn at a time; ``realtime`` paces it as a microphone would (the window's
-        "Open recording"), else it is ``stepped`` (:meth:`run`; turns end at the VAD endpoint). Raises
-        :class:`~assistant.errors.AudioInputError` for unreadable files."""
+        """Run a recording (any common format and rate) through the microphone's pipeline, one turn at a time;
+        ``realtime`` paces it as a microphone would (the window's "Open recording"), else it is ``stepped``
+        (:meth:`run`; turns end at the VAD endpoint). Raises :class:`~assistant.errors.AudioInputError` for unreadable files."""
         from assistant.audio import FileSource
 
         source = FileSource.for_recording(path, block_ms=self._settings.audio.block_ms, end_silence_ms=self._settings.vad.end_silence_ms,
