@@ -12,7 +12,9 @@ All audio is int16 mono at 16 kHz, as ``np.ndarray`` of shape ``(n,)``.
 from __future__ import annotations
 
 import queue
+import threading
 from collections import deque
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -20,6 +22,16 @@ from assistant.events import EventBus, SpeechStarted
 from assistant.turn import SPECULATE
 
 SAMPLE_RATE = 16_000
+
+#: Trailing VAD silence (ms) that starts the final decode speculatively (a partial if speech
+#: resumes). Its block is decoded too (``UtteranceFeed``), so a soft word ending is kept.
+SPECULATE_AFTER_MS = 64
+#: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
+#: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
+#: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
+#: 0.32 s (measured on Piper and espeak-ng "Hey Jarvis. What time is it?" with no pause:
+#: 0.16-0.24 s still cut "what"; 0.48+ brings back the end of "Jarvis").
+WAKE_PRE_ROLL_S = 0.32
 
 
 class PreRoll:
@@ -68,7 +80,11 @@ class UtteranceFeed:
     a partial decode that happened to hear the end of speech — it calls
     :meth:`allow_early_end`. The permission holds while the VAD hears no more speech; if the
     silence then reaches ``early_end_ms``, the utterance ends there (:attr:`ended_early`)
-    instead of at the endpointer's full silence.
+    instead of at the endpointer's full silence. When the permission comes after that silence
+    has passed (the decode took longer), :meth:`allow_early_end` ends the utterance at once
+    on the worker's thread through ``on_early_end`` instead of at the next block (up to one
+    block, 80 ms, later); :meth:`feed` then returns that end event (:attr:`ended_by_worker`)
+    so the audio loop finishes its side.
 
     Args:
         endpointer: a reset :class:`~assistant.vad.Endpointer`.
@@ -79,14 +95,22 @@ class UtteranceFeed:
         early_end_ms: trailing silence, ms, that ends a complete command; 0 = never early.
         hold_ms: trailing silence, ms, that ends an utterance whose decode stopped
             mid-phrase (:meth:`hold`); 0 = the endpointer's own.
+        on_early_end: ``on_early_end(feed, event)``, called on the turn worker's thread
+            (under this feed's lock) when :meth:`allow_early_end` ends the utterance: hand
+            it over as the audio loop does at an endpoint (publish ``SpeechEnded``, fire
+            the state machine's transition, queue the ``ENDPOINT`` marker). None: the
+            early end always waits for the next block.
 
     Attributes:
         queued_samples: samples put on ``audio_q`` so far (16 kHz), held-back silence not
             included until it is released.
+        ended_by_worker: the ``speech_end`` event when :meth:`allow_early_end` ended the
+            utterance (and ``on_early_end`` handed it over), else None.
     """
 
     def __init__(self, endpointer, audio_q: queue.Queue, bus: EventBus, interaction: str,
-                 speculate_after_ms: float, early_end_ms: float = 0.0, hold_ms: float = 0.0) -> None:
+                 speculate_after_ms: float, early_end_ms: float = 0.0, hold_ms: float = 0.0,
+                 on_early_end: Optional[Callable[["UtteranceFeed", object], None]] = None) -> None:
         self.endpointer = endpointer
         self.audio_q = audio_q
         self.bus = bus
@@ -94,8 +118,11 @@ class UtteranceFeed:
         self.speculate_after_ms = speculate_after_ms
         self.early_end_ms = early_end_ms
         self.hold_ms = hold_ms
+        self.on_early_end = on_early_end
         self.ended_early = False
+        self.ended_by_worker = None
         self.queued_samples = 0
+        self._lock = threading.Lock()  # feed() (audio thread) against allow_early_end() (worker)
         self._held: list[np.ndarray] = []
         self._speculating = False
         self._allowed_at: float | None = None  # endpointer.last_speech_end_s when allowed
@@ -118,16 +145,26 @@ class UtteranceFeed:
 
         Granted only if nothing more was queued since (``heard_samples >=``
         :attr:`queued_samples`: the worker has checked all the audio) and the VAD is in
-        trailing silence now; it lapses as soon as the VAD hears speech again.
+        trailing silence now; it lapses as soon as the VAD hears speech again. If the
+        silence has already reached ``early_end_ms`` and ``on_early_end`` is set, the
+        utterance ends now (:attr:`ended_by_worker`), exactly as :meth:`feed` would have
+        ended it at the next block.
 
         Returns:
             Whether the permission was granted.
         """
-        ep = self.endpointer
-        if heard_samples < self.queued_samples or ep.silence_ms <= 0:
-            return False
-        self._allowed_at = ep.last_speech_end_s
-        return True
+        with self._lock:
+            ep = self.endpointer
+            if self.ended_by_worker is not None or heard_samples < self.queued_samples or ep.silence_ms <= 0:
+                return False
+            self._allowed_at = ep.last_speech_end_s
+            if self.on_early_end is not None and self._may_end_early():
+                ends = ep.end_now()
+                if ends:
+                    self.ended_early = True
+                    self.ended_by_worker = ends[0]
+                    self.on_early_end(self, ends[0])
+            return True
 
     def hold(self, heard_samples: int) -> bool:
         """Called by the turn worker (any thread): its decode of the first ``heard_samples``
@@ -138,9 +175,10 @@ class UtteranceFeed:
         Granted under the same conditions as :meth:`allow_early_end`; False when
         ``hold_ms`` is 0 (off).
         """
-        if not self.hold_ms or heard_samples < self.queued_samples:
-            return False
-        return self.endpointer.hold(self.hold_ms)
+        with self._lock:
+            if not self.hold_ms or heard_samples < self.queued_samples or self.ended_by_worker is not None:
+                return False
+            return self.endpointer.hold(self.hold_ms)
 
     def _may_end_early(self) -> bool:
         ep = self.endpointer
@@ -149,7 +187,14 @@ class UtteranceFeed:
 
     def feed(self, block: np.ndarray):
         """Process one block; return the endpointer's ``speech_end`` event when the
-        utterance is over (VAD silence, start timeout or maximum length), else None."""
+        utterance is over (VAD silence, start timeout or maximum length; or
+        :attr:`ended_by_worker`, the block then unused), else None."""
+        with self._lock:
+            if self.ended_by_worker is not None:
+                return self.ended_by_worker
+            return self._feed(block)
+
+    def _feed(self, block: np.ndarray):
         ep = self.endpointer
         speech_before = ep.in_speech
         for ev in ep.process(block):
@@ -185,8 +230,9 @@ class UtteranceFeed:
 
     def end_now(self) -> list:
         """End the utterance at once (push-to-talk released): the endpointer's forced
-        ``speech_end`` events (none if it was not in an utterance)."""
-        return list(self.endpointer.end_now())
+        ``speech_end`` events (none if it was not in an utterance, or already ended)."""
+        with self._lock:
+            return [] if self.ended_by_worker is not None else list(self.endpointer.end_now())
 
     @property
     def had_speech(self) -> bool:

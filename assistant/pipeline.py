@@ -35,7 +35,7 @@ from assistant.dictation.mode import DictationMode, is_start_command
 from assistant.machine import StateMachine, Trigger
 from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
-from assistant.capture import PreRoll, UtteranceFeed
+from assistant.capture import SPECULATE_AFTER_MS, WAKE_PRE_ROLL_S, PreRoll, UtteranceFeed
 from assistant.turn import (CANCELLED, ENDPOINT, DomainRefiner, TurnEndJudge, TurnResult, finish_transcript,
                             forget_dialogue, transcribe_stream, understand, wait_consumed)
 
@@ -47,15 +47,6 @@ DIDNT_CATCH = "Sorry, I didn't catch that."
 DIDNT_UNDERSTAND = "Sorry, I didn't understand that. Please ask in words."
 ONE_MOMENT = "One moment."
 CANNOT_DICTATE = "Sorry, I cannot start dictation here."
-#: Trailing VAD silence (ms) that starts the final decode speculatively (a partial if speech
-#: resumes). Its block is decoded too (``UtteranceFeed``), so a soft word ending is kept.
-SPECULATE_AFTER_MS = 64
-#: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
-#: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
-#: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.
-#: 0.32 s (measured on Piper and espeak-ng "Hey Jarvis. What time is it?" with no pause:
-#: 0.16-0.24 s still cut "what"; 0.48+ brings back the end of "Jarvis").
-WAKE_PRE_ROLL_S = 0.32
 
 
 def _new_id() -> str:
@@ -174,8 +165,7 @@ class Assistant:
         self.speaker = Speaker(self.tts, self._sink, bus=self.bus)
         self._progress("wake word", 0.4, "Loading wake word and VAD")
         self.vad = components.build_vad()
-        if self.use_wake_word:
-            self.wake = components.build_wake(s.wake)
+        self.wake = components.build_wake(s.wake) if self.use_wake_word else None
         if nlu:
             self._start_nlu()
         self.ready = True
@@ -466,10 +456,9 @@ class Assistant:
 
         Args:
             source: an :class:`~assistant.audio.AudioSource` (16 kHz int16 blocks).
-            push_to_talk: start listening at once (no wake word) — and, for a file, after
-                every reply, so each utterance of the recording is a command (or the answer
-                to a question the last reply asked). A question whose follow-up listen
-                heard nothing (``vad.start_timeout_s``) lapses.
+            push_to_talk: start listening at once (no wake word) — and, for a file, after every reply, so each
+                utterance of the recording is a command (or the answer to a question the last reply asked). A
+                question whose follow-up listen heard nothing (``vad.start_timeout_s``) lapses.
             sync_turns: wait for each turn's reply before reading on (recordings).
             stepped: wait for the turn worker after every block (same transcripts on any machine); no early end.
             max_interactions: stop after this many finished interactions.
@@ -493,17 +482,20 @@ class Assistant:
         pre_roll = PreRoll(WAKE_PRE_ROLL_S)
         last_level = 0.0
 
-        def end_of_speech(ev) -> None:  # the endpoint (VAD or user): hand the utterance over
-            nonlocal utterance
-            interaction, audio_q = utterance.interaction, utterance.audio_q
-            early = utterance.ended_early
-            self.bus.publish(SpeechEnded(interaction=interaction, audio_time=ev.audio_time, silence_ms=ev.silence_ms,
+        def hand_over(feed: UtteranceFeed, ev) -> None:  # the endpoint (VAD, user, or the worker's early end)
+            early = feed.ended_early
+            self.bus.publish(SpeechEnded(interaction=feed.interaction, audio_time=ev.audio_time, silence_ms=ev.silence_ms,
                                          timeout=ev.timeout, by_user=ev.forced and not early, early=early))
-            nothing_said = ev.timeout and not utterance.had_speech
+            nothing_said = ev.timeout and not feed.had_speech
             if nothing_said and listening_trigger is Trigger.FOLLOW_UP:  # a question nobody answered lapses
-                self._lapsed[interaction] = True  # (its turn worker tells Rasa: no HTTP on the audio thread)
-            machine.fire(Trigger.CANCEL if nothing_said else Trigger.EARLY_END if early else Trigger.ENDPOINT, interaction)
-            audio_q.put(CANCELLED if nothing_said else ENDPOINT)
+                self._lapsed[feed.interaction] = True  # (its turn worker tells Rasa: no HTTP on the audio thread)
+            machine.fire(Trigger.CANCEL if nothing_said else Trigger.EARLY_END if early else Trigger.ENDPOINT, feed.interaction)
+            feed.audio_q.put(CANCELLED if nothing_said else ENDPOINT)
+
+        def end_of_speech(ev) -> None:  # the audio loop's side of an endpoint
+            nonlocal utterance
+            if utterance.ended_by_worker is None:  # else the turn worker handed it over already
+                hand_over(utterance, ev)
             utterance = None
             if self.wake is not None:
                 self.wake.reset()
@@ -521,14 +513,16 @@ class Assistant:
                 last_level = now
                 self.bus.publish(AudioLevel(dbfs=dbfs(block)))
             if machine.state is State.DICTATING:  # the mode's own loop: no wake word, no endpointer
-                if utterance is not None:  # "start dictation" abandoned this turn
+                if utterance is not None and utterance.ended_by_worker is not None:  # its worker ended it, then dictation began
+                    end_of_speech(utterance.ended_by_worker)
+                elif utterance is not None:  # "start dictation" abandoned this turn
                     utterance.audio_q.put(CANCELLED)
                     utterance = None
                 machine.take_request()  # commands are paused while dictating
                 self.dictation.feed(block)
                 continue
             request = None
-            if machine.state is not State.LISTENING:  # a request made while listening waits
+            if utterance is None and machine.state is not State.LISTENING:  # a request made while listening waits
                 request = machine.take_request()
                 pre_roll.add(block)
                 if request is None and self.wake is not None and self.use_wake_word:
@@ -548,7 +542,8 @@ class Assistant:
                 pre_roll.clear()
                 endpointer.reset()
                 early_ms = self._settings.vad.early_end_silence_ms if self._shapes is not None and not stepped else 0
-                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms, self._settings.vad.hold_silence_ms)
+                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms,
+                                          self._settings.vad.hold_silence_ms, on_early_end=hand_over)
                 machine.fire(listening_trigger, interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={
                     "interaction": interaction, "audio_q": utterance.audio_q, "allow_early_end": utterance.allow_early_end if early_ms else None,
@@ -567,10 +562,11 @@ class Assistant:
             if max_interactions is not None and len(self.results) - first_result >= max_interactions:
                 break
         else:
-            # Source ended: close an open utterance so nothing said is lost. If nothing was
-            # said yet, drop this listening interaction silently and, for a follow-up, keep
-            # waiting for the answer in the next source (the next recording of a dialogue).
-            if utterance is not None:
+            # Source ended: close an open utterance so nothing said is lost. If nothing was said yet, drop this
+            # interaction silently and, for a follow-up, wait for the answer in the next source (recording).
+            if utterance is not None and utterance.ended_by_worker is not None:  # handed over by its worker
+                end_of_speech(utterance.ended_by_worker)
+            elif utterance is not None:
                 if utterance.had_speech:
                     machine.fire(Trigger.ENDPOINT, utterance.interaction)
                     utterance.audio_q.put(ENDPOINT)

@@ -236,6 +236,47 @@ def test_early_end_permission_holds_only_while_no_speech_follows(vad, data_dir):
     assert end[0] > 2 * len(x) + len(gap)
 
 
+def test_a_late_permission_ends_the_utterance_on_the_workers_thread(vad, data_dir):
+    """A permission that comes after the early-end silence has passed (the decode was slow)
+    ends the utterance at once through ``on_early_end`` — not at the next 80 ms block — and
+    the audio loop's next ``feed`` returns that same end event; a permission that comes
+    before it ends the utterance from ``feed`` as before, with no callback. Real endpointer
+    on "Hey Jane, turn the lights off." + 2 s of silence."""
+    import queue
+
+    from assistant.capture import UtteranceFeed
+    from assistant.events import EventBus
+
+    x = audio.read_audio(data_dir / "hey_jane.wav")
+    stream = np.concatenate([x, np.zeros(2 * SR, np.int16)])
+
+    def run(permission_after_ms: float):
+        handed: list = []
+        ep = Endpointer.from_settings(vad, VADSettings(end_silence_ms=1500))
+        feed_ = UtteranceFeed(ep, queue.Queue(), EventBus(), "t", speculate_after_ms=64, early_end_ms=300,
+                              on_early_end=lambda f, ev: handed.append((f, ev)))
+        granted = False
+        for i in range(0, len(stream), 1280):
+            ev = feed_.feed(stream[i : i + 1280])
+            if ev is not None:
+                return feed_, handed, ev
+            if i >= len(x) * 3 // 4 and ep.silence_ms >= permission_after_ms and not granted:
+                granted = feed_.allow_early_end(feed_.queued_samples)
+                assert granted
+        return feed_, handed, None
+
+    feed_, handed, ev = run(permission_after_ms=400)  # late: the silence is past 300 ms
+    assert len(handed) == 1 and handed[0][0] is feed_, handed
+    assert ev is handed[0][1] is feed_.ended_by_worker and feed_.ended_early, (ev, handed)
+    assert 400 <= ev.silence_ms < 1500 and not ev.timeout, ev
+    assert feed_.end_now() == [] and not feed_.hold(feed_.queued_samples)
+    assert not feed_.allow_early_end(feed_.queued_samples)  # once
+
+    feed_, handed, ev = run(permission_after_ms=64)  # in time: the block that reaches 300 ms ends it
+    assert handed == [] and feed_.ended_by_worker is None, handed
+    assert ev is not None and feed_.ended_early and 300 <= ev.silence_ms < 400, ev
+
+
 def test_hold_lengthens_only_the_pause_it_was_given_in(vad, data_dir):
     """``Endpointer.hold`` on "Hey Jane, turn the lights off." said twice, 1.0 s apart: with
     the app's 700 ms endpoint the first pause ends the utterance; held to 1.5 s in that
