@@ -23,9 +23,6 @@ from assistant.turn import SPECULATE
 
 SAMPLE_RATE = 16_000
 
-#: Trailing VAD silence (ms) that starts the final decode speculatively (a partial if speech
-#: resumes). Its block is decoded too (``UtteranceFeed``), so a soft word ending is kept.
-SPECULATE_AFTER_MS = 64
 #: Audio from before the wake-word detection handed to the endpointer (s). openWakeWord
 #: fires ``trigger_frames`` 80 ms frames after its score rises, which is after the phrase
 #: ended: a command said without a pause ("Hey Jarvis what time is it") has already begun.

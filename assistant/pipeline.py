@@ -35,7 +35,7 @@ from assistant.dictation.mode import DictationMode, is_start_command
 from assistant.machine import StateMachine, Trigger
 from assistant.settings import Settings, TTSSettings, data_dir
 from assistant.trace import TraceRecorder
-from assistant.capture import SPECULATE_AFTER_MS, WAKE_PRE_ROLL_S, PreRoll, UtteranceFeed
+from assistant.capture import WAKE_PRE_ROLL_S, PreRoll, UtteranceFeed
 from assistant.turn import (CANCELLED, ENDPOINT, DomainRefiner, TurnEndJudge, TurnResult, finish_transcript,
                             forget_dialogue, transcribe_stream, understand, wait_consumed)
 
@@ -542,7 +542,7 @@ class Assistant:
                 pre_roll.clear()
                 endpointer.reset()
                 early_ms = self._settings.vad.early_end_silence_ms if self._shapes is not None and not stepped else 0
-                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, SPECULATE_AFTER_MS, early_ms,
+                utterance = UtteranceFeed(endpointer, queue.Queue(), self.bus, interaction, self._settings.vad.speculate_silence_ms, early_ms,
                                           self._settings.vad.hold_silence_ms, on_early_end=hand_over)
                 machine.fire(listening_trigger, interaction)
                 self._turn_thread = threading.Thread(target=self._run_turn, name="turn", daemon=True, kwargs={

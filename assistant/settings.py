@@ -73,6 +73,9 @@ class VADSettings(_Section):
                                  "is still thinking; 0 = off (end_silence_ms)")
     early_end_confidence: float = Field(0.85, ge=0, le=1, description="intent confidence a complete command "
                                         "needs to end early")
+    speculate_silence_ms: int = Field(64, ge=32, le=1000, description="trailing silence after which the final "
+                                      "decode starts speculatively (its transcript is the final one if the "
+                                      "speaker has finished; a partial if speech resumes)")
     start_timeout_s: float = Field(6.0, ge=1, le=30, description="give up if no speech starts")
     max_utterance_s: float = Field(20.0, ge=2, le=120)
     pre_roll_ms: int = Field(500, ge=0, le=2000, description="audio kept from before the VAD heard speech start "

@@ -25,7 +25,7 @@ from assistant.trace import Trace
 log = logging.getLogger(__name__)
 
 #: Queue marker put by the audio loop at the first trailing silence of an utterance: decode
-#: now, the utterance may be over (speculative final decode; see ``assistant.capture.SPECULATE_AFTER_MS``).
+#: now, the utterance may be over (speculative final decode; see ``vad.speculate_silence_ms``).
 SPECULATE = object()
 #: Queue marker: the endpoint; decode the final transcript.
 ENDPOINT = None
