@@ -13,7 +13,8 @@ examples never have one and ``set_scene`` examples do, so ``turn_on`` (which the
 intents' confidences are renormalised (the conditional probability given that the intent
 must be consistent with the entities), before ``FallbackClassifier`` applies its
 thresholds. Any ranked intent that is inconsistent is dropped, not only the top one, and
-with two or more entity types of one skill ``out_of_scope`` is dropped too. An entity type
+with two or more entity types of one skill ``out_of_scope`` is dropped too, and so are other
+skills' intents that take entities but none of the types found. An entity type
 no training example annotates (found only by a lookup table) is no evidence, and entities of
 another skill never move an intent to an intent of that other skill that takes entities.
 
@@ -116,7 +117,11 @@ def inconsistent(table: Dict[str, List[str]], entities: List[str]) -> set:
         Per skill, with ``T`` its entity types found that some training example annotates:
         when at least one intent of the skill takes all of ``T``, the skill's intents
         that do not (none otherwise: contradictory evidence decides nothing); and when ``T``
-        holds at least :data:`MIN_TYPES_AGAINST_OUT_OF_SCOPE` types, ``out_of_scope`` too.
+        holds at least :data:`MIN_TYPES_AGAINST_OUT_OF_SCOPE` types, ``out_of_scope`` too,
+        and every intent of another skill whose examples annotate entities but none of the
+        types found ("turn the heater to low", device + level, was the volume skill's
+        ``change_volume`` at 0.70). Intents that take no entity stay ("remind me to turn off
+        the oven in 20 minutes" is a reminder).
     """
     out: set = set()
     by_skill: Dict[str, set] = {}
@@ -125,6 +130,7 @@ def inconsistent(table: Dict[str, List[str]], entities: List[str]) -> set:
         skill = _skill(e)
         if skill is not None and e in annotated:
             by_skill.setdefault(skill, set()).add(e)
+    all_found = set().union(*by_skill.values()) if by_skill else set()
     for skill, found in by_skill.items():
         same = [i for i in table if _skill(i) == skill]
         fits = [i for i in same if found <= set(table[i])]
@@ -132,6 +138,8 @@ def inconsistent(table: Dict[str, List[str]], entities: List[str]) -> set:
             out |= {i for i in same if i not in fits}
             if len(found) >= MIN_TYPES_AGAINST_OUT_OF_SCOPE:
                 out |= {i for i in table if i == OUT_OF_SCOPE}
+                # another skill's intent that takes entities but none of those found
+                out |= {i for i in table if _skill(i) not in (None, skill) and table[i] and not set(table[i]) & all_found}
     return out
 
 
