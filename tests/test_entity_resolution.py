@@ -468,7 +468,7 @@ out = {
                                               {"entity": "timer__duration", "start": 0, "end": 6}],
                                    {"home__scene", "timer__duration"}),
   # two entity types of one skill: another skill's intent that takes entities, none of them
-  # found, gives way ("turn the heater to low" was volume's change_volume); one that takes
+  # found, gives way ("put the fan on low": the timer's timer_status); one that takes
   # no entity stays (a reminder's text names anything); with one type found nothing moves
   "cross2": filter_ranking(table3, cross, ["home__device", "home__level"]),
   "cross1": filter_ranking(table3, cross, ["home__device"]),
