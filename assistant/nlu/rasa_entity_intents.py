@@ -132,7 +132,7 @@ def inconsistent(table: Dict[str, List[str]], entities: List[str]) -> set:
         skill = _skill(e)
         if skill is not None and e in annotated:
             by_skill.setdefault(skill, set()).add(e)
-    all_found = set().union(*by_skill.values()) if by_skill else set()
+    all_found = set().union(*by_skill.values())
     for skill, found in by_skill.items():
         same = [i for i in table if _skill(i) == skill]
         fits = [i for i in same if found <= set(table[i])]
