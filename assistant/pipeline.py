@@ -394,7 +394,8 @@ class Assistant:
         result = self._results_by_id.get(interaction) or TurnResult(interaction)
         try:
             if text is None:
-                refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains)
+                refine = DomainRefiner(self.asr, self._settings.asr, self.nlu, self._domains,
+                                       self._settings.vad.early_end_confidence)
                 judge = TurnEndJudge(self.nlu, self._shapes, self._settings.vad.early_end_confidence, allow_early_end, hold)
                 hotwords = components.first_pass_hotwords(self._settings.asr, self._hotwords)
                 heard = transcribe_stream(self.asr, self._settings.asr, hotwords, self.bus, interaction, audio_q,

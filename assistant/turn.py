@@ -98,10 +98,14 @@ class DomainRefiner:
         s: ASR settings (``domain_pass`` on/off, ``domain_beam_size``, ``domain_nbest``).
         nlu: the Rasa sidecar (its ``ready`` and ``parse_full``), or None.
         domains: the skills' :class:`~assistant.asr.domain.DomainVocabularies`, or None.
+        min_confidence: intent confidence in [0, 1] at or above which a transcript that is
+            already explained (:func:`~assistant.asr.domain.unexplained`) skips the pass
+            unless ``s.domain_pass_explained``.
     """
 
-    def __init__(self, asr, s: ASRSettings, nlu, domains) -> None:
+    def __init__(self, asr, s: ASRSettings, nlu, domains, min_confidence: float = 0.7) -> None:
         self.asr, self.s, self.nlu, self.domains = asr, s, nlu, domains
+        self.min_confidence = min_confidence
 
     @property
     def enabled(self) -> bool:
@@ -118,14 +122,26 @@ class DomainRefiner:
         Raises:
             ModelError: the decode failed.
         """
-        from assistant.asr.domain import domain_pass
+        from assistant.asr.domain import DomainPass, best_intent, domain_pass, unexplained
 
         if not self.enabled:
             return None
         try:
+            if parsed is None and text.strip():
+                parsed = self.nlu.parse_full(text)
+
             def parse(t: str) -> dict:
                 return parsed if parsed is not None and t == text else self.nlu.parse_full(t)
 
+            if not self.s.domain_pass_explained and parsed is not None:
+                intent, confidence = best_intent(parsed)
+                if intent in self.domains.slot_intents and confidence >= self.min_confidence \
+                        and intent == (parsed.get("intent") or {}).get("name"):
+                    why = unexplained(text, intent, self.nlu.resolved_entities(text, parsed), self.domains)
+                    if not why:
+                        log.debug("first transcript explained (%s): no domain pass", intent)
+                        return Refined(text, DomainPass(text, intent))
+                    log.debug("domain pass (%s): %s", intent, why)
             return Refined(text, domain_pass(self.asr, audio, text, parse, self.domains,
                                              beam_size=self.s.domain_beam_size, nbest=self.s.domain_nbest))
         except NLUError as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
@@ -61,18 +62,29 @@ class DomainVocabularies:
     phrases: dict = field(default_factory=dict)
     slot_intents: frozenset = frozenset()
     sep: str = "__"
+    carrier_words: dict = field(default_factory=dict)
 
     @classmethod
     def from_skills(cls, skills: Iterable, sep: str = "__") -> "DomainVocabularies":
-        """Collect them from loaded skills (objects with ``id``, ``vocabulary()`` and
-        ``slot_intents()`` returning global intent names, ``skill__intent``)."""
-        phrases, slot = {}, set()
+        """Collect them from loaded skills (objects with ``id``, ``vocabulary()``,
+        ``slot_intents()`` returning global intent names, ``skill__intent``, and
+        ``namespaced().nlu``, Rasa NLU items with those names)."""
+        from assistant.nlu.carriers import PREFIXES, SUFFIXES
+        from assistant.nlu.project import example_lines
+
+        phrases, slot, carriers = {}, set(), {}
+        politeness = {w for c in (*PREFIXES, *SUFFIXES) for w in _WORD.findall(c)}
         for sk in skills:
             vocab = [p for p in sk.vocabulary() if p and p.strip()]
             if vocab:
                 phrases[sk.id] = tuple(vocab)
             slot |= set(sk.slot_intents())
-        return cls(phrases, frozenset(slot), sep)
+            for item in sk.namespaced().nlu:
+                if "intent" in item:
+                    words = carriers.setdefault(item["intent"], set(politeness))
+                    for ex in example_lines(item.get("examples")):
+                        words.update(_WORD.findall(_ANNOTATION.sub(" ", ex).lower()))
+        return cls(phrases, frozenset(slot), sep, {k: frozenset(v) for k, v in carriers.items()})
 
     def for_intent(self, intent: str) -> tuple[str, ...]:
         """The vocabulary to decode ``intent`` with, or ``()`` when it carries no entities
@@ -80,6 +92,48 @@ class DomainVocabularies:
         if intent not in self.slot_intents or self.sep not in intent:
             return ()
         return self.phrases.get(intent.split(self.sep, 1)[0], ())
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_ANNOTATION = re.compile(r"\[[^\]]*\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def unexplained(text: str, intent: str, entities: Iterable[dict], vocab: DomainVocabularies) -> str:
+    """Why a domain pass could still change what ``text`` means ("" when it could not):
+    ``text`` is *explained* when every word of it is either a carrier word of ``intent``
+    (a word of its training examples outside the entity annotations, or a politeness word of
+    :mod:`assistant.nlu.carriers`) or inside an entity span whose value resolved exactly to
+    one of the skill's declared values (``resolution == "exact"``) or belongs to an entity
+    type without declared values (``"free"``, e.g. a duration). A second decode biased
+    towards the skill's vocabulary can then only swap one declared value for another that
+    the unbiased decode did not hear; everything else — a near-miss value ("meaty roast"),
+    a word no example has ("open fire fox"), an unsure resolution — keeps the pass.
+
+    Args:
+        text: the first transcript, as Whisper wrote it.
+        intent: its intent (``skill__intent``).
+        entities: the parse's entities after entity resolution
+            (:meth:`assistant.nlu.sidecar.RasaSidecar.resolved_entities`): ``start``/``end``
+            offsets into ``text``, ``resolution``.
+        vocab: the skills' vocabularies (their :attr:`DomainVocabularies.carrier_words`).
+    Returns:
+        "" or a short reason for the log (never the transcript's words).
+    """
+    known = vocab.carrier_words.get(intent)
+    if not known:
+        return "no examples"
+    covered = []
+    for e in entities:
+        if e.get("resolution") not in ("exact", "free"):
+            return f"{e.get('entity')} {e.get('resolution') or 'unresolved'}"
+        start, end = e.get("start"), e.get("end")
+        if not (isinstance(start, int) and isinstance(end, int)):
+            return "entity without a span"
+        covered.append((start, end))
+    for m in _WORD.finditer(text.lower()):
+        if m.group() not in known and not any(s <= m.start() and m.end() <= e for s, e in covered):
+            return "a word outside the intent's examples"
+    return ""
 
 
 def best_intent(parse: dict) -> tuple[str, float]:

@@ -196,8 +196,14 @@ class RasaClient:
         """
         data = self.parse_raw(text)
         intent = data.get("intent") or {}
-        return (intent.get("name") or "", float(intent.get("confidence") or 0.0),
-                self._resolve(text, normalize_entities(data.get("entities")), intent.get("name")))
+        return intent.get("name") or "", float(intent.get("confidence") or 0.0), self.resolved(text, data)
+
+    def resolved(self, text: str, data: dict) -> list[dict]:
+        """The entities of ``data`` (a ``/model/parse`` answer for ``text``) after entity
+        resolution, as :meth:`parse` gives them. Never raises for a malformed answer (no
+        entities)."""
+        intent = data.get("intent") or {}
+        return self._resolve(text, normalize_entities(data.get("entities")), intent.get("name"))
 
     def forget(self, sender_id: str) -> None:
         """Drop a conversation's dialogue state in Rasa (an empty event list).

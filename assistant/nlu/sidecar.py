@@ -470,6 +470,12 @@ class RasaSidecar:
         except httpx.TransportError as exc:
             raise NLUError(f"The language engine did not answer: {exc}.") from exc
 
+    def resolved_entities(self, text: str, parse: dict) -> list[dict]:
+        """The entities of ``parse`` (:meth:`parse_full`'s answer for ``text``) after entity
+        resolution (one per span, declared values; as :meth:`parse` and a turn give them).
+        Local: no request."""
+        return self._client.resolved(text, parse)
+
     def forget(self, sender_id: str) -> None:
         """Drop a conversation's dialogue state (slots, active form, history) in Rasa.
 
