@@ -136,8 +136,8 @@ def main() -> int:
                          "this one setting changed (B), in alternating order; the main figures are A's, then B's "
                          "and the per-recording differences B − A are printed (robust to the machine's drift). "
                          "Only settings read per turn (asr.partials, asr.partial_after_s, asr.domain_pass, "
-                         "asr.domain_beam_size, asr.first_pass_hotwords, vad.*), not those applied when the "
-                         "models load (asr.model, asr.window_s, asr.cpu_threads, asr.compute_type)")
+                         "asr.domain_beam_size, asr.domain_pass_explained, asr.first_pass_hotwords, vad.*), not those "
+                         "applied when the models load (asr.model, asr.window_s, asr.cpu_threads, asr.compute_type)")
     ap.add_argument("--timeline", action="store_true",
                     help="print each interaction's events in ms relative to the endpoint")
     args = ap.parse_args()
