@@ -729,18 +729,19 @@ def test_an_explained_first_transcript_stands_without_a_second_decode(domain_set
     first transcript ("seiling fan") is decoded again and gets the declared value."""
     from audio_factory import piper_say, read_16k
     from assistant.asr import normalize_text
-    from assistant.settings import ASRSettings
+    from assistant.settings import ASRSettings, VADSettings
     from assistant.turn import DomainRefiner
 
     asr, vocab, sc = domain_setup
+    sure = VADSettings().early_end_confidence  # as the app passes it
     audio = read_16k(piper_say("turn on the ceiling fan in the master bedroom", tmp_path / "c.wav"))
     said = "Turn on the ceiling fan in the master bedroom."
-    done = DomainRefiner(asr, ASRSettings(), sc, vocab, 0.7)(said, audio).done
+    done = DomainRefiner(asr, ASRSettings(), sc, vocab, sure)(said, audio).done
     assert not done.ran and done.decode_ms == 0 and done.text == said and done.intent == _g("turn_on"), done
-    done = DomainRefiner(asr, ASRSettings(domain_pass_explained=True), sc, vocab, 0.7)(said, audio).done
+    done = DomainRefiner(asr, ASRSettings(domain_pass_explained=True), sc, vocab, sure)(said, audio).done
     assert done.ran and done.decode_ms > 0, done
     near = "Turn on the seiling fan in the master bedroom."
-    done = DomainRefiner(asr, ASRSettings(), sc, vocab, 0.7)(near, audio).done
+    done = DomainRefiner(asr, ASRSettings(), sc, vocab, sure)(near, audio).done
     assert done.ran and "ceiling fan" in normalize_text(done.text), done
 
 

@@ -104,7 +104,7 @@ def unexplained(text: str, intent: str, entities: Iterable[dict], vocab: DomainV
     (a word of its training examples outside the entity annotations, or a politeness word of
     :mod:`assistant.nlu.carriers`) or inside an entity span whose value resolved exactly to
     one of the skill's declared values (``resolution == "exact"``) or belongs to an entity
-    type without declared values (``"free"``, e.g. a duration). A second decode biased
+    type without declared values (``"free"``: no value for a bias to restore). A second decode biased
     towards the skill's vocabulary can then only swap one declared value for another that
     the unbiased decode did not hear; everything else — a near-miss value ("meaty roast"),
     a word no example has ("open fire fox"), an unsure resolution — keeps the pass.
@@ -131,7 +131,7 @@ def unexplained(text: str, intent: str, entities: Iterable[dict], vocab: DomainV
             return "entity without a span"
         covered.append((start, end))
     for m in _WORD.finditer(text.lower()):
-        if m.group() not in known and not any(s <= m.start() and m.end() <= e for s, e in covered):
+        if m.group() not in known and not any(a <= m.start() and m.end() <= b for a, b in covered):
             return "a word outside the intent's examples"
     return ""
 
