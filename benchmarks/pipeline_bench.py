@@ -44,6 +44,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_env  # noqa: E402
+
+bench_env.isolate("pipeline-bench")  # never the user's reminders, notes or settings
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ASSISTANT_CACHE_DIR", str(ROOT / ".cache"))
