@@ -716,7 +716,7 @@ def test_a_transcript_is_explained_only_by_its_intents_words_and_exact_values(sm
     assert unexplained(text, _g("turn_on"), [fan], v) != ""  # "master bedroom" is no carrier word
     assert unexplained(text, _g("turn_on"), [fan, {**room, "start": None}], v) != ""
     odd = text.replace("Please", "Kindly")
-    assert unexplained(odd, _g("turn_on"), [{**fan, "start": 19, "end": 30}, room], v) != ""
+    assert unexplained(odd, _g("turn_on"), [fan, room], v) != ""  # "kindly" is in no example
     assert unexplained(text, "nlu_fallback", [fan, room], v) != ""  # no examples
 
 
