@@ -48,7 +48,6 @@ import bench_env  # noqa: E402
 
 bench_env.isolate("early-end-bench")  # never the user's reminders, notes or settings
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

@@ -45,7 +45,6 @@ import bench_env  # noqa: E402
 
 bench_env.isolate("pause-bench")  # never the user's reminders, notes or settings
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("ASSISTANT_CACHE_DIR", str(ROOT / ".cache"))

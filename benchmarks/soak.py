@@ -44,7 +44,6 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -55,9 +54,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("ASSISTANT_CACHE_DIR", str(ROOT / ".cache"))
-_HOME = Path(tempfile.mkdtemp(prefix="soak-"))
-os.environ["ASSISTANT_CONFIG_DIR"] = str(_HOME / "config")
-os.environ["ASSISTANT_DATA_DIR"] = str(_HOME / "data")
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_env  # noqa: E402
+
+_HOME = bench_env.isolate("soak")
 
 import psutil  # noqa: E402
 

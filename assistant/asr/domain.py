@@ -70,7 +70,7 @@ class DomainVocabularies:
         ``slot_intents()`` returning global intent names, ``skill__intent``, and
         ``namespaced().nlu``, Rasa NLU items with those names)."""
         from assistant.nlu.carriers import PREFIXES, SUFFIXES
-        from assistant.nlu.project import example_lines
+        from assistant.nlu.project import ANNOTATION_RE, example_lines
 
         phrases, slot, carriers = {}, set(), {}
         politeness = {w for c in (*PREFIXES, *SUFFIXES) for w in _WORD.findall(c)}
@@ -83,7 +83,7 @@ class DomainVocabularies:
                 if "intent" in item:
                     words = carriers.setdefault(item["intent"], set(politeness))
                     for ex in example_lines(item.get("examples")):
-                        words.update(_WORD.findall(_ANNOTATION.sub(" ", ex).lower()))
+                        words.update(_WORD.findall(ANNOTATION_RE.sub(" ", ex).lower()))
         return cls(phrases, frozenset(slot), sep, {k: frozenset(v) for k, v in carriers.items()})
 
     def for_intent(self, intent: str) -> tuple[str, ...]:
@@ -95,7 +95,6 @@ class DomainVocabularies:
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_ANNOTATION = re.compile(r"\[[^\]]*\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def unexplained(text: str, intent: str, entities: Iterable[dict], vocab: DomainVocabularies) -> str:
